@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// vaultfwd: a local vault proxy for developers. main() only wires the subcommands together.
+
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+
+using namespace vaultfwd::cli;
+
+int main(int argc, char** argv) {
+    CLI::App app{"vaultfwd: a local vault proxy for building against Footprint, Gr4vy, VTEX and "
+                 "VGS-style proxies"};
+    app.name("vaultfwd");
+    app.require_subcommand(1);
+    app.fallthrough();
+    auto& g = globals();
+    app.add_option("--home", g.home, "Home folder (default $VAULTFWD_HOME or ~/.config/vaultfwd)");
+    app.add_option("--profile", g.profile, "Profile name (default: default)");
+    app.add_flag("--json", g.json, "Machine-readable JSON output");
+    app.add_flag("-v,--verbose", g.verbose, "More output (repeat for more)");
+    app.set_version_flag("--version", std::string("vaultfwd ") + VAULTFWD_VERSION);
+    set_examples(&app, "  vaultfwd init\n"
+                       "  vaultfwd config check\n"
+                       "  vaultfwd --home /tmp/vf --profile ci init\n");
+
+    // Subcommands, in the order --help lists them.
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0)
+            return app.exit(e); // --help, --version
+        std::cerr << "vaultfwd: error: " << e.what() << "\n"
+                  << "run 'vaultfwd --help' for usage\n";
+        return 2;
+    } catch (const Failure& e) {
+        std::cerr << "vaultfwd: error: " << e.what() << "\n";
+        return e.exit_code;
+    } catch (const std::exception& e) {
+        std::cerr << "vaultfwd: error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The one place loggable text passes through before it reaches a log line or a message.
+
+#include <string>
+#include <string_view>
+
+namespace vaultfwd::util {
+
+// Masks what may be a secret: long digit runs (card numbers, SSNs), API keys and secrets
+// (sk_…, key-like base64/hex runs), Authorization credentials, PEM blocks. Keeps the text's shape
+// so a reader can still tell what it was ("4111********1111" keeps the last four).
+std::string redact(std::string_view text);
+// A secret shown in `config show` and friends: its first 4 characters, then "…" (or "****").
+std::string mask_secret(std::string_view secret);
+
+} // namespace vaultfwd::util

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Test helpers: temp folders, the built binary as a subprocess, paths CMake passes in.
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace vaultfwd::test {
+
+// A fresh folder under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+  public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return m_path; }
+    std::filesystem::path operator/(const std::string& name) const { return m_path / name; }
+
+  private:
+    std::filesystem::path m_path;
+};
+
+struct RunResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+// Runs the built vaultfwd binary with `args`, feeding `input` on stdin, and waits for it.
+RunResult run_vaultfwd(const std::vector<std::string>& args, const std::string& input = {},
+                       const std::map<std::string, std::string>& env = {});
+// Runs any program (looked up on PATH) the same way.
+RunResult run_program(const std::vector<std::string>& argv, const std::string& input = {},
+                      const std::map<std::string, std::string>& env = {});
+
+// A started subprocess whose stdout is read line by line (for servers that print their port).
+class Process {
+  public:
+    Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+    ~Process(); // SIGTERM, then SIGKILL after 3 s, and reaps
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+    // The next line of stdout (without '\n'), waiting up to `timeout_ms`; empty on EOF/timeout.
+    std::string read_line(int timeout_ms = 10000);
+    int pid() const { return m_pid; }
+    // Sends `sig` and waits for exit; returns the exit status (128+signal when killed).
+    int stop(int sig);
+
+  private:
+    int m_pid = -1;
+    int m_out = -1;
+    std::string m_buffer;
+    int m_status = -1;
+};
+
+std::string binary_path();
+std::filesystem::path source_dir();
+std::filesystem::path shared_dir();
+std::filesystem::path report_dir();
+std::string read_text(const std::filesystem::path& p);
+void write_text(const std::filesystem::path& p, const std::string& text);
+
+} // namespace vaultfwd::test

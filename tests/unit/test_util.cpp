@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <doctest/doctest.h>
+
+#include "core/util/fs.hpp"
+#include "core/util/random.hpp"
+#include "core/util/redact.hpp"
+#include "core/util/result.hpp"
+#include "core/util/strings.hpp"
+#include "support/support.hpp"
+
+using namespace vaultfwd;
+
+TEST_SUITE("util") {
+    TEST_CASE("result carries a value or an error") {
+        Result<int> ok = 3;
+        CHECK(ok.ok());
+        CHECK(*ok == 3);
+        Result<int> bad = make_error("x.bad", "it broke", 4, 7);
+        CHECK_FALSE(bad.ok());
+        CHECK(bad.error().describe("f.toml") == "f.toml:4:7: it broke");
+        CHECK(bad.error().describe() == "line 4, column 7: it broke");
+    }
+
+    TEST_CASE("hex, base64 and percent encodings round trip") {
+        std::string bytes("\x00\xff\x10 abc", 7);
+        CHECK(util::to_hex(bytes) == "00ff1020616263");
+        CHECK(*util::from_hex("00FF1020616263") == bytes);
+        CHECK_FALSE(util::from_hex("abc").has_value());
+        CHECK_FALSE(util::from_hex("zz").has_value());
+        CHECK(util::base64_encode("hello") == "aGVsbG8=");
+        CHECK(*util::base64_decode("aGVsbG8=") == "hello");
+        CHECK(util::base64url_encode("\xfb\xff") == "-_8");
+        CHECK(*util::base64url_decode("-_8") == "\xfb\xff");
+        CHECK_FALSE(util::base64_decode("a$==").has_value());
+        CHECK(*util::percent_decode("a%20b%2Fc") == "a b/c");
+        CHECK_FALSE(util::percent_decode("a%2").has_value());
+        CHECK_FALSE(util::percent_decode("a%zz").has_value());
+        CHECK(util::percent_encode("a b/c") == "a%20b%2Fc");
+    }
+
+    TEST_CASE("utf-8 validation") {
+        CHECK(util::is_valid_utf8("Doè ✓ 😀"));
+        CHECK_FALSE(util::is_valid_utf8("\xc3"));
+        CHECK_FALSE(util::is_valid_utf8("\xc0\xaf")); // overlong
+        CHECK_FALSE(util::is_valid_utf8("\xed\xa0\x80")); // surrogate
+    }
+
+    TEST_CASE("nearest suggests close words only") {
+        CHECK(util::nearest("upstrem", {"upstream", "server", "vault"}) == "upstream");
+        CHECK(util::nearest("zzzzzz", {"upstream", "server"}).empty());
+    }
+
+    TEST_CASE("redact masks card numbers, keys and credentials") {
+        CHECK(util::redact("card 4111 1111 1111 1111 ok") == "card **** **** **** 1111 ok");
+        CHECK(util::redact("ssn 123456789") == "ssn *****6789");
+        CHECK(util::redact("Authorization: Basic c2tfdGVzdDo=") == "Authorization: Basic ****");
+        CHECK(util::redact("key sk_test_abcdef123") == "key sk_test_****");
+        CHECK(util::redact("token tok_sandbox_5ZmQ2B8bn9kDh3gD7Y6h2nqX3tz4Vk1Lp9") ==
+              "token tok_sandbox_5ZmQ2B8bn9kDh3gD7Y6h2nqX3tz4Vk1Lp9");
+        CHECK(util::redact("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----") ==
+              "[pem redacted]");
+        CHECK(util::mask_secret("sk_test_0123456789") == "sk_test_****");
+        CHECK(util::mask_secret("short") == "****");
+    }
+
+    TEST_CASE("atomic writes keep the mode and replace the content") {
+        test::TempDir dir;
+        auto p = dir / "f.txt";
+        REQUIRE(util::write_file_atomic(p, "one", 0600).ok());
+        REQUIRE(util::write_file_atomic(p, "two", 0600).ok());
+        CHECK(*util::read_file(p) == "two");
+        CHECK(util::file_mode(p) == 0600);
+        CHECK_FALSE(util::read_file(dir / "missing").ok());
+        CHECK(util::random_hex(16).size() == 32);
+        CHECK(util::random_hex(16) != util::random_hex(16));
+    }
+}
