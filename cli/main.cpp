@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
                        "  vaultfwd --home /tmp/vf --profile ci init\n");
 
     // Subcommands, in the order --help lists them.
+    register_init(app);
+    register_config(app);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/profile/profile.hpp"
+
+#include <algorithm>
+#include <set>
+#include <toml++/toml.h>
+
+#include "core/util/fs.hpp"
+#include "core/util/strings.hpp"
+
+namespace vaultfwd::profile {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Reads one TOML table against the keys it may hold, collecting every problem with its position.
+class Reader {
+  public:
+    Reader(const toml::table& table, std::string prefix, std::vector<Error>& errors)
+        : m_table(table), m_prefix(std::move(prefix)), m_errors(errors) {}
+
+    ~Reader() {
+        for (auto&& [key, node] : m_table) {
+            std::string k(key.str());
+            if (m_known.count(k))
+                continue;
+            std::string msg = "unknown key \"" + m_prefix + k + "\"";
+            auto suggestion = util::nearest(k, {m_known.begin(), m_known.end()});
+            if (!suggestion.empty())
+                msg += " (did you mean \"" + m_prefix + suggestion + "\"?)";
+            else if (!m_known.empty())
+                msg += " (valid keys here: " + util::join({m_known.begin(), m_known.end()}, ", ") + ")";
+            add(key.source(), "profile.unknown_key", msg);
+        }
+    }
+
+    void string(const char* key, std::string& out) {
+        if (auto* n = take(key)) {
+            if (auto v = n->value<std::string>())
+                out = *v;
+            else
+                type_error(*n, key, "a string");
+        }
+    }
+    void boolean(const char* key, bool& out) {
+        if (auto* n = take(key)) {
+            if (n->is_boolean())
+                out = *n->value<bool>();
+            else
+                type_error(*n, key, "true or false");
+        }
+    }
+    template <class Int> void integer(const char* key, Int& out, long long min, long long max) {
+        if (auto* n = take(key)) {
+            if (!n->is_integer()) {
+                type_error(*n, key, "an integer");
+                return;
+            }
+            auto v = *n->value<long long>();
+            if (v < min || v > max)
+                add(n->source(), "profile.bad_value",
+                    m_prefix + key + " must be between " + std::to_string(min) + " and " +
+                        std::to_string(max));
+            else
+                out = static_cast<Int>(v);
+        }
+    }
+    void strings(const char* key, std::vector<std::string>& out) {
+        if (auto* n = take(key)) {
+            auto* arr = n->as_array();
+            if (!arr) {
+                type_error(*n, key, "an array of strings");
+                return;
+            }
+            out.clear();
+            for (auto& item : *arr) {
+                if (auto v = item.value<std::string>())
+                    out.push_back(*v);
+                else
+                    type_error(item, key, "an array of strings");
+            }
+        }
+    }
+    void string_map(const char* key, std::map<std::string, std::string>& out) {
+        if (auto* n = take(key)) {
+            auto* t = n->as_table();
+            if (!t) {
+                type_error(*n, key, "a table of strings");
+                return;
+            }
+            for (auto&& [k, v] : *t) {
+                if (auto s = v.value<std::string>())
+                    out[std::string(k.str())] = *s;
+                else
+                    type_error(v, key, "a table of strings");
+            }
+        }
+    }
+    const toml::table* table(const char* key) {
+        if (auto* n = take(key)) {
+            if (auto* t = n->as_table())
+                return t;
+            type_error(*n, key, "a table");
+        }
+        return nullptr;
+    }
+    // Every entry of an array of tables ([[key]]).
+    std::vector<const toml::table*> tables(const char* key) {
+        std::vector<const toml::table*> out;
+        if (auto* n = take(key)) {
+            auto* arr = n->as_array();
+            if (!arr) {
+                type_error(*n, key, "an array of tables ([[" + m_prefix + key + "]])");
+                return out;
+            }
+            for (auto& item : *arr) {
+                if (auto* t = item.as_table())
+                    out.push_back(t);
+                else
+                    type_error(item, key, "an array of tables ([[" + m_prefix + key + "]])");
+            }
+        }
+        return out;
+    }
+    void require(const char* key, const std::string& value) {
+        if (value.empty())
+            add(m_table.source(), "profile.missing_key",
+                m_prefix + key + " is required in this table");
+    }
+    void add(const toml::source_region& at, const std::string& code, const std::string& msg) {
+        m_errors.push_back(make_error(code, msg, static_cast<int>(at.begin.line),
+                                      static_cast<int>(at.begin.column)));
+    }
+    const toml::table& node() const { return m_table; }
+
+  private:
+    const toml::node* take(const char* key) {
+        m_known.insert(key);
+        return m_table.get(key);
+    }
+    void type_error(const toml::node& n, const std::string& key, const std::string& want) {
+        add(n.source(), "profile.wrong_type", m_prefix + key + " must be " + want);
+    }
+
+    const toml::table& m_table;
+    std::string m_prefix;
+    std::vector<Error>& m_errors;
+    std::set<std::string> m_known;
+};
+
+void check_one_of(Reader& r, const std::string& what, const std::string& value,
+                  const std::vector<std::string>& allowed) {
+    for (const auto& a : allowed)
+        if (a == value)
+            return;
+    r.add(r.node().source(), "profile.bad_value",
+          what + " must be one of " + util::join(allowed, ", ") + " (got \"" + value + "\")");
+}
+
+void check_unique(Reader& r, const std::string& what, std::set<std::string>& seen,
+                  const std::string& id) {
+    if (!id.empty() && !seen.insert(id).second)
+        r.add(r.node().source(), "profile.duplicate", what + " \"" + id + "\" is defined twice");
+}
+
+void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
+    Reader top(root, "", errors);
+    if (auto* t = top.table("listen")) {
+        Reader r(*t, "listen.", errors);
+        r.string("api", p.listen.api);
+        r.string("proxy", p.listen.proxy);
+        r.boolean("proxy_tls", p.listen.proxy_tls);
+    }
+    if (auto* t = top.table("vault")) {
+        Reader r(*t, "vault.", errors);
+        r.string("key", p.vault.key_hex);
+        r.string("alias_env", p.vault.alias_env);
+        auto raw = util::from_hex(p.vault.key_hex);
+        if (!raw || raw->size() != 32)
+            r.add(t->source(), "profile.bad_value",
+                  "vault.key must be 64 hex characters (run 'vaultfwd init' to generate one)");
+    } else {
+        top.add(root.source(), "profile.missing_key",
+                "the [vault] table with its key is missing (run 'vaultfwd init')");
+    }
+    if (auto* t = top.table("ca")) {
+        Reader r(*t, "ca.", errors);
+        r.string("cert", p.ca.cert);
+        r.string("key", p.ca.key);
+    }
+    if (auto* t = top.table("upstream")) {
+        Reader r(*t, "upstream.", errors);
+        r.strings("allow", p.upstream.allow);
+        r.strings("allow_http", p.upstream.allow_http);
+        r.strings("ca_files", p.upstream.ca_files);
+        r.integer("connect_timeout_ms", p.upstream.connect_timeout_ms, 1, 600000);
+        r.integer("timeout_ms", p.upstream.timeout_ms, 1, 600000);
+    }
+    if (auto* t = top.table("limits")) {
+        Reader r(*t, "limits.", errors);
+        r.integer("max_body_bytes", p.limits.max_body_bytes, 1, 1LL << 32);
+        r.integer("max_header_bytes", p.limits.max_header_bytes, 1024, 1 << 24);
+        r.integer("threads", p.limits.threads, 2, 1024);
+    }
+    if (auto* t = top.table("log")) {
+        Reader r(*t, "log.", errors);
+        r.string("access_log", p.log.access_log);
+    }
+    std::set<std::string> ids;
+    for (auto* t : top.tables("api_keys")) {
+        Reader r(*t, "api_keys.", errors);
+        ApiKey k;
+        r.string("id", k.id);
+        r.string("key", k.key);
+        r.strings("reveal", k.reveal);
+        r.require("id", k.id);
+        r.require("key", k.key);
+        check_unique(r, "api key", ids, k.id);
+        p.api_keys.push_back(std::move(k));
+    }
+    ids.clear();
+    for (auto* t : top.tables("proxy_credentials")) {
+        Reader r(*t, "proxy_credentials.", errors);
+        ProxyCredential c;
+        r.string("id", c.id);
+        r.string("username", c.username);
+        r.string("password", c.password);
+        r.string("client_cert", c.client_cert);
+        r.require("id", c.id);
+        r.require("username", c.username);
+        r.require("password", c.password);
+        check_unique(r, "proxy credential", ids, c.id);
+        p.proxy_credentials.push_back(std::move(c));
+    }
+    ids.clear();
+    for (auto* t : top.tables("certs")) {
+        Reader r(*t, "certs.", errors);
+        CertEntry c;
+        c.line = static_cast<int>(t->source().begin.line);
+        r.string("name", c.name);
+        r.string("direction", c.direction);
+        r.string("credential", c.credential);
+        r.string("route", c.route);
+        r.string("proxy", c.proxy);
+        r.string("description", c.description);
+        r.string("cert", c.cert);
+        r.string("key", c.key);
+        r.require("name", c.name);
+        r.require("cert", c.cert);
+        check_one_of(r, "certs.direction", c.direction, {"outbound", "inbound"});
+        if (c.direction == "outbound")
+            r.require("key", c.key);
+        check_unique(r, "certificate", ids, c.name);
+        p.certs.push_back(std::move(c));
+    }
+    ids.clear();
+    for (auto* t : top.tables("pins")) {
+        Reader r(*t, "pins.", errors);
+        PinEntry pin;
+        pin.line = static_cast<int>(t->source().begin.line);
+        r.string("name", pin.name);
+        r.string("description", pin.description);
+        r.string("cert", pin.cert);
+        r.string("scope", pin.scope);
+        r.require("name", pin.name);
+        r.require("cert", pin.cert);
+        check_unique(r, "pin", ids, pin.name);
+        p.pins.push_back(std::move(pin));
+    }
+    ids.clear();
+    for (auto* t : top.tables("footprint_proxies")) {
+        Reader r(*t, "footprint_proxies.", errors);
+        FootprintProxy fp;
+        r.string("id", fp.id);
+        r.string("url", fp.url);
+        r.string("method", fp.method);
+        r.boolean("enabled", fp.enabled);
+        r.string("access_reason", fp.access_reason);
+        r.string_map("headers", fp.headers);
+        r.string("client_cert", fp.client_cert);
+        r.strings("pins", fp.pins);
+        r.string("ingress_content_type", fp.ingress_content_type);
+        r.strings("ingress_rules", fp.ingress_rules);
+        r.require("id", fp.id);
+        r.require("url", fp.url);
+        check_unique(r, "footprint proxy", ids, fp.id);
+        p.footprint_proxies.push_back(std::move(fp));
+    }
+    ids.clear();
+    for (auto* t : top.tables("routes")) {
+        Reader r(*t, "routes.", errors);
+        Route route;
+        r.string("id", route.id);
+        r.string("host", route.host);
+        r.string("path", route.path);
+        r.strings("methods", route.methods);
+        r.require("id", route.id);
+        check_unique(r, "route", ids, route.id);
+        for (auto* ft : r.tables("filters")) {
+            Reader fr(*ft, "routes.filters.", errors);
+            RouteFilter f;
+            fr.string("phase", f.phase);
+            fr.string("operation", f.operation);
+            fr.string("transformer", f.transformer);
+            fr.strings("targets", f.targets);
+            fr.string("pattern", f.pattern);
+            fr.string("replacement", f.replacement);
+            fr.string("format", f.format);
+            fr.string("on_unknown_alias", f.on_unknown_alias);
+            check_one_of(fr, "routes.filters.phase", f.phase, {"request", "response"});
+            check_one_of(fr, "routes.filters.operation", f.operation, {"reveal", "redact"});
+            check_one_of(fr, "routes.filters.transformer", f.transformer,
+                         {"json_path", "form_field", "regex", "header"});
+            check_one_of(fr, "routes.filters.on_unknown_alias", f.on_unknown_alias,
+                         {"fail", "pass"});
+            check_one_of(fr, "routes.filters.format", f.format,
+                         {"UUID", "RAW_UUID", "NUM_LENGTH_PRESERVING", "FPE_SIX_T_FOUR",
+                          "FPE_T_FOUR", "PFPT", "NON_LUHN_FPE_ALPHANUMERIC"});
+            if (f.transformer == "regex")
+                fr.require("pattern", f.pattern);
+            else if (f.targets.empty())
+                fr.add(ft->source(), "profile.missing_key",
+                       "routes.filters.targets is required for the " + f.transformer +
+                           " transformer");
+            route.filters.push_back(std::move(f));
+        }
+        p.routes.push_back(std::move(route));
+    }
+    // Cross references: names used must exist.
+    std::set<std::string> cert_names, pin_names;
+    for (const auto& c : p.certs)
+        cert_names.insert(c.name);
+    for (const auto& pin : p.pins)
+        pin_names.insert(pin.name);
+    auto at_line = [&](const std::string& msg) {
+        errors.push_back(make_error("profile.bad_reference", msg, 0, 0));
+    };
+    for (const auto& c : p.proxy_credentials)
+        if (!c.client_cert.empty() && !cert_names.count(c.client_cert))
+            at_line("proxy credential \"" + c.id + "\" names client_cert \"" + c.client_cert +
+                    "\", but no [[certs]] entry has that name");
+    for (const auto& fp : p.footprint_proxies) {
+        if (!fp.client_cert.empty() && !cert_names.count(fp.client_cert))
+            at_line("footprint proxy \"" + fp.id + "\" names client_cert \"" + fp.client_cert +
+                    "\", but no [[certs]] entry has that name");
+        for (const auto& pin : fp.pins)
+            if (!pin_names.count(pin))
+                at_line("footprint proxy \"" + fp.id + "\" names pin \"" + pin +
+                        "\", but no [[pins]] entry has that name");
+    }
+}
+
+} // namespace
+
+fs::path Profile::resolve(const std::string& p) const {
+    fs::path path(p);
+    return path.is_absolute() ? path : home / path;
+}
+
+fs::path Profile::access_log_path() const {
+    return log.access_log.empty() ? data_dir / "access.log" : resolve(log.access_log);
+}
+
+std::string Profile::vault_key() const { return util::from_hex(vault.key_hex).value_or(""); }
+
+const CertEntry* Profile::find_cert(const std::string& n) const {
+    for (const auto& c : certs)
+        if (c.name == n)
+            return &c;
+    return nullptr;
+}
+
+const PinEntry* Profile::find_pin(const std::string& n) const {
+    for (const auto& pin : pins)
+        if (pin.name == n)
+            return &pin;
+    return nullptr;
+}
+
+fs::path profile_path(const fs::path& home, const std::string& name) {
+    return home / (name + ".toml");
+}
+
+bool valid_name(std::string_view name) {
+    if (name.empty() || name.size() > 64)
+        return false;
+    for (char c : name)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'))
+            return false;
+    return true;
+}
+
+namespace {
+bool parse_into(std::string_view text, const fs::path& file, Profile& p, std::vector<Error>& errors) {
+    toml::table root;
+    try {
+        root = toml::parse(text, file.string());
+    } catch (const toml::parse_error& e) {
+        errors.push_back(make_error("profile.syntax", std::string(e.description()),
+                                    static_cast<int>(e.source().begin.line),
+                                    static_cast<int>(e.source().begin.column)));
+        return false;
+    }
+    read_all(root, p, errors);
+    std::stable_sort(errors.begin(), errors.end(), [](const Error& a, const Error& b) {
+        int la = a.line ? a.line : 1 << 30, lb = b.line ? b.line : 1 << 30;
+        return la < lb;
+    });
+    return errors.empty();
+}
+} // namespace
+
+std::vector<Error> validate(std::string_view text, const fs::path& file) {
+    Profile p;
+    std::vector<Error> errors;
+    parse_into(text, file, p, errors);
+    return errors;
+}
+
+Result<Profile> parse(std::string_view text, const fs::path& file, const fs::path& home,
+                      const std::string& name) {
+    Profile p;
+    p.name = name;
+    p.file = file;
+    p.home = home;
+    p.data_dir = home / name;
+    std::vector<Error> errors;
+    if (!parse_into(text, file, p, errors)) {
+        Error e = errors.front();
+        if (errors.size() > 1)
+            e.message += " (and " + std::to_string(errors.size() - 1) +
+                         " more: run 'vaultfwd config check')";
+        return e;
+    }
+    return p;
+}
+
+Result<Profile> load(const fs::path& home, const std::string& name) {
+    if (!valid_name(name))
+        return make_error("profile.bad_name", "profile name \"" + name +
+                                                  "\" may only hold letters, digits, '-' and '_'");
+    auto path = profile_path(home, name);
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        return make_error("profile.missing", "profile \"" + name + "\" does not exist at " +
+                                                 path.string() + " (run 'vaultfwd init')");
+    auto text = util::read_file(path);
+    if (!text)
+        return text.error();
+    return parse(*text, path, home, name);
+}
+
+} // namespace vaultfwd::profile

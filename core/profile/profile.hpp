@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Profiles: one TOML file per profile in the home folder (<home>/<name>.toml, 0600), with the
+// profile's data (CA, vault, added certificates, access log) in <home>/<name>/.
+// Paths inside a profile are relative to the home folder unless absolute.
+
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/util/result.hpp"
+
+namespace vaultfwd::profile {
+
+struct Listen {
+    std::string api = "127.0.0.1:7410";   // Footprint, Gr4vy, VTEX
+    std::string proxy = "127.0.0.1:7411"; // VGS-style forward proxy
+    bool proxy_tls = false;               // serve the proxy port itself over TLS
+};
+
+struct VaultSettings {
+    std::string key_hex;                // 64 hex chars: AES-256 key for values at rest
+    std::string alias_env = "sandbox"; // tok_<env>_… aliases
+};
+
+struct CaSettings {
+    std::string cert = ""; // PEM of the local interception CA
+    std::string key = "";  // its private key (0600)
+};
+
+struct ApiKey {
+    std::string id;
+    std::string key;
+    std::vector<std::string> reveal = {"*"}; // data identifier patterns it may reveal ("id.*")
+};
+
+struct ProxyCredential {
+    std::string id;
+    std::string username;
+    std::string password;
+    std::string client_cert; // name of an outbound [[certs]] entry presented upstream
+};
+
+struct Upstream {
+    std::vector<std::string> allow;      // host patterns ("api.example.com", "*.example.com")
+    std::vector<std::string> allow_http; // hosts that may be reached over plain http
+    std::vector<std::string> ca_files;   // extra roots trusted besides the system's
+    int connect_timeout_ms = 5000;
+    int timeout_ms = 15000;
+};
+
+struct Limits {
+    std::size_t max_body_bytes = 5242880;
+    std::size_t max_header_bytes = 65536;
+    int threads = 16;
+};
+
+struct LogSettings {
+    std::string access_log; // JSON lines; empty: <home>/<profile>/access.log
+};
+
+struct CertEntry {
+    std::string name;
+    std::string direction = "outbound"; // outbound: presented upstream; inbound: required of clients
+    std::string credential;             // outbound: the proxy credential id it belongs to
+    std::string route;                  // inbound/outbound: a route id
+    std::string proxy;                  // a footprint proxy id
+    std::string description;
+    std::string cert; // PEM file
+    std::string key;  // PEM file (outbound only)
+    int line = 0;     // where the entry starts in the profile
+};
+
+struct PinEntry {
+    std::string name;
+    std::string description;
+    std::string cert; // PEM file: a root CA or a leaf
+    std::string scope; // "" (all upstream calls), a route id or a footprint proxy id
+    int line = 0;
+};
+
+struct FootprintProxy {
+    std::string id;
+    std::string url;
+    std::string method = "POST";
+    bool enabled = true;
+    std::string access_reason;
+    std::map<std::string, std::string> headers; // static forwarded headers
+    std::string client_cert;                    // name of a [[certs]] entry
+    std::vector<std::string> pins;              // names of [[pins]] entries
+    std::string ingress_content_type;           // "json" or ""
+    std::vector<std::string> ingress_rules;     // "<token> = <jsonpath> | filters"
+};
+
+struct RouteFilter {
+    std::string phase = "request";  // request | response
+    std::string operation = "reveal"; // reveal | redact
+    std::string transformer = "json_path"; // json_path | form_field | regex | header
+    std::vector<std::string> targets;      // JSONPaths, form fields or header names
+    std::string pattern;                   // regex transformer: Java-style named groups
+    std::string replacement;               // regex transformer: "${token}"
+    std::string format = "UUID";           // alias format for redact
+    std::string on_unknown_alias = "fail"; // fail | pass
+};
+
+struct Route {
+    std::string id;
+    std::string host = ".*"; // regex over the upstream host
+    std::string path = ".*"; // regex over the path
+    std::vector<std::string> methods;
+    std::vector<RouteFilter> filters;
+};
+
+struct Profile {
+    std::string name;
+    std::filesystem::path file;     // <home>/<name>.toml
+    std::filesystem::path home;     // the home folder
+    std::filesystem::path data_dir; // <home>/<name>
+    Listen listen;
+    VaultSettings vault;
+    CaSettings ca;
+    Upstream upstream;
+    Limits limits;
+    LogSettings log;
+    std::vector<ApiKey> api_keys;
+    std::vector<ProxyCredential> proxy_credentials;
+    std::vector<CertEntry> certs;
+    std::vector<PinEntry> pins;
+    std::vector<FootprintProxy> footprint_proxies;
+    std::vector<Route> routes;
+
+    // A path from the profile resolved against the home folder.
+    std::filesystem::path resolve(const std::string& p) const;
+    std::filesystem::path access_log_path() const;
+    std::filesystem::path vault_dir() const { return data_dir / "vault"; }
+    // The raw 32-byte vault key (the profile was validated, so key_hex is well-formed).
+    std::string vault_key() const;
+    const CertEntry* find_cert(const std::string& name) const;
+    const PinEntry* find_pin(const std::string& name) const;
+};
+
+std::filesystem::path profile_path(const std::filesystem::path& home, const std::string& name);
+
+// Parses and validates a profile text. Errors carry line/column and name the key; unknown keys
+// suggest the nearest valid one. `file` is used for messages and to fill Profile::file.
+Result<Profile> parse(std::string_view text, const std::filesystem::path& file,
+                      const std::filesystem::path& home, const std::string& name);
+// Every problem in a profile text, earliest line first (empty when it is valid).
+std::vector<Error> validate(std::string_view text, const std::filesystem::path& file);
+// Reads <home>/<name>.toml and parses it (error "profile.missing" when absent).
+Result<Profile> load(const std::filesystem::path& home, const std::string& name);
+
+// A valid profile name: letters, digits, '-', '_', 1 to 64 characters.
+bool valid_name(std::string_view name);
+
+} // namespace vaultfwd::profile
