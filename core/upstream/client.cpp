@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/upstream/client.hpp"
+
+#include <chrono>
+#include <map>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <httplib.h>
+
+#include "core/crypto/hash.hpp"
+#include "core/tls/cert.hpp"
+#include "core/util/redact.hpp"
+#include "core/util/strings.hpp"
+
+namespace vaultfwd::upstream {
+
+namespace {
+
+using ClientPtr = std::unique_ptr<httplib::ClientImpl>;
+
+// What the TLS layer saw during the current call on this thread: OpenSSL's message callback runs
+// on the calling thread, so thread-local flags need no locking.
+struct TlsTrace {
+    bool cert_requested = false; // the server sent a CertificateRequest
+    int alert = -1;              // the last alert the server sent
+};
+thread_local TlsTrace t_trace;
+
+void trace_messages(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*,
+                    void*) {
+    const auto* bytes = static_cast<const unsigned char*>(buf);
+    if (write_p || len < 1)
+        return;
+    if (content_type == SSL3_RT_HANDSHAKE && bytes[0] == SSL3_MT_CERTIFICATE_REQUEST)
+        t_trace.cert_requested = true;
+    if (content_type == SSL3_RT_ALERT && len >= 2 && bytes[0] == 2) // fatal alerts only
+        t_trace.alert = bytes[1];
+}
+
+
+std::string pool_key(const Call& call) {
+    std::string material = call.url.scheme + "|" + call.url.host + "|" +
+                           std::to_string(call.url.port) + "|" + call.tls.client_cert_pem + "|" +
+                           call.tls.client_key_pem;
+    for (const auto& p : call.tls.pin_pems)
+        material += "|pin:" + p;
+    for (const auto& f : call.tls.extra_ca_files)
+        material += "|ca:" + f;
+    // Hash so that no key material sits in a map key that a debugger might print.
+    return util::to_hex(crypto::sha256(material));
+}
+
+Outcome failure(FailureKind kind, std::string code, std::string message) {
+    Outcome o;
+    o.failure = kind;
+    o.error_code = std::move(code);
+    o.error_message = std::move(message);
+    return o;
+}
+
+// A store that trusts only the pinned certificates; a pinned leaf that is not self-signed
+// verifies thanks to X509_V_FLAG_PARTIAL_CHAIN.
+Result<X509_STORE*> pinned_store(const std::vector<std::string>& pins) {
+    ossl::X509StorePtr store(X509_STORE_new());
+    for (const auto& pem : pins) {
+        auto certs = tls::load_certs_pem(pem);
+        if (!certs)
+            return make_error("upstream.bad_pin", "a pinned certificate is invalid: " +
+                                                      certs.error().message);
+        for (auto& c : *certs)
+            X509_STORE_add_cert(store.get(), c.get());
+    }
+    X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN);
+    return store.release();
+}
+
+Result<X509_STORE*> system_store(const std::vector<std::string>& extra_files) {
+    ossl::X509StorePtr store(X509_STORE_new());
+    X509_STORE_set_default_paths(store.get());
+    for (const auto& f : extra_files) {
+        if (X509_STORE_load_file(store.get(), f.c_str()) != 1) {
+            ERR_clear_error();
+            return make_error("upstream.bad_ca_file", "cannot load trusted roots from " + f);
+        }
+    }
+    return store.release();
+}
+
+Result<ClientPtr> make_client(const Call& call) {
+    const auto& tls_cfg = call.tls;
+    ClientPtr cli;
+    if (call.url.scheme == "https") {
+        std::unique_ptr<httplib::SSLClient> ssl;
+        if (!tls_cfg.client_cert_pem.empty() || !tls_cfg.client_key_pem.empty()) {
+            auto cert = tls::load_cert_pem(tls_cfg.client_cert_pem);
+            if (!cert)
+                return make_error("upstream.bad_client_cert",
+                                  "the client certificate is invalid: " + cert.error().message);
+            auto key = tls::load_key_pem(tls_cfg.client_key_pem);
+            if (!key)
+                return make_error("upstream.bad_client_key",
+                                  "the client key is invalid: " + key.error().message);
+            if (!tls::key_matches(cert->get(), key->get()))
+                return make_error("upstream.client_key_mismatch",
+                                  "the client key does not belong to the client certificate");
+            // httplib takes its own references to the certificate and key.
+            ssl = std::make_unique<httplib::SSLClient>(call.url.host, call.url.port, cert->get(),
+                                                       key->get());
+        } else {
+            ssl = std::make_unique<httplib::SSLClient>(call.url.host, call.url.port);
+        }
+        auto store = tls_cfg.pin_pems.empty() ? system_store(tls_cfg.extra_ca_files)
+                                              : pinned_store(tls_cfg.pin_pems);
+        if (!store)
+            return store.error();
+        ssl->set_ca_cert_store(*store); // httplib owns the store from here on
+        SSL_CTX_set_msg_callback(ssl->ssl_context(), trace_messages);
+        ssl->enable_server_certificate_verification(true);
+        cli = std::move(ssl);
+    } else {
+        cli = std::make_unique<httplib::ClientImpl>(call.url.host, call.url.port);
+    }
+    cli->set_follow_location(false);
+    cli->set_keep_alive(true);
+    cli->set_decompress(false);
+    return cli;
+}
+
+bool tls_alert_seen(const char* reason_substring) {
+    bool seen = false;
+    while (unsigned long e = ERR_get_error()) {
+        const char* reason = ERR_reason_error_string(e);
+        if (reason && std::string(reason).find(reason_substring) != std::string::npos)
+            seen = true;
+    }
+    return seen;
+}
+
+} // namespace
+
+struct Client::Pool {
+    std::mutex mutex;
+    std::map<std::string, std::vector<ClientPtr>> idle;
+};
+
+Client::Client() : m_pool(std::make_unique<Pool>()) {}
+Client::~Client() = default;
+
+Outcome Client::send(const Call& call) {
+    const std::string where = call.url.host_for_url() + ":" + std::to_string(call.url.port);
+    httplib::Request req;
+    req.method = call.method;
+    req.path = call.url.path_and_query;
+    for (const auto& h : call.headers) {
+        if (http::is_hop_by_hop(h.name))
+            continue;
+        if (!http::is_token(h.name) || !http::is_safe_value(h.value))
+            return failure(FailureKind::bad_request, "upstream.bad_header",
+                           "header \"" + util::redact(h.name) +
+                               "\" has a CR, LF or NUL in its name or value; nothing was sent");
+        req.headers.emplace(h.name, h.value);
+    }
+    req.body = call.body;
+    if (!call.body.empty() || call.method == "POST" || call.method == "PUT" || call.method == "PATCH") {
+        if (!req.has_header("Content-Type"))
+            req.headers.emplace("Content-Type", "application/octet-stream");
+    }
+
+    std::string key = pool_key(call);
+    ClientPtr cli;
+    {
+        std::lock_guard<std::mutex> lock(m_pool->mutex);
+        auto& list = m_pool->idle[key];
+        if (!list.empty()) {
+            cli = std::move(list.back());
+            list.pop_back();
+        }
+    }
+    if (!cli) {
+        auto made = make_client(call);
+        if (!made)
+            return failure(FailureKind::bad_request, made.error().code, made.error().message);
+        cli = std::move(*made);
+    }
+    auto ms = [](int v) { return std::chrono::milliseconds(v); };
+    cli->set_connection_timeout(ms(call.connect_timeout_ms));
+    cli->set_read_timeout(ms(call.timeout_ms));
+    cli->set_write_timeout(ms(call.timeout_ms));
+
+    ERR_clear_error();
+    t_trace = TlsTrace{};
+    auto started = std::chrono::steady_clock::now();
+    httplib::Response res;
+    httplib::Error err = httplib::Error::Success;
+    bool sent = cli->send(req, res, err);
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count();
+    if (!sent) {
+        long verify = 0;
+        if (auto* ssl = dynamic_cast<httplib::SSLClient*>(cli.get()))
+            verify = ssl->get_openssl_verify_result();
+        // The server asked for a certificate and then broke the connection: with none to give,
+        // that is the refusal (TLS 1.3 may report it as a failed write, before its alert is
+        // read); with one, a fatal alert (42 bad_certificate, 48 unknown_ca, 116
+        // certificate_required, …) says it was not accepted.
+        int alert = t_trace.alert;
+            bool cert_required = tls_alert_seen("certificate required") ||
+                             (t_trace.cert_requested &&
+                              (call.tls.client_cert_pem.empty() || alert == 42 || alert == 48 || alert == 116 || alert == 40 || alert == 43 ||
+                               alert == 44 || alert == 45 || alert == 46));
+        switch (err) {
+        case httplib::Error::Connection:
+            return failure(FailureKind::connect, "upstream.connect_failed",
+                           "cannot connect to " + where + " (connection refused or unreachable)");
+        case httplib::Error::ConnectionTimeout:
+            return failure(FailureKind::timeout, "upstream.timeout",
+                           "connecting to " + where + " timed out after " +
+                               std::to_string(call.connect_timeout_ms) + " ms");
+        case httplib::Error::SSLServerVerification: {
+            std::string why = verify ? X509_verify_cert_error_string(verify) : "certificate rejected";
+            if (!call.tls.pin_pems.empty())
+                return failure(FailureKind::pin_mismatch, "upstream.pin_mismatch",
+                               "the certificate of " + where +
+                                   " does not match any pinned certificate (" + why + ")");
+            return failure(FailureKind::tls_verify, "upstream.tls_verify_failed",
+                           "the certificate of " + where + " is not trusted (" + why + ")");
+        }
+        case httplib::Error::SSLConnection:
+            if (cert_required)
+                return failure(FailureKind::client_cert_rejected, "upstream.client_cert_rejected",
+                               where + " refused the TLS handshake: it requires a client "
+                                       "certificate that was not presented or not accepted");
+            return failure(FailureKind::tls_handshake, "upstream.tls_handshake_failed",
+                           "the TLS handshake with " + where + " failed");
+        case httplib::Error::Read:
+        case httplib::Error::Write:
+            if (cert_required)
+                return failure(FailureKind::client_cert_rejected, "upstream.client_cert_rejected",
+                               where + " closed the TLS connection: it requires a client "
+                                       "certificate that was not presented or not accepted");
+            if (elapsed + 50 >= call.timeout_ms)
+                return failure(FailureKind::timeout, "upstream.timeout",
+                               where + " did not answer within " +
+                                   std::to_string(call.timeout_ms) + " ms");
+            return failure(FailureKind::io, "upstream.connection_broken",
+                           "the connection to " + where + " broke before a full answer arrived");
+        default:
+            return failure(FailureKind::io, "upstream.failed",
+                           "the call to " + where + " failed: " + httplib::to_string(err));
+        }
+    }
+    Outcome out;
+    out.response.status = res.status;
+    for (const auto& [name, value] : res.headers)
+        out.response.headers.push_back({name, value});
+    out.response.body = std::move(res.body);
+    {
+        std::lock_guard<std::mutex> lock(m_pool->mutex);
+        auto& list = m_pool->idle[key];
+        if (list.size() < 32)
+            list.push_back(std::move(cli));
+    }
+    return out;
+}
+
+} // namespace vaultfwd::upstream

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The one HTTP(S) client every dialect uses to reach third parties: system roots or pinned
+// certificates only, optional mTLS identity, connect/read timeouts, keep-alive reuse, never a
+// redirect, hop-by-hop headers stripped, and failures classified so callers can name the cause.
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/http/message.hpp"
+#include "core/upstream/url.hpp"
+
+namespace vaultfwd::upstream {
+
+struct TlsConfig {
+    std::vector<std::string> pin_pems;       // when set: trust only these (roots or leaves)
+    std::string client_cert_pem;             // mTLS identity (both or neither)
+    std::string client_key_pem;
+    std::vector<std::string> extra_ca_files; // trusted besides the system roots
+};
+
+struct Call {
+    std::string method = "POST";
+    Url url;
+    http::Headers headers; // sent as given, minus hop-by-hop ones
+    std::string body;
+    int connect_timeout_ms = 5000;
+    int timeout_ms = 15000;
+    TlsConfig tls;
+};
+
+enum class FailureKind {
+    none,
+    bad_request,     // a header value with CR/LF/NUL, bad TLS material: nothing was sent
+    connect,         // refused, unreachable, DNS
+    timeout,         // connect or read took longer than allowed
+    tls_handshake,   // handshake failed (protocol, client certificate refused by the server)
+    tls_verify,      // the server's certificate did not verify against the system roots
+    pin_mismatch,    // the server's certificate did not verify against the pinned ones
+    client_cert_rejected, // the server asked for a client certificate and refused ours / none
+    io,              // the connection broke mid-exchange
+};
+
+struct Outcome {
+    FailureKind failure = FailureKind::none;
+    std::string error_code;    // "upstream.timeout", "upstream.pin_mismatch", …
+    std::string error_message; // names the host and the cause; never a body or a value
+    http::Response response;   // valid when failure == none
+    bool ok() const { return failure == FailureKind::none; }
+};
+
+class Client {
+  public:
+    Client();
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    // Sends `call` and waits for the answer; thread-safe. Connections are pooled per
+    // (scheme, host, port, TLS config) and reused with keep-alive.
+    Outcome send(const Call& call);
+
+  private:
+    struct Pool;
+    std::unique_ptr<Pool> m_pool;
+};
+
+} // namespace vaultfwd::upstream

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "support/upstream_server.hpp"
+
+#include <chrono>
+#include <httplib.h>
+#include <openssl/ssl.h>
+
+namespace vaultfwd::test {
+
+TestPki make_pki() {
+    TestPki pki;
+    pki.ca = std::move(*tls::make_ca("vaultfwd test root"));
+    tls::IssueOptions server;
+    server.common_name = "localhost";
+    server.dns_names = {"localhost"};
+    server.ip_addresses = {"127.0.0.1", "::1"};
+    server.usage = tls::Usage::server;
+    pki.server = std::move(*tls::issue(server, &pki.ca));
+    tls::IssueOptions client;
+    client.common_name = "test client";
+    client.usage = tls::Usage::client;
+    pki.client = std::move(*tls::issue(client, &pki.ca));
+    pki.other_ca = std::move(*tls::make_ca("unrelated root"));
+    return pki;
+}
+
+UpstreamServer::UpstreamServer(const TestPki& pki, UpstreamOptions options, Handler handler)
+    : m_tls(options.tls) {
+    if (options.tls) {
+        X509* cert = pki.server.cert.get();
+        EVP_PKEY* key = pki.server.key.get();
+        X509* ca = pki.ca.cert.get();
+        bool require = options.require_client_cert;
+        m_server = std::make_unique<httplib::SSLServer>([=](SSL_CTX& ctx) {
+            SSL_CTX_use_certificate(&ctx, cert);
+            SSL_CTX_use_PrivateKey(&ctx, key);
+            if (require) {
+                X509_STORE* store = X509_STORE_new();
+                X509_STORE_add_cert(store, ca);
+                SSL_CTX_set_cert_store(&ctx, store);
+                SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+            }
+            return true;
+        });
+    } else {
+        m_server = std::make_unique<httplib::Server>();
+    }
+    if (!handler)
+        handler = [](const http::Request& r) {
+            http::Response res;
+            res.headers.push_back({"Content-Type", "application/json"});
+            res.body = r.body.empty() ? "{}" : r.body;
+            return res;
+        };
+    int delay = options.delay_ms;
+    auto record = [this, handler, delay](const httplib::Request& req, httplib::Response& res) {
+        http::Request r;
+        r.method = req.method;
+        r.path = req.path;
+        auto q = req.target.find('?');
+        if (q != std::string::npos)
+            r.query = req.target.substr(q + 1);
+        for (const auto& [k, v] : req.headers)
+            if (k != "REMOTE_ADDR" && k != "REMOTE_PORT" && k != "LOCAL_ADDR" && k != "LOCAL_PORT")
+                r.headers.push_back({k, v});
+        r.body = req.body;
+        r.remote_addr = req.remote_addr + ":" + std::to_string(req.remote_port);
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_requests.push_back(r);
+        }
+        if (delay > 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+        auto out = handler(r);
+        res.status = out.status;
+        std::string content_type = "text/plain";
+        for (const auto& h : out.headers) {
+            if (h.name == "Content-Type" || h.name == "content-type")
+                content_type = h.value;
+            else
+                res.headers.emplace(h.name, h.value);
+        }
+        res.set_content(out.body, content_type);
+    };
+    for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
+        std::string m = method;
+        if (m == "GET")
+            m_server->Get(".*", record);
+        else if (m == "POST")
+            m_server->Post(".*", record);
+        else if (m == "PUT")
+            m_server->Put(".*", record);
+        else if (m == "PATCH")
+            m_server->Patch(".*", record);
+        else
+            m_server->Delete(".*", record);
+    }
+    m_port = m_server->bind_to_any_port("127.0.0.1");
+    m_thread = std::thread([this] { m_server->listen_after_bind(); });
+    while (!m_server->is_running())
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+UpstreamServer::~UpstreamServer() {
+    m_server->stop();
+    if (m_thread.joinable())
+        m_thread.join();
+}
+
+std::string UpstreamServer::url(const std::string& path) const {
+    return std::string(m_tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(m_port) + path;
+}
+
+std::vector<http::Request> UpstreamServer::requests() const {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_requests;
+}
+
+std::size_t UpstreamServer::request_count() const {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_requests.size();
+}
+
+} // namespace vaultfwd::test
