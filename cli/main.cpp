@@ -27,6 +27,18 @@ int main(int argc, char** argv) {
     // Subcommands, in the order --help lists them.
     register_init(app);
     register_config(app);
+    register_serve(app);
+    register_vtex(app);
+    register_vault(app);
+    register_tokenize(app);
+    register_render(app);
+    register_decrypt(app);
+    register_ditto(app);
+    register_replay(app);
+    register_cert(app);
+    register_ca(app);
+    register_routes(app);
+    register_completions(app);
 
     try {
         app.parse(argc, argv);

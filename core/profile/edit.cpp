@@ -74,6 +74,24 @@ std::string append_entry_text(const std::string& text, const std::string& array,
     return out;
 }
 
+std::string append_table_text(const std::string& text, const std::string& array,
+                              const toml::table& entry) {
+    toml::table root;
+    root.insert(array, toml::array{entry});
+    std::ostringstream rendered;
+    // No indentation: the entry should look like the hand-written ones around it.
+    rendered << toml::toml_formatter(root, toml::format_flags::allow_literal_strings |
+                                               toml::format_flags::allow_multi_line_strings |
+                                               toml::format_flags::allow_unicode_strings);
+    std::string out = text;
+    if (!out.empty() && out.back() != '\n')
+        out += "\n";
+    out += "\n" + rendered.str();
+    if (out.back() != '\n')
+        out += "\n";
+    return out;
+}
+
 Result<std::string> remove_entry_text(const std::string& text, const std::string& array,
                                       const std::string& key, const std::string& value,
                                       bool* found) {
@@ -128,6 +146,20 @@ Result<void> append_entry(const std::filesystem::path& file, const std::string& 
     if (!text)
         return text.error();
     std::string out = append_entry_text(*text, array, fields);
+    if (auto r = check_still_valid(out, file); !r)
+        return r;
+    return util::write_file_atomic(file, out, 0600);
+}
+
+Result<void> append_tables(const std::filesystem::path& file, const std::string& array,
+                           const std::vector<toml::table>& entries) {
+    FileLock lock(file);
+    auto text = util::read_file(file);
+    if (!text)
+        return text.error();
+    std::string out = *text;
+    for (const auto& entry : entries)
+        out = append_table_text(out, array, entry);
     if (auto r = check_still_valid(out, file); !r)
         return r;
     return util::write_file_atomic(file, out, 0600);

@@ -292,6 +292,7 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
         Reader r(*t, "routes.", errors);
         Route route;
         r.string("id", route.id);
+        r.string("description", route.description);
         r.string("host", route.host);
         r.string("path", route.path);
         r.strings("methods", route.methods);
@@ -300,6 +301,7 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
         for (auto* ft : r.tables("filters")) {
             Reader fr(*ft, "routes.filters.", errors);
             RouteFilter f;
+            fr.string("id", f.id);
             fr.string("phase", f.phase);
             fr.string("operation", f.operation);
             fr.string("transformer", f.transformer);
@@ -308,6 +310,9 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
             fr.string("replacement", f.replacement);
             fr.string("format", f.format);
             fr.string("on_unknown_alias", f.on_unknown_alias);
+            fr.string("path", f.path);
+            fr.strings("methods", f.methods);
+            fr.string("content_type", f.content_type);
             check_one_of(fr, "routes.filters.phase", f.phase, {"request", "response"});
             check_one_of(fr, "routes.filters.operation", f.operation, {"reveal", "redact"});
             check_one_of(fr, "routes.filters.transformer", f.transformer,

@@ -95,18 +95,27 @@ struct FootprintProxy {
 };
 
 struct RouteFilter {
+    std::string id;                 // optional: names the filter in messages (VGS entry id)
     std::string phase = "request";  // request | response
     std::string operation = "reveal"; // reveal | redact
     std::string transformer = "json_path"; // json_path | form_field | regex | header
     std::vector<std::string> targets;      // JSONPaths, form fields or header names
-    std::string pattern;                   // regex transformer: Java-style named groups
-    std::string replacement;               // regex transformer: "${token}"
+    std::string pattern;                   // regex (or within header values): Java-style groups
+    // Regex replacement, as VGS has it: "%s" is the revealed value or alias of the token (the
+    // (?<token>…) group, or the whole match) with the (?<prefix>…)/(?<suffix>…) groups around
+    // it; ${name} and $1 are groups as matched.
+    std::string replacement = "%s";
     std::string format = "UUID";           // alias format for redact
     std::string on_unknown_alias = "fail"; // fail | pass
+    // Conditions on the request, like a VGS filter's (empty: any).
+    std::string path;                      // regex over the path
+    std::vector<std::string> methods;
+    std::string content_type;              // regex over the media type, without parameters
 };
 
 struct Route {
     std::string id;
+    std::string description;
     std::string host = ".*"; // regex over the upstream host
     std::string path = ".*"; // regex over the path
     std::vector<std::string> methods;

@@ -65,8 +65,13 @@ Result<Url> parse_url(std::string_view text) {
         if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_' || (url.ipv6 && c == ':')))
             return bad("the host contains '" + std::string(1, static_cast<char>(c)) + "'");
     url.host = util::to_lower(host);
-    if (url.host.back() == '.')
-        url.host.pop_back(); // "example.com." dials the same host; compare without the dot
+    if (!url.ipv6) {
+        if (url.host.back() == '.')
+            url.host.pop_back(); // "example.com." dials the same host; compare without the dot
+        if (url.host.empty() || url.host.front() == '.' || url.host.back() == '.' ||
+            url.host.find("..") != std::string::npos)
+            return bad("the host \"" + std::string(host) + "\" has an empty label");
+    }
     if (!port.empty()) {
         if (port.size() > 5)
             return bad("port \"" + std::string(port) + "\" is out of range");

@@ -190,4 +190,59 @@ TEST_SUITE("profile") {
         CHECK(*profile::remove_entry(file, "pins", "name", "p"));
         CHECK(test::read_text(file) == before);
     }
+
+    TEST_CASE("table edits append arrays and sub-tables, and remove them whole") {
+        std::string text = minimal("# routes below\n");
+        toml::table first_filter{{"phase", "request"},
+                                 {"operation", "reveal"},
+                                 {"transformer", "json_path"},
+                                 {"targets", toml::array{"$.card.number", "$['it''s']"}}};
+        toml::table second_filter{{"phase", "response"},
+                                  {"operation", "redact"},
+                                  {"transformer", "regex"},
+                                  {"pattern", R"x(PAN=(?<token>\d{16})")x"},
+                                  {"format", "FPE_SIX_T_FOUR"}};
+        toml::table route{{"id", "acme"},
+                          {"host", R"(api\.acme\.example)"},
+                          {"methods", toml::array{"POST", "PUT"}},
+                          {"filters", toml::array{first_filter, second_filter}}};
+        auto added = profile::append_table_text(text, "routes", route);
+        CHECK(added.rfind(text, 0) == 0);
+        auto p = parse(added);
+        REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error().message));
+        REQUIRE(p->routes.size() == 1);
+        const auto& r = p->routes[0];
+        CHECK(r.host == R"(api\.acme\.example)");
+        CHECK(r.methods == std::vector<std::string>{"POST", "PUT"});
+        REQUIRE(r.filters.size() == 2);
+        CHECK(r.filters[0].targets == std::vector<std::string>{"$.card.number", "$['it''s']"});
+        CHECK(r.filters[1].pattern == R"x(PAN=(?<token>\d{16})")x");
+        CHECK(r.filters[1].format == "FPE_SIX_T_FOUR");
+
+        // A second route after it; removing the first takes its [[routes.filters]] along.
+        auto twice = profile::append_table_text(added, "routes", toml::table{{"id", "other"}});
+        bool found = false;
+        auto removed = profile::remove_entry_text(twice, "routes", "id", "acme", &found);
+        REQUIRE(removed.ok());
+        CHECK(found);
+        auto left = parse(*removed);
+        REQUIRE(left.ok());
+        REQUIRE(left->routes.size() == 1);
+        CHECK(left->routes[0].id == "other");
+        CHECK(left->routes[0].filters.empty());
+        CHECK(*profile::remove_entry_text(added, "routes", "id", "acme", &found) == text);
+
+        // The file form writes several entries at once, or nothing when one is invalid.
+        test::TempDir dir;
+        auto file = dir / "p.toml";
+        test::write_text(file, text);
+        auto bad = profile::append_tables(file, "routes", {route, toml::table{{"host", "x"}}}); // no id
+        REQUIRE_FALSE(bad.ok());
+        CHECK(bad.error().code == "profile.edit_invalid");
+        CHECK(test::read_text(file) == text);
+        REQUIRE(profile::append_tables(file, "routes", {route, toml::table{{"id", "two"}}}).ok());
+        auto both = profile::parse(test::read_text(file), file, dir.path(), "p");
+        REQUIRE(both.ok());
+        CHECK(both->routes.size() == 2);
+    }
 }

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <csignal>
+#include <iostream>
+#include <pthread.h>
+#include <thread>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "cli/context.hpp"
+#include "core/server/api_server.hpp"
+#include "core/server/forward_proxy.hpp"
+#include "core/util/fs.hpp"
+
+namespace vaultfwd::cli {
+
+namespace {
+
+struct ServeOptions {
+    std::string api_listen;
+    std::string proxy_listen;
+};
+
+void run_serve(const ServeOptions& opts) {
+    // Block the stop signals in every thread; one thread waits for them and stops the servers.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    auto profile = load_or_init_profile();
+    vault::Options vault_options;
+    vault_options.alias_env = profile.vault.alias_env;
+    auto store = unwrap(vault::Store::open(profile.vault_dir(), profile.vault_key(), vault_options));
+    for (const auto& w : store->warnings())
+        std::cerr << "vaultfwd: warning: " << w << "\n";
+    auto log = unwrap(server::AccessLog::open(profile.access_log_path()));
+    upstream::Client client;
+
+    auto api_addr = unwrap(server::parse_listen(opts.api_listen.empty() ? profile.listen.api : opts.api_listen));
+    server::ApiServer api(profile, *store, client, *log);
+    int api_port = unwrap(api.bind(api_addr.first, api_addr.second));
+
+    auto proxy_addr = unwrap(server::parse_listen(opts.proxy_listen.empty() ? profile.listen.proxy : opts.proxy_listen));
+    server::ForwardProxy proxy(profile, *store, client, *log);
+    int proxy_port = unwrap(proxy.bind(proxy_addr.first, proxy_addr.second));
+
+    auto url_host = [](const std::string& h) { return h.find(':') != std::string::npos ? "[" + h + "]" : h; };
+    std::cout << "vaultfwd serve: profile " << profile.name << "\n"
+              << "api listening on http://" << url_host(api_addr.first) << ":" << api_port << "\n"
+              << "proxy listening on " << (profile.listen.proxy_tls ? "https://" : "http://")
+              << url_host(proxy_addr.first) << ":" << proxy_port << "\n"
+              << "local CA " << profile.resolve(profile.ca.cert).string() << "\n"
+              << "access log " << profile.access_log_path().string() << "\n"
+              << std::flush;
+
+    std::thread api_thread([&] { api.run(); });
+    std::thread proxy_thread([&] { proxy.run(); });
+    std::thread waiter([&] {
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        api.stop();
+        proxy.stop();
+    });
+    api_thread.join();
+    proxy.stop();
+    proxy_thread.join();
+    // If the listener ended by itself, wake the waiter so it can be joined.
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    std::cout << "vaultfwd serve: stopped\n" << std::flush;
+}
+
+} // namespace
+
+void register_serve(CLI::App& app) {
+    auto* cmd = app.add_subcommand("serve", "Run the local vault proxy (API port and forward-proxy port)");
+    static ServeOptions opts;
+    cmd->add_option("--api-listen", opts.api_listen, "host:port of the API listener (default from the profile; port 0 picks one)");
+    cmd->add_option("--proxy-listen", opts.proxy_listen, "host:port of the forward proxy (default from the profile; port 0 picks one)");
+    set_examples(cmd, "  vaultfwd serve\n"
+                      "  vaultfwd --profile ci serve --api-listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0\n"
+                      "  curl -u $KEY: http://127.0.0.1:7410/vault_proxy/reflect -H 'x-fp-id: fp_id_test_abc' \\\n"
+                      "       --data 'Hello {{ id.first_name }}'\n");
+    cmd->callback([] { run_serve(opts); });
+}
+
+} // namespace vaultfwd::cli

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/dialect/vtex.hpp"
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "core/crypto/hash.hpp"
+#include "core/jsonlogic/jsonlogic.hpp"
+#include "core/template/render.hpp"
+#include "core/util/random.hpp"
+#include "core/util/strings.hpp"
+
+namespace vaultfwd::dialect::vtex {
+
+namespace {
+
+using nlohmann::json;
+const char* k_card_tokens[] = {"number", "holder", "csc"};
+constexpr int k_default_timeout_ms = 15000;
+constexpr int k_max_token_depth = 4;
+
+std::string long_hash_of(std::string_view vault_key, const std::string& payment_id) {
+    return util::to_hex(crypto::hmac_sha256(vault_key, "vtex-payment:" + payment_id));
+}
+
+bool luhn_ok(const std::string& digits) {
+    int sum = 0;
+    bool dbl = false;
+    for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+        int d = *it - '0';
+        if (dbl && (d *= 2) > 9)
+            d -= 9;
+        sum += d;
+        dbl = !dbl;
+    }
+    return sum % 10 == 0;
+}
+
+bool all_digits(const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+struct Route {
+    std::string transaction_id, payment_id, kind; // kind: proxy | tokens
+};
+
+std::optional<Route> parse_route(const std::string& path) {
+    static const std::regex re("^/payment-provider/transactions/([A-Za-z0-9_-]+)/payments/([A-Za-z0-9_-]+)/(proxy|tokens)$");
+    std::smatch m;
+    if (!std::regex_match(path, m, re))
+        return std::nullopt;
+    return Route{m[1], m[2], m[3]};
+}
+
+std::string query_param(const std::string& query, const std::string& name) {
+    for (const auto& part : util::split(query, '&')) {
+        auto eq = part.find('=');
+        if (part.substr(0, eq) == name)
+            return eq == std::string::npos ? "" : util::percent_decode(part.substr(eq + 1)).value_or("");
+    }
+    return {};
+}
+
+// Resolves VTEX tokens of one payment: card fields from the record, custom tokens by evaluating
+// their JsonLogic (whose replaceTokens may name other tokens, to a bounded depth).
+class Resolver {
+  public:
+    Resolver(const vault::Store& store, std::string hash) : m_store(store), m_hash(std::move(hash)) {}
+
+    Result<std::string> resolve(const std::string& hash, const std::string& name, int depth) const {
+        std::string record = "vtex_" + hash;
+        if (hash != m_hash || !m_store.has_record(record))
+            return make_error("vtex.unknown_token", "token for payment " + hash + " is unknown");
+        for (const char* card : k_card_tokens)
+            if (name == card) {
+                if (auto v = m_store.field(record, name))
+                    return *v;
+                return make_error("vtex.unknown_token", "the payment has no " + name);
+            }
+        auto logic_text = m_store.field(record, "custom_token." + name);
+        if (!logic_text)
+            return make_error("vtex.unknown_token", "custom token \"" + name + "\" does not exist");
+        if (depth >= k_max_token_depth)
+            return make_error("vtex.token_loop", "custom token \"" + name + "\" refers to itself too deeply");
+        json logic = json::parse(*logic_text, nullptr, false);
+        jsonlogic::Options opts;
+        opts.replace_tokens = [this, depth](const std::string& text) -> Result<std::string> {
+            return render_text(text, depth + 1);
+        };
+        auto value = jsonlogic::evaluate(logic, json::object(), opts);
+        if (!value)
+            return value.error();
+        return jsonlogic::to_js_string(*value);
+    }
+
+    Result<std::string> render_text(const std::string& text, int depth) const {
+        tmpl::RenderRequest req;
+        req.dialect = tmpl::Dialect::vtex;
+        req.body = text;
+        req.vtex_payment = m_hash;
+        req.source = &m_store;
+        req.vtex_resolver = [this, depth](const std::string& h, const std::string& n) {
+            return resolve(h, n, depth);
+        };
+        auto out = tmpl::render(req);
+        if (!out.ok) {
+            const auto* p = tmpl::primary_problem(out);
+            return make_error(p ? p->code : "vtex.unknown_token", p ? p->message : "unknown token");
+        }
+        return out.body;
+    }
+
+  private:
+    const vault::Store& m_store;
+    std::string m_hash;
+};
+
+http::Response tokens_list(const std::vector<std::string>& names, const std::string& hash) {
+    json tokens = json::array();
+    for (const auto& n : names)
+        tokens.push_back({{"name", n}, {"placeholder", "#vtex#" + n + "#" + hash + "#"}});
+    http::Response res;
+    res.headers.push_back({"content-type", "application/json"});
+    res.body = json{{"tokens", tokens}}.dump();
+    return res;
+}
+
+http::Response handle_tokens(const http::Request& r, const std::string& hash, Services& s) {
+    std::string record = "vtex_" + hash;
+    if (r.method == "GET") {
+        std::vector<std::string> names(std::begin(k_card_tokens), std::end(k_card_tokens));
+        if (auto fields = s.store.get(record))
+            for (const auto& [k, v] : *fields)
+                if (k.rfind("custom_token.", 0) == 0)
+                    names.push_back(k.substr(13));
+        return tokens_list(names, hash);
+    }
+    if (r.method != "POST")
+        return json_error(405, "request.method_not_allowed", "use GET to list tokens or POST to create them");
+    json body = json::parse(r.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("tokens") || !body["tokens"].is_array())
+        return json_error(400, "vtex.bad_tokens_body", "the body must be {\"tokens\": [{\"name\": …, \"value\": <JsonLogic>}]}");
+    static const std::regex name_re("^[A-Za-z0-9_-]{1,64}$");
+    vault::Fields fields = s.store.get(record).value_or(vault::Fields{});
+    std::vector<std::string> created;
+    for (const auto& t : body["tokens"]) {
+        if (!t.is_object() || !t.contains("name") || !t["name"].is_string() || !t.contains("value"))
+            return json_error(400, "vtex.bad_tokens_body", "each token needs a string name and a JsonLogic value");
+        std::string name = t["name"].get<std::string>();
+        if (!std::regex_match(name, name_re) || name == "number" || name == "holder" || name == "csc" || name == "token")
+            return json_error(400, "vtex.bad_token_name", "token name \"" + name + "\" must be 1-64 letters, digits, '-' or '_' and not a card token");
+        fields["custom_token." + name] = t["value"].dump();
+        created.push_back(name);
+    }
+    if (auto w = s.store.put(record, fields); !w)
+        return json_error(500, w.error().code, "the tokens could not be stored");
+    return tokens_list(created, hash);
+}
+
+http::Response handle_proxy(const http::Request& r, const std::string& hash, Services& s,
+                            server::AccessEntry& log) {
+    if (r.method != "POST")
+        return json_error(405, "request.method_not_allowed", "the secure proxy takes POST");
+    auto target = http::find(r.headers, "x-provider-forward-to");
+    if (!target || util::trim(*target).empty())
+        return json_error(400, "vtex.missing_forward_to", "the X-PROVIDER-Forward-To header is required");
+    auto url = upstream::parse_url(util::trim(*target));
+    if (!url)
+        return json_error(400, url.error().code, url.error().message);
+    if (auto allowed = upstream::check_allowed(*url, allowlist(s.profile)); !allowed)
+        return json_error(403, allowed.error().code, allowed.error().message);
+    auto content_type = http::find(r.headers, "content-type").value_or("");
+    std::string base = util::to_lower(util::trim(content_type.substr(0, content_type.find(';'))));
+    if (base != "application/json" && base != "application/x-www-form-urlencoded")
+        return json_error(415, "vtex.unsupported_content_type",
+                          "the secure proxy accepts only application/json or application/x-www-form-urlencoded");
+    if (r.body.size() > s.profile.limits.max_body_bytes)
+        return json_error(413, "request.too_large", "the request body is too large");
+
+    Resolver resolver(s.store, hash);
+    upstream::Call call = base_call(s.profile);
+    call.url = *url;
+    call.method = "POST";
+    call.timeout_ms = std::min(call.timeout_ms, k_default_timeout_ms);
+    std::vector<std::string> problems;
+    std::size_t tokens = 0;
+    auto render = [&](const std::string& text, const std::string& where) -> std::string {
+        tmpl::RenderRequest req;
+        req.dialect = tmpl::Dialect::vtex;
+        req.body = text;
+        req.vtex_payment = hash;
+        req.source = &s.store;
+        req.vtex_resolver = [&](const std::string& h, const std::string& n) { return resolver.resolve(h, n, 0); };
+        auto out = tmpl::render(req);
+        tokens += out.token_count;
+        if (!out.ok) {
+            for (const auto& p : out.problems)
+                problems.push_back(where + " " + p.to_error().describe() + " (" + p.token + ")");
+            return {};
+        }
+        return out.body;
+    };
+    const std::string prefix = "x-provider-forward-";
+    for (const auto& h : r.headers) {
+        std::string lower = util::to_lower(h.name);
+        if (lower == "x-provider-forward-to")
+            continue;
+        if (lower.rfind(prefix, 0) == 0) {
+            std::string name = h.name.substr(prefix.size());
+            std::string value = render(h.value, "header " + name + ":");
+            if (!http::is_safe_value(value))
+                problems.push_back("header " + name + ": the value would hold CR, LF or NUL");
+            call.headers.push_back({name, value});
+        } else if (lower == "accept" || lower == "content-type" || lower == "user-agent") {
+            call.headers.push_back({h.name, render(h.value, "header " + h.name + ":")});
+        }
+    }
+    call.body = render(r.body, "body");
+    log.tokens = tokens;
+    if (!problems.empty())
+        return json_error(400, "vtex.unknown_token",
+                          "the request holds tokens the gateway does not recognise: " + util::join(problems, "; "));
+    log.upstream_host = host_port(call.url);
+    auto out = s.client.send(call);
+    if (!out.ok()) {
+        int status = out.failure == upstream::FailureKind::timeout ? 504
+                     : out.failure == upstream::FailureKind::bad_request ? 400 : 502;
+        return json_error(status, out.error_code, out.error_message);
+    }
+    http::Response res;
+    res.status = out.response.status;
+    for (const auto& h : out.response.headers)
+        if (!http::is_hop_by_hop(h.name))
+            res.headers.push_back(h);
+    res.body = out.response.body;
+    return res;
+}
+
+} // namespace
+
+Result<Payment> create_payment(vault::Store& store, std::string_view vault_key, const Card& card) {
+    if (!all_digits(card.number) || card.number.size() < 12 || card.number.size() > 19 || !luhn_ok(card.number))
+        return make_error("vtex.bad_card", "the card number must be 12 to 19 digits and pass the Luhn check");
+    if (!all_digits(card.csc) || card.csc.size() < 3 || card.csc.size() > 4)
+        return make_error("vtex.bad_card", "the security code must be 3 or 4 digits");
+    if (!all_digits(card.exp_month) || card.exp_month.size() > 2 || std::stoi(card.exp_month) < 1 || std::stoi(card.exp_month) > 12)
+        return make_error("vtex.bad_card", "the expiry month must be 1 to 12");
+    if (!all_digits(card.exp_year) || card.exp_year.size() != 4)
+        return make_error("vtex.bad_card", "the expiry year must have four digits");
+    if (util::trim(card.holder).empty())
+        return make_error("vtex.bad_card", "the holder name is required");
+    Payment p;
+    p.payment_id = util::to_lower(util::random_hex(16));
+    p.transaction_id = util::to_lower(util::random_hex(16));
+    p.long_hash = long_hash_of(vault_key, p.payment_id);
+    p.secure_hash = p.long_hash.substr(0, 7);
+    std::string month = card.exp_month.size() == 1 ? "0" + card.exp_month : card.exp_month;
+    vault::Fields fields = {{"number", card.number},     {"holder", card.holder},
+                            {"csc", card.csc},           {"exp_month", month},
+                            {"exp_year", card.exp_year}, {"payment_id", p.payment_id},
+                            {"transaction_id", p.transaction_id}};
+    if (auto r = store.put("vtex_" + p.secure_hash, fields); !r)
+        return r.error();
+    return p;
+}
+
+std::string create_payment_body(const Payment& p, const Card& card, const std::string& api_base) {
+    std::string base = api_base + "/payment-provider/transactions/" + p.transaction_id + "/payments/" + p.payment_id;
+    std::string t = "#vtex#token#" + p.secure_hash + "#";
+    std::string month = card.exp_month.size() == 1 ? "0" + card.exp_month : card.exp_month;
+    json body = {{"paymentId", p.payment_id},
+                 {"transactionId", p.transaction_id},
+                 {"paymentMethod", "Visa"},
+                 {"secureProxyUrl", base + "/proxy?hash=" + p.long_hash},
+                 {"secureProxyTokensURL", base + "/tokens?hash=" + p.long_hash},
+                 {"card",
+                  {{"holderToken", t + "holder#"},
+                   {"bin", card.number.substr(0, 6)},
+                   {"numberToken", t + "number#"},
+                   {"numberLength", card.number.size()},
+                   {"cscToken", t + "csc#"},
+                   {"cscLength", card.csc.size()},
+                   {"expiration", {{"month", month}, {"year", card.exp_year}}}}}};
+    return body.dump(2);
+}
+
+bool is_vtex_path(const std::string& path) { return parse_route(path).has_value(); }
+
+http::Response handle(const http::Request& r, Services& s, server::AccessEntry& log) {
+    log.dialect = "vtex";
+    auto route = parse_route(r.path);
+    if (!route)
+        return json_error(404, "request.not_found", "no such VTEX endpoint");
+    std::string given = query_param(r.query, "hash");
+    std::string expected = long_hash_of(s.profile.vault_key(), route->payment_id);
+    if (!crypto::constant_time_equal(given, expected))
+        return json_error(401, "vtex.bad_hash", "the URL's hash does not match the payment: use the secureProxyUrl or secureProxyTokensURL as given");
+    std::string hash = expected.substr(0, 7);
+    if (!s.store.has_record("vtex_" + hash))
+        return json_error(404, "vtex.unknown_payment", "payment " + route->payment_id + " does not exist");
+    try {
+        if (route->kind == "tokens")
+            return handle_tokens(r, hash, s);
+        return handle_proxy(r, hash, s, log);
+    } catch (const std::exception&) {
+        return json_error(500, "vtex.internal", "the gateway could not answer due to an internal failure");
+    }
+}
+
+} // namespace vaultfwd::dialect::vtex

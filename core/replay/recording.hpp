@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Recorded requests for `vaultfwd replay`: loaded from HAR 1.2 files (as browsers and proxies
+// export them) and from raw HTTP/1.1 message files (request line, headers, blank line, body).
+// Parsing is pure: it takes the file's text and returns values; load() adds the file read.
+//
+// Errors leave the file name out of the message (callers print Error::describe(file)), and say
+// where: a HAR entry as "entry 2 (log.entries[1])", a raw file by line (Error::line), a JSON
+// syntax error by line and column.
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/http/message.hpp"
+#include "core/util/result.hpp"
+
+namespace vaultfwd::replay {
+
+struct Recording {
+    std::string file;      // where it was loaded from, as given
+    std::size_t index = 0; // 1-based position in its file
+    // The golden-file stem: "<file-stem>-<index>", or "<file-stem>-<slug of the HAR entry's
+    // comment>" when the entry has one (falling back to the index when two comments slug alike).
+    std::string name;
+    int line = 0; // raw files: the line of the request line
+    std::string method;
+    std::string target; // as recorded: an absolute URL or an origin-form "/path?query"
+    std::string path;   // the path of `target`
+    std::string query;  // the query of `target`, without '?'
+    // As recorded, minus HTTP/2 pseudo-headers (":authority"), Content-Length and
+    // Transfer-Encoding (the body is already complete and decoded).
+    http::Headers headers;
+    std::string body;
+};
+
+// Every request of a HAR 1.2 text (log.entries[].request: method, url, headers[{name, value}],
+// postData {mimeType, text} or postData.params as a form body). `file` names the recordings and
+// their golden stems. Errors: "replay.bad_json" (line, column), "replay.bad_har" (which entry,
+// which field), "replay.empty".
+Result<std::vector<Recording>> parse_har(std::string_view text, const std::string& file);
+
+// Every request of a raw HTTP/1.1 message text. CRLF or LF line ends; the body is the
+// Content-Length bytes after the blank line (several messages may then follow one another), or a
+// chunked body decoded, or else the rest of the file minus one final line end (which editors
+// add). Errors: "replay.bad_raw" with the line, "replay.empty".
+Result<std::vector<Recording>> parse_raw(std::string_view text, const std::string& file);
+
+// Reads `path` and parses it as HAR when its first non-blank byte is '{', else as raw HTTP.
+// Errors as above, and "replay.read" when the file cannot be read.
+Result<std::vector<Recording>> load(const std::filesystem::path& path);
+
+// "<stem>-<index>" or "<stem>-<slug>": the slug keeps letters, digits, '.', '_' and '-', turns
+// runs of anything else into one '-', and is cut to 64 characters.
+std::string slug(std::string_view text);
+
+// The path and the query of a request target: an absolute http(s) URL (fragment dropped) or an
+// origin-form target. Error "replay.bad_target" for anything else.
+Result<std::pair<std::string, std::string>> split_target(std::string_view target);
+
+} // namespace vaultfwd::replay

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/server/api_server.hpp"
+
+#include <chrono>
+#include <httplib.h>
+
+#include "core/dialect/footprint.hpp"
+#include "core/dialect/gr4vy.hpp"
+#include "core/dialect/vtex.hpp"
+#include "core/server/auth.hpp"
+#include "core/util/redact.hpp"
+#include "core/util/strings.hpp"
+
+namespace vaultfwd::server {
+
+namespace {
+
+http::Request from_httplib(const httplib::Request& req) {
+    http::Request r;
+    r.method = req.method;
+    r.path = req.path;
+    auto q = req.target.find('?');
+    if (q != std::string::npos)
+        r.query = req.target.substr(q + 1);
+    for (const auto& [k, v] : req.headers)
+        if (k != "REMOTE_ADDR" && k != "REMOTE_PORT" && k != "LOCAL_ADDR" && k != "LOCAL_PORT")
+            r.headers.push_back({k, v});
+    r.body = req.body;
+    r.remote_addr = req.remote_addr;
+    return r;
+}
+
+void to_httplib(const http::Response& out, httplib::Response& res) {
+    res.status = out.status;
+    std::string content_type;
+    for (const auto& h : out.headers) {
+        if (util::iequals(h.name, "content-type"))
+            content_type = h.value;
+        else if (!util::iequals(h.name, "content-length"))
+            res.headers.emplace(h.name, h.value);
+    }
+    if (!content_type.empty())
+        res.set_content(out.body, content_type);
+    else
+        res.body = out.body;
+}
+
+http::Response unauthorized(bool footprint) {
+    const std::string msg = "missing or unknown API key: pass it with -u KEY: or "
+                            "'Authorization: Bearer KEY' (see 'vaultfwd config show')";
+    http::Response res = footprint ? dialect::footprint::error(401, msg, "auth.bad_api_key")
+                                   : dialect::gr4vy::error(401, "unauthorized", msg, "auth.bad_api_key");
+    res.headers.push_back({"www-authenticate", "Basic realm=\"vaultfwd\""});
+    return res;
+}
+
+} // namespace
+
+Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon + 1 == text.size())
+        return make_error("server.bad_listen", "listen address \"" + text + "\" must be host:port");
+    std::string host = text.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    std::string port = text.substr(colon + 1);
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+        return make_error("server.bad_listen", "listen port \"" + port + "\" is not a number");
+    int p = std::stoi(port);
+    if (p > 65535 || host.empty())
+        return make_error("server.bad_listen", "listen address \"" + text + "\" is out of range");
+    return std::make_pair(host, p);
+}
+
+ApiServer::ApiServer(const profile::Profile& profile, vault::Store& store,
+                     upstream::Client& client, AccessLog& log)
+    : m_profile(profile), m_services{profile, store, client}, m_log(log),
+      m_server(std::make_unique<httplib::Server>()) {
+    int threads = profile.limits.threads;
+    m_server->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+    // httplib's default also sets SO_REUSEPORT, which would let a second serve share the port
+    // silently; plain SO_REUSEADDR makes a taken port the clear error it should be.
+    m_server->set_socket_options([](socket_t sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
+    m_server->set_keep_alive_max_count(10000);
+    m_server->set_keep_alive_timeout(5);
+    m_server->set_read_timeout(30, 0);
+    m_server->set_write_timeout(30, 0);
+    m_server->set_payload_max_length(profile.limits.max_body_bytes);
+    const std::size_t limit = profile.limits.max_body_bytes;
+    // Footprint fails early on a declared Content-Length over the limit, before reading the body.
+    m_server->set_pre_routing_handler([limit](const httplib::Request& req, httplib::Response& res) {
+        if (req.path.rfind("/vault_proxy/", 0) != 0 || !req.has_header("Content-Length"))
+            return httplib::Server::HandlerResponse::Unhandled;
+        if (auto err = dialect::footprint::check_content_length(req.get_header_value("Content-Length"), limit)) {
+            to_httplib(*err, res);
+            res.set_header("Connection", "close");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+    auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
+        AccessEntry entry;
+        auto started = std::chrono::steady_clock::now();
+        http::Response out;
+        try {
+            out = handle(from_httplib(req), entry);
+        } catch (const std::exception&) {
+            out = dialect::json_error(500, "server.internal", "something went wrong");
+        }
+        to_httplib(out, res);
+        entry.method = req.method;
+        entry.path = req.path;
+        entry.status = out.status;
+        if (entry.error_code.empty())
+            if (auto code = http::find(out.headers, dialect::k_error_header))
+                entry.error_code = *code;
+        entry.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        m_log.write(entry);
+    };
+    m_server->Get(".*", dispatch);
+    m_server->Post(".*", dispatch);
+    m_server->Put(".*", dispatch);
+    m_server->Patch(".*", dispatch);
+    m_server->Delete(".*", dispatch);
+    m_server->Options(".*", dispatch);
+    m_server->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        to_httplib(dialect::json_error(500, "server.internal", "something went wrong"), res);
+    });
+    m_server->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty())
+            return;
+        if (res.status == 413)
+            to_httplib(dialect::json_error(413, "request.too_large", "the request body is too large"), res);
+        else if (res.status == 400)
+            to_httplib(dialect::json_error(400, "request.malformed", "the HTTP request is malformed"), res);
+    });
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+Result<int> ApiServer::bind(const std::string& host, int port) {
+    int bound = port == 0 ? m_server->bind_to_any_port(host) : (m_server->bind_to_port(host, port) ? port : -1);
+    if (bound < 0)
+        return make_error("server.bind", "cannot listen on " + host + ":" + std::to_string(port) +
+                                             " (in use? pick another port with --api-listen)");
+    return bound;
+}
+
+bool ApiServer::run() { return m_server->listen_after_bind(); }
+
+void ApiServer::stop() {
+    if (m_server)
+        m_server->stop();
+}
+
+http::Response ApiServer::handle(const http::Request& r, AccessEntry& entry) {
+    if (r.path == "/healthz") {
+        entry.dialect = "health";
+        http::Response res;
+        res.headers.push_back({"content-type", "application/json"});
+        res.body = "{\"status\":\"ok\"}";
+        return res;
+    }
+    if (dialect::vtex::is_vtex_path(r.path))
+        return dialect::vtex::handle(r, m_services, entry);
+    std::string fp_endpoint = dialect::footprint::endpoint_of(r.path);
+    bool is_gr4vy = r.path == "/vault-forward";
+    if (fp_endpoint.empty() && !is_gr4vy)
+        return dialect::json_error(404, "request.not_found",
+                                   "no endpoint at " + util::redact(r.path) +
+                                       ": use /vault_proxy/jit, /vault_proxy/reflect, "
+                                       "/vault_proxy/{id}, /vault-forward or a VTEX payment URL");
+    const profile::ApiKey* key =
+        authenticate_api_key(m_profile.api_keys, http::find(r.headers, "authorization").value_or(""));
+    if (!key) {
+        entry.dialect = is_gr4vy ? "gr4vy" : "footprint";
+        return unauthorized(!is_gr4vy);
+    }
+    entry.principal = key->id;
+    if (is_gr4vy)
+        return dialect::gr4vy::handle(r, m_services, entry);
+    return dialect::footprint::handle(fp_endpoint, r, {key}, m_services, entry);
+}
+
+} // namespace vaultfwd::server

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The API listener of `serve`: Footprint (/vault_proxy/*), Gr4vy (/vault-forward) and VTEX
+// (/payment-provider/…) on one HTTP port, with API-key auth, body limits and an access log.
+
+#include <memory>
+#include <string>
+
+#include "core/dialect/services.hpp"
+#include "core/server/access_log.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace vaultfwd::server {
+
+class ApiServer {
+  public:
+    ApiServer(const profile::Profile& profile, vault::Store& store, upstream::Client& client,
+              AccessLog& log);
+    ~ApiServer();
+    ApiServer(const ApiServer&) = delete;
+    ApiServer& operator=(const ApiServer&) = delete;
+
+    // Binds to host:port (port 0 picks a free one) and returns the port.
+    Result<int> bind(const std::string& host, int port);
+    // Serves until stop(); returns false if the listener failed.
+    bool run();
+    void stop();
+
+    // Handles one request without a socket (tests, replay); same path as the listener.
+    http::Response handle(const http::Request& request, AccessEntry& entry);
+
+  private:
+    const profile::Profile& m_profile;
+    dialect::Services m_services;
+    AccessLog& m_log;
+    std::unique_ptr<httplib::Server> m_server;
+};
+
+// "host:port" → (host, port); IPv6 as "[::1]:7410". Error "server.bad_listen".
+Result<std::pair<std::string, int>> parse_listen(const std::string& text);
+
+} // namespace vaultfwd::server

@@ -1,0 +1,1095 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/server/forward_proxy.hpp"
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <fcntl.h>
+#include <map>
+#include <mutex>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <optional>
+#include <poll.h>
+#include <set>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+
+#include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "core/dialect/services.hpp"
+#include "core/dialect/vgs/filters.hpp"
+#include "core/dialect/vgs/routes.hpp"
+#include "core/server/auth.hpp"
+#include "core/tls/minter.hpp"
+#include "core/tls/store.hpp"
+#include "core/util/strings.hpp"
+
+namespace vaultfwd::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Ms = std::chrono::milliseconds;
+namespace vgs = dialect::vgs;
+
+constexpr int k_handshake_timeout_ms = 10000;
+constexpr int k_head_timeout_ms = 30000;
+constexpr int k_tick_ms = 200; // how often a waiting worker looks at the stop flag
+constexpr std::size_t k_pump_buffer = 256 * 1024;
+constexpr int k_max_heads = 8;  // CONNECT retries after a 407 on one connection
+constexpr int k_internal_keep_alive_s = 5;
+constexpr const char* k_dispatched = "vaultfwd:dispatched"; // see on_error()
+
+enum class Io { ok, want_read, want_write, eof, error };
+
+void set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL, 0);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+void set_nodelay(int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+int remaining_ms(Clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now()).count();
+    return left < 0 ? 0 : static_cast<int>(std::min<long long>(left, INT_MAX));
+}
+
+// Waits for `events` on `fd` until `deadline`, in short ticks so that a stop is noticed.
+bool wait_fd(int fd, short events, Clock::time_point deadline, const std::atomic<bool>& stopping) {
+    while (!stopping) {
+        int left = remaining_ms(deadline);
+        if (left == 0)
+            return false;
+        pollfd p{fd, events, 0};
+        int rc = ::poll(&p, 1, std::min(left, k_tick_ms));
+        if (rc > 0)
+            return true;
+        if (rc < 0 && errno != EINTR)
+            return false;
+    }
+    return false;
+}
+
+// The client's side of a connection: a non-blocking socket, or TLS over it when the proxy
+// port itself speaks TLS.
+class ClientStream {
+  public:
+    explicit ClientStream(int fd) : m_fd(fd) {}
+    ~ClientStream() {
+        if (m_ssl && !m_broken) {
+            ERR_clear_error();
+            SSL_shutdown(m_ssl.get());
+        }
+        ERR_clear_error();
+        ::close(m_fd);
+    }
+    ClientStream(const ClientStream&) = delete;
+    ClientStream& operator=(const ClientStream&) = delete;
+
+    int fd() const { return m_fd; }
+    bool tls() const { return m_ssl != nullptr; }
+
+    bool accept_tls(SSL_CTX* ctx, Clock::time_point deadline, const std::atomic<bool>& stopping) {
+        m_ssl.reset(SSL_new(ctx));
+        if (!m_ssl)
+            return false;
+        SSL_set_fd(m_ssl.get(), m_fd);
+        SSL_set_accept_state(m_ssl.get());
+        SSL_set_mode(m_ssl.get(),
+                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        for (;;) {
+            ERR_clear_error();
+            int rc = SSL_do_handshake(m_ssl.get());
+            if (rc == 1)
+                return true;
+            int err = SSL_get_error(m_ssl.get(), rc);
+            short ev = err == SSL_ERROR_WANT_READ ? POLLIN : err == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+            if (!ev || !wait_fd(m_fd, ev, deadline, stopping)) {
+                m_broken = true;
+                return false;
+            }
+        }
+    }
+
+    Io read(char* buf, std::size_t cap, std::size_t& n) {
+        n = 0;
+        if (m_ssl) {
+            ERR_clear_error();
+            int rc = SSL_read(m_ssl.get(), buf, static_cast<int>(std::min<std::size_t>(cap, INT_MAX)));
+            if (rc > 0) {
+                n = static_cast<std::size_t>(rc);
+                return Io::ok;
+            }
+            return ssl_status(rc);
+        }
+        ssize_t rc = ::recv(m_fd, buf, cap, 0);
+        if (rc > 0) {
+            n = static_cast<std::size_t>(rc);
+            return Io::ok;
+        }
+        if (rc == 0)
+            return Io::eof;
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Io::want_read : Io::error;
+    }
+
+    Io write(const char* buf, std::size_t len, std::size_t& n) {
+        n = 0;
+        if (m_ssl) {
+            ERR_clear_error();
+            int rc = SSL_write(m_ssl.get(), buf, static_cast<int>(std::min<std::size_t>(len, INT_MAX)));
+            if (rc > 0) {
+                n = static_cast<std::size_t>(rc);
+                return Io::ok;
+            }
+            return ssl_status(rc);
+        }
+        ssize_t rc = ::send(m_fd, buf, len, MSG_NOSIGNAL);
+        if (rc >= 0) {
+            n = static_cast<std::size_t>(rc);
+            return Io::ok;
+        }
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Io::want_write : Io::error;
+    }
+
+    // Writes all of `data` before `deadline`.
+    bool send_all(std::string_view data, Clock::time_point deadline, const std::atomic<bool>& stopping) {
+        while (!data.empty()) {
+            std::size_t n = 0;
+            Io io = write(data.data(), data.size(), n);
+            if (io == Io::ok) {
+                data.remove_prefix(n);
+            } else if (io == Io::want_read || io == Io::want_write) {
+                if (!wait_fd(m_fd, io == Io::want_read ? POLLIN : POLLOUT, deadline, stopping))
+                    return false;
+            } else {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // Reads at least one more byte into `buf` before `deadline`; false on EOF, error or timeout.
+    bool read_more(std::string& buf, Clock::time_point deadline, const std::atomic<bool>& stopping) {
+        char tmp[16384];
+        for (;;) {
+            std::size_t n = 0;
+            Io io = read(tmp, sizeof tmp, n);
+            if (io == Io::ok) {
+                buf.append(tmp, n);
+                return true;
+            }
+            if (io != Io::want_read && io != Io::want_write)
+                return false;
+            if (!wait_fd(m_fd, io == Io::want_read ? POLLIN : POLLOUT, deadline, stopping))
+                return false;
+        }
+    }
+
+  private:
+    Io ssl_status(int rc) {
+        int err = SSL_get_error(m_ssl.get(), rc);
+        ERR_clear_error();
+        switch (err) {
+        case SSL_ERROR_WANT_READ:
+            return Io::want_read;
+        case SSL_ERROR_WANT_WRITE:
+            return Io::want_write;
+        case SSL_ERROR_ZERO_RETURN:
+            return Io::eof;
+        default:
+            m_broken = true; // after SSL_ERROR_SYSCALL/SSL no shutdown may be sent
+            return Io::error;
+        }
+    }
+
+    int m_fd;
+    ossl::SslPtr m_ssl;
+    bool m_broken = false;
+};
+
+// A request head as the worker needs it: only for CONNECT is more than the request line read.
+struct Head {
+    std::string method;
+    std::string target;
+    std::vector<http::Header> headers;
+};
+
+std::optional<Head> parse_head(std::string_view text) {
+    auto lines = util::split(text, '\n');
+    if (lines.empty())
+        return std::nullopt;
+    auto strip = [](std::string s) {
+        if (!s.empty() && s.back() == '\r')
+            s.pop_back();
+        return s;
+    };
+    auto parts = util::split(strip(lines[0]), ' ');
+    if (parts.size() != 3 || parts[0].empty() || parts[1].empty() ||
+        parts[2].rfind("HTTP/1.", 0) != 0 || !http::is_token(parts[0]))
+        return std::nullopt;
+    Head head{parts[0], parts[1], {}};
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        std::string line = strip(lines[i]);
+        if (line.empty())
+            continue;
+        auto colon = line.find(':');
+        if (colon == std::string::npos || colon == 0 || line[0] == ' ' || line[0] == '\t')
+            return std::nullopt; // no obsolete line folding, no garbage
+        head.headers.push_back({line.substr(0, colon), std::string(util::trim(line.substr(colon + 1)))});
+    }
+    return head;
+}
+
+// "host:port" or "[v6]:port" of a CONNECT.
+std::optional<std::pair<std::string, int>> parse_authority(const std::string& target) {
+    auto colon = target.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == target.size() ||
+        target.size() - colon - 1 > 5)
+        return std::nullopt;
+    std::string host = target.substr(0, colon);
+    if (host.front() == '[') {
+        if (host.back() != ']')
+            return std::nullopt;
+        host = host.substr(1, host.size() - 2);
+        if (host.find(':') == std::string::npos)
+            return std::nullopt;
+    } else if (host.find(':') != std::string::npos) {
+        return std::nullopt;
+    }
+    int port = 0;
+    for (char c : target.substr(colon + 1)) {
+        if (!std::isdigit(static_cast<unsigned char>(c)))
+            return std::nullopt;
+        port = port * 10 + (c - '0');
+    }
+    std::string norm = tls::normalize_host(host);
+    if (port < 1 || port > 65535 || norm.empty() || norm.find('*') != std::string::npos)
+        return std::nullopt;
+    return std::make_pair(norm, port);
+}
+
+std::string raw_response(const http::Response& r, bool close) {
+    std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " +
+                      std::string(http::status_text(r.status)) + "\r\n";
+    for (const auto& h : r.headers)
+        out += h.name + ": " + h.value + "\r\n";
+    out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+    if (close)
+        out += "Connection: close\r\n";
+    out += "\r\n" + r.body;
+    return out;
+}
+
+http::Response proxy_auth_required(bool had_credentials) {
+    auto res = dialect::json_error(
+        407, "auth.bad_proxy_credentials",
+        had_credentials ? "the proxy credentials are wrong: use a username and password from "
+                          "the profile's [[proxy_credentials]] (see 'vaultfwd config show')"
+                        : "the proxy needs credentials: use http://USERNAME:PASSWORD@host:port as "
+                          "the proxy (see 'vaultfwd config show')");
+    res.headers.push_back({"Proxy-Authenticate", "Basic realm=\"vaultfwd\""});
+    return res;
+}
+
+bool relayed_method(const std::string& m) {
+    for (const char* known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+        if (m == known)
+            return true;
+    return false;
+}
+
+bool is_loopback(const std::string& host) {
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+http::Request from_httplib(const httplib::Request& req) {
+    http::Request r;
+    r.method = req.method;
+    r.path = req.path;
+    for (const auto& [k, v] : req.headers) {
+        if (k == "REMOTE_ADDR" || k == "REMOTE_PORT" || k == "LOCAL_ADDR" || k == "LOCAL_PORT")
+            continue;
+        // Meant for this hop only: the credentials, and the proxy's own connection handling.
+        if (util::iequals(k, "proxy-authorization") || util::iequals(k, "proxy-connection"))
+            continue;
+        // httplib has already decoded a gzip/deflate/br body (so filters see the text): what
+        // goes upstream is the plain body, without the encoding that no longer applies.
+        if (util::iequals(k, "content-encoding"))
+            continue;
+        r.headers.push_back({k, v});
+    }
+    r.body = req.body;
+    r.remote_addr = req.remote_addr;
+    return r;
+}
+
+// httplib frames the message itself (length, connection handling).
+bool is_framing(std::string_view name) {
+    for (const char* n : {"content-length", "transfer-encoding", "connection", "keep-alive"})
+        if (util::iequals(name, n))
+            return true;
+    return false;
+}
+
+void to_httplib(const http::Response& out, httplib::Response& res) {
+    res.status = out.status;
+    std::string content_type;
+    for (const auto& h : out.headers) {
+        if (util::iequals(h.name, "content-type"))
+            content_type = h.value;
+        else if (!is_framing(h.name))
+            res.headers.emplace(h.name, h.value);
+    }
+    res.body = out.body;
+    if (!content_type.empty())
+        res.headers.emplace("Content-Type", content_type);
+}
+
+} // namespace
+
+struct ForwardProxy::Impl {
+    // Who is on the far side of an internal connection, keyed by the worker's local port.
+    struct Conn {
+        bool tunnel = false;
+        std::string credential; // tunnel: the credential that authenticated the CONNECT
+        std::string host;       // tunnel: the CONNECT target
+        int port = 0;
+        bool tls = false;       // tunnel: the client speaks TLS inside it
+    };
+
+    const profile::Profile& profile;
+    vault::Store& store;
+    upstream::Client& client;
+    AccessLog& log;
+    Result<vgs::RouteTable> routes;
+    std::map<std::string, Result<std::pair<std::string, std::string>>> identities;
+
+    std::unique_ptr<tls::Minter> minter;
+    std::string ca_pem;
+    ossl::SslCtxPtr proxy_tls;
+
+    int listen_fd = -1;
+    int wake[2] = {-1, -1};
+    int port = 0;
+    bool bound = false;
+    std::atomic<bool> stopping{false};
+
+    std::unique_ptr<httplib::Server> plain;
+    std::unique_ptr<httplib::SSLServer> intercept;
+    int plain_port = 0, intercept_port = 0;
+    std::thread plain_thread, intercept_thread;
+
+    std::mutex conn_mutex;
+    std::unordered_map<int, Conn> conns;
+
+    std::mutex queue_mutex;
+    std::condition_variable queue_cv;
+    std::deque<int> queue;
+    std::set<int> active; // client fds being served, shut down on stop()
+    std::vector<std::thread> workers;
+
+    Impl(const profile::Profile& p, vault::Store& s, upstream::Client& c, AccessLog& l)
+        : profile(p), store(s), client(c), log(l), routes(vgs::RouteTable::compile(p.routes)) {
+        for (const auto& cred : p.proxy_credentials) {
+            std::string name = cred.client_cert;
+            if (name.empty())
+                for (const auto& cert : p.certs)
+                    if (cert.direction == "outbound" && cert.credential == cred.id) {
+                        name = cert.name;
+                        break;
+                    }
+            if (!name.empty())
+                identities.emplace(cred.id, dialect::client_identity(p, name));
+        }
+    }
+
+    ~Impl() {
+        stop();
+        stop_internal();
+        for (int fd : {listen_fd, wake[0], wake[1]})
+            if (fd >= 0)
+                ::close(fd);
+    }
+
+    std::size_t threads() const { return static_cast<std::size_t>(std::max(2, profile.limits.threads)); }
+
+    int pump_idle_ms() const {
+        // Nothing moves while the upstream is thinking, so the idle limit must outlast a call.
+        return std::max(60000, profile.upstream.connect_timeout_ms + profile.upstream.timeout_ms + 5000);
+    }
+
+    // ---- lifecycle ----
+
+    Result<int> bind(const std::string& host, int want_port) {
+        if (!routes)
+            return routes.error();
+        auto ca = tls::load_ca(profile);
+        if (!ca)
+            return ca.error();
+        ca_pem = tls::cert_to_pem(ca->cert.get());
+        if (profile.listen.proxy_tls) {
+            auto own = tls::issue_localhost_cert(*ca, host);
+            if (!own)
+                return own.error();
+            proxy_tls.reset(SSL_CTX_new(TLS_server_method()));
+            SSL_CTX_set_min_proto_version(proxy_tls.get(), TLS1_2_VERSION);
+            SSL_CTX_set_options(proxy_tls.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
+            if (SSL_CTX_use_certificate(proxy_tls.get(), own->cert.get()) != 1 ||
+                SSL_CTX_use_PrivateKey(proxy_tls.get(), own->key.get()) != 1)
+                return make_error("tls.proxy_cert", "cannot use the proxy port's certificate: " +
+                                                        ossl::last_error());
+        }
+        minter = std::make_unique<tls::Minter>(std::move(*ca));
+        std::signal(SIGPIPE, SIG_IGN);
+
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+        addrinfo* found = nullptr;
+        std::string where = host + ":" + std::to_string(want_port);
+        if (getaddrinfo(host.c_str(), std::to_string(want_port).c_str(), &hints, &found) != 0 || !found)
+            return make_error("server.bind", "cannot resolve the proxy listen address " + where);
+        int fd = -1;
+        for (addrinfo* ai = found; ai && fd < 0; ai = ai->ai_next) {
+            fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+            if (fd < 0)
+                continue;
+            int one = 1;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 256) != 0) {
+                ::close(fd);
+                fd = -1;
+            }
+        }
+        freeaddrinfo(found);
+        if (fd < 0)
+            return make_error("server.bind", "cannot listen on " + where +
+                                                 " (in use? pick another port with --proxy-listen)");
+        sockaddr_storage addr{};
+        socklen_t len = sizeof addr;
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+        port = addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                          : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+        listen_fd = fd;
+        if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0)
+            return make_error("server.bind", "cannot create a pipe");
+        if (auto r = start_internal(); !r)
+            return r.error();
+        bound = true;
+        return port;
+    }
+
+    Result<void> start_internal() {
+        plain = std::make_unique<httplib::Server>();
+        intercept = std::make_unique<httplib::SSLServer>([this](SSL_CTX& ctx) {
+            SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+            SSL_CTX_set_options(&ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+            SSL_CTX_set_cert_cb(&ctx, &Impl::choose_certificate, this);
+            return true;
+        });
+        for (httplib::Server* s : {plain.get(), static_cast<httplib::Server*>(intercept.get())})
+            configure(*s);
+        plain_port = plain->bind_to_any_port("127.0.0.1");
+        intercept_port = intercept->bind_to_any_port("127.0.0.1");
+        if (plain_port <= 0 || intercept_port <= 0)
+            return make_error("server.bind", "cannot listen on 127.0.0.1 for the proxy's internal servers");
+        plain_thread = std::thread([this] { plain->listen_after_bind(); });
+        intercept_thread = std::thread([this] { intercept->listen_after_bind(); });
+        while (!plain->is_running() || !intercept->is_running())
+            std::this_thread::sleep_for(Ms(1));
+        return {};
+    }
+
+    void stop_internal() {
+        for (httplib::Server* s : {plain.get(), static_cast<httplib::Server*>(intercept.get())})
+            if (s)
+                s->stop();
+        for (std::thread* t : {&plain_thread, &intercept_thread})
+            if (t->joinable())
+                t->join();
+    }
+
+    void stop() {
+        stopping = true;
+        if (wake[1] >= 0) {
+            char c = 1;
+            [[maybe_unused]] auto n = ::write(wake[1], &c, 1);
+        }
+        queue_cv.notify_all();
+        std::lock_guard<std::mutex> lock(queue_mutex);
+        for (int fd : active)
+            ::shutdown(fd, SHUT_RDWR);
+    }
+
+    void run() {
+        if (!bound)
+            return;
+        for (std::size_t i = 0; i < threads(); ++i)
+            workers.emplace_back([this] { work(); });
+        const std::size_t max_queue = threads() * 8;
+        while (!stopping) {
+            pollfd p[2] = {{listen_fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
+            int rc = ::poll(p, 2, -1);
+            if (rc < 0 && errno != EINTR)
+                break;
+            if (stopping || (p[1].revents & POLLIN))
+                break;
+            if (!(p[0].revents & POLLIN))
+                continue;
+            int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0)
+                continue; // EMFILE, ECONNABORTED, …: keep serving the others
+            std::lock_guard<std::mutex> lock(queue_mutex);
+            if (queue.size() >= max_queue) {
+                ::close(fd); // overloaded: refusing one connection beats queueing without bound
+                continue;
+            }
+            queue.push_back(fd);
+            queue_cv.notify_one();
+        }
+        stopping = true;
+        queue_cv.notify_all();
+        for (auto& w : workers)
+            w.join();
+        workers.clear();
+        for (int fd : queue)
+            ::close(fd);
+        queue.clear();
+        stop_internal();
+    }
+
+    void work() {
+        for (;;) {
+            int fd = -1;
+            {
+                std::unique_lock<std::mutex> lock(queue_mutex);
+                queue_cv.wait(lock, [this] { return stopping || !queue.empty(); });
+                if (stopping)
+                    return;
+                fd = queue.front();
+                queue.pop_front();
+                active.insert(fd);
+            }
+            try {
+                serve_connection(fd);
+            } catch (const std::exception&) {
+                // One broken connection must not take a worker down with it.
+            }
+            std::lock_guard<std::mutex> lock(queue_mutex);
+            active.erase(fd);
+        }
+    }
+
+    // ---- one client connection ----
+
+    void serve_connection(int fd) {
+        ClientStream client(fd); // closes fd
+        set_nonblocking(fd);
+        set_nodelay(fd);
+        if (proxy_tls && !client.accept_tls(proxy_tls.get(), Clock::now() + Ms(k_handshake_timeout_ms), stopping))
+            return;
+        std::string buf;
+        for (int heads = 0; heads < k_max_heads; ++heads) {
+            auto deadline = Clock::now() + Ms(k_head_timeout_ms);
+            std::size_t end;
+            while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+                if (!client.tls() && !buf.empty() && static_cast<unsigned char>(buf[0]) == 0x16)
+                    return; // a TLS handshake on the plain proxy port: nothing useful to say
+                if (buf.size() > profile.limits.max_header_bytes)
+                    break;
+                if (!client.read_more(buf, deadline, stopping))
+                    return;
+            }
+            if (end == std::string::npos || end + 4 > profile.limits.max_header_bytes) {
+                refuse(client, "", "", dialect::json_error(431, "proxy.header_too_large",
+                                                           "the request head is larger than limits.max_header_bytes (" +
+                                                               std::to_string(profile.limits.max_header_bytes) + " bytes)"),
+                       true);
+                return;
+            }
+            std::size_t head_len = end + 4;
+            auto head = parse_head(std::string_view(buf).substr(0, head_len));
+            if (!head) {
+                refuse(client, "", "", dialect::json_error(400, "proxy.bad_request", "the request head is malformed"), true);
+                return;
+            }
+            if (head->method != "CONNECT") {
+                // Everything but CONNECT is HTTP that httplib parses; it gets the bytes as read.
+                splice(client, std::move(buf), plain_port, Conn{});
+                return;
+            }
+            buf.erase(0, head_len);
+            if (!connect_tunnel(client, *head, buf))
+                return;
+        }
+    }
+
+    // Answers a CONNECT. Returns true when the client may send another head on this connection
+    // (after a 407), false when the connection is done (tunnel finished or refused).
+    bool connect_tunnel(ClientStream& client, const Head& head, std::string& buf) {
+        auto started = Clock::now();
+        AccessEntry entry;
+        entry.dialect = "vgs";
+        entry.method = "CONNECT";
+        entry.upstream_host = head.target.substr(0, 300);
+        auto finish = [&](const http::Response& res, bool close) {
+            entry.status = res.status;
+            if (auto code = http::find(res.headers, dialect::k_error_header))
+                entry.error_code = *code;
+            entry.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+            log.write(entry);
+            client.send_all(raw_response(res, close), Clock::now() + Ms(k_head_timeout_ms), stopping);
+        };
+        auto authority = parse_authority(head.target);
+        if (!authority) {
+            finish(dialect::json_error(400, "proxy.bad_connect_target",
+                                       "CONNECT needs host:port (got \"" + head.target.substr(0, 200) + "\")"),
+                   true);
+            return false;
+        }
+        const auto& [host, target_port] = *authority;
+        std::string auth;
+        bool wants_close = false;
+        for (const auto& h : head.headers) {
+            if (util::iequals(h.name, "proxy-authorization"))
+                auth = h.value;
+            if ((util::iequals(h.name, "proxy-connection") || util::iequals(h.name, "connection")) &&
+                util::iequals(h.value, "close"))
+                wants_close = true;
+        }
+        const profile::ProxyCredential* cred = authenticate_proxy(profile.proxy_credentials, auth);
+        if (!cred) {
+            finish(proxy_auth_required(!auth.empty()), wants_close);
+            return !wants_close;
+        }
+        entry.principal = cred->id;
+        upstream::Url url;
+        url.scheme = "https";
+        url.host = host;
+        url.port = target_port;
+        url.ipv6 = host.find(':') != std::string::npos;
+        auto allowed = upstream::check_allowed(url, dialect::allowlist(profile));
+        if (!allowed) {
+            url.scheme = "http"; // a tunnel may also carry plain HTTP to an allow_http host
+            if (upstream::check_allowed(url, dialect::allowlist(profile)).ok())
+                allowed = {};
+        }
+        if (!allowed) {
+            finish(dialect::json_error(403, allowed.error().code, allowed.error().message), true);
+            return false;
+        }
+        if (is_loopback(host) && (target_port == port || target_port == plain_port || target_port == intercept_port)) {
+            finish(dialect::json_error(403, "proxy.loop", "CONNECT to the proxy itself is refused"), true);
+            return false;
+        }
+        if (!client.send_all("HTTP/1.1 200 Connection established\r\n\r\n",
+                             Clock::now() + Ms(k_head_timeout_ms), stopping))
+            return false;
+        // The first byte tells TLS (a handshake record, 0x16) from plain HTTP inside the tunnel.
+        if (buf.empty() && !client.read_more(buf, Clock::now() + Ms(pump_idle_ms()), stopping))
+            return false;
+        bool tls_inside = static_cast<unsigned char>(buf[0]) == 0x16;
+        splice(client, std::move(buf), tls_inside ? intercept_port : plain_port,
+               Conn{true, cred->id, host, target_port, tls_inside});
+        return false;
+    }
+
+    void refuse(ClientStream& client, const std::string& method, const std::string& target,
+                const http::Response& res, bool close) {
+        AccessEntry entry;
+        entry.dialect = "vgs";
+        entry.method = method;
+        entry.upstream_host = target;
+        entry.status = res.status;
+        if (auto code = http::find(res.headers, dialect::k_error_header))
+            entry.error_code = *code;
+        log.write(entry);
+        client.send_all(raw_response(res, close), Clock::now() + Ms(k_head_timeout_ms), stopping);
+    }
+
+    // Connects to an internal server, registers who is behind the connection, and copies bytes
+    // both ways until either side is done.
+    void splice(ClientStream& client, std::string prefix, int internal_port, Conn conn) {
+        int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+            return;
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(static_cast<uint16_t>(internal_port));
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+            ::close(s);
+            return;
+        }
+        // Closing with a reset leaves no TIME_WAIT behind on the proxy's side of loopback.
+        linger lg{1, 0};
+        setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        set_nodelay(s);
+        set_nonblocking(s);
+        sockaddr_in local{};
+        socklen_t len = sizeof local;
+        getsockname(s, reinterpret_cast<sockaddr*>(&local), &len);
+        int key = ntohs(local.sin_port);
+        // Registered before any byte is sent, so the handler always finds it.
+        {
+            std::lock_guard<std::mutex> lock(conn_mutex);
+            conns[key] = std::move(conn);
+        }
+        pump(client, s, std::move(prefix));
+        {
+            std::lock_guard<std::mutex> lock(conn_mutex);
+            conns.erase(key);
+        }
+        ::close(s);
+    }
+
+    void pump(ClientStream& client, int loop_fd, std::string up) {
+        std::string down;
+        std::size_t up_off = 0, down_off = 0;
+        bool client_eof = false, loop_eof = false, loop_shut = false;
+        Io client_read = Io::ok, client_write = Io::ok;
+        const int idle_ms = pump_idle_ms();
+        auto idle_deadline = Clock::now() + Ms(idle_ms);
+        char tmp[16384];
+        while (!stopping) {
+            bool progress = false;
+            if (!client_eof && up.size() - up_off < k_pump_buffer) {
+                std::size_t n = 0;
+                client_read = client.read(tmp, sizeof tmp, n);
+                if (client_read == Io::ok) {
+                    up.append(tmp, n);
+                    progress = true;
+                } else if (client_read == Io::eof) {
+                    client_eof = progress = true;
+                } else if (client_read == Io::error) {
+                    return;
+                }
+            }
+            if (up_off < up.size()) {
+                ssize_t w = ::send(loop_fd, up.data() + up_off, up.size() - up_off, MSG_NOSIGNAL);
+                if (w > 0) {
+                    up_off += static_cast<std::size_t>(w);
+                    progress = true;
+                    if (up_off == up.size()) {
+                        up.clear();
+                        up_off = 0;
+                    }
+                } else if (!(w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
+                    return;
+                }
+            }
+            if (client_eof && up.empty() && !loop_shut) {
+                ::shutdown(loop_fd, SHUT_WR);
+                loop_shut = true;
+            }
+            if (!loop_eof && down.size() - down_off < k_pump_buffer) {
+                ssize_t r = ::recv(loop_fd, tmp, sizeof tmp, 0);
+                if (r > 0) {
+                    down.append(tmp, static_cast<std::size_t>(r));
+                    progress = true;
+                } else if (r == 0 || !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                    loop_eof = progress = true;
+                }
+            }
+            if (down_off < down.size()) {
+                std::size_t n = 0;
+                client_write = client.write(down.data() + down_off, down.size() - down_off, n);
+                if (client_write == Io::ok) {
+                    down_off += n;
+                    progress = n > 0 || progress;
+                    if (down_off == down.size()) {
+                        down.clear();
+                        down_off = 0;
+                    }
+                } else if (client_write == Io::error || client_write == Io::eof) {
+                    return;
+                }
+            }
+            if (loop_eof && down.empty())
+                return;
+            if (progress) {
+                idle_deadline = Clock::now() + Ms(idle_ms);
+                continue;
+            }
+            int left = remaining_ms(idle_deadline);
+            if (left == 0)
+                return;
+            short cev = 0, lev = 0;
+            if (!client_eof && up.size() - up_off < k_pump_buffer)
+                cev |= client_read == Io::want_write ? POLLOUT : POLLIN;
+            if (!down.empty())
+                cev |= client_write == Io::want_read ? POLLIN : POLLOUT;
+            if (!loop_eof && down.size() - down_off < k_pump_buffer)
+                lev |= POLLIN;
+            if (!up.empty())
+                lev |= POLLOUT;
+            pollfd p[2] = {{client.fd(), cev, 0}, {loop_fd, lev, 0}};
+            ::poll(p, 2, std::min(left, k_tick_ms));
+        }
+    }
+
+    std::optional<Conn> find_conn(int remote_port) {
+        std::lock_guard<std::mutex> lock(conn_mutex);
+        auto it = conns.find(remote_port);
+        if (it == conns.end())
+            return std::nullopt;
+        return it->second;
+    }
+
+    // Called by OpenSSL on the intercepting server while it reads a ClientHello: picks the
+    // minted leaf for the name the client asked for (SNI), else for the CONNECT target.
+    static int choose_certificate(SSL* ssl, void* arg) {
+        auto* self = static_cast<Impl*>(arg);
+        sockaddr_in peer{};
+        socklen_t len = sizeof peer;
+        if (getpeername(SSL_get_fd(ssl), reinterpret_cast<sockaddr*>(&peer), &len) != 0)
+            return 0;
+        auto conn = self->find_conn(ntohs(peer.sin_port));
+        if (!conn || !conn->tunnel)
+            return 0;
+        std::string host = conn->host;
+        if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
+            if (!tls::normalize_host(sni).empty())
+                host = sni;
+        auto leaf = self->minter->leaf(host);
+        if (!leaf)
+            leaf = self->minter->leaf(conn->host);
+        if (!leaf)
+            return 0;
+        if (SSL_use_certificate(ssl, (*leaf)->cert.get()) != 1 ||
+            SSL_use_PrivateKey(ssl, (*leaf)->key.get()) != 1)
+            return 0;
+        return 1;
+    }
+
+    // ---- HTTP, inside httplib ----
+
+    void configure(httplib::Server& s) {
+        std::size_t n = threads();
+        s.new_task_queue = [n] { return new httplib::ThreadPool(n); };
+        s.set_keep_alive_max_count(100000);
+        s.set_keep_alive_timeout(k_internal_keep_alive_s);
+        s.set_read_timeout(30, 0);
+        s.set_write_timeout(30, 0);
+        s.set_payload_max_length(profile.limits.max_body_bytes);
+        auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { on_request(req, res); };
+        s.Get(".*", dispatch);
+        s.Post(".*", dispatch);
+        s.Put(".*", dispatch);
+        s.Patch(".*", dispatch);
+        s.Delete(".*", dispatch);
+        s.Options(".*", dispatch);
+        s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+            to_httplib(dialect::json_error(500, "server.internal", "something went wrong"), res);
+            res.location = k_dispatched;
+        });
+        s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) { on_error(req, res); });
+    }
+
+    void on_request(const httplib::Request& req, httplib::Response& res) {
+        auto started = Clock::now();
+        AccessEntry entry;
+        entry.dialect = "vgs";
+        entry.method = req.method;
+        entry.path = req.path;
+        http::Response out;
+        try {
+            out = handle(req, entry);
+        } catch (const std::exception&) {
+            out = dialect::json_error(500, "server.internal", "something went wrong");
+        }
+        // httplib would answer a Range request by slicing the body again, and compress it again
+        // for an Accept-Encoding it has already been forwarded with: a proxy relays the
+        // upstream's answer as it is. (The request object is httplib's own, not const.)
+        auto& mutable_req = const_cast<httplib::Request&>(req);
+        mutable_req.ranges.clear();
+        mutable_req.headers.erase("Accept-Encoding");
+        to_httplib(out, res);
+        // Marks the response as one this proxy made or relayed, so that on_error leaves an
+        // upstream's empty 4xx/5xx alone. `location` is never written by httplib's server.
+        res.location = k_dispatched;
+        entry.status = out.status;
+        if (entry.error_code.empty())
+            if (auto code = http::find(out.headers, dialect::k_error_header))
+                entry.error_code = *code;
+        entry.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+        log.write(entry);
+    }
+
+    // httplib's own refusals (malformed request, body over the limit, unknown method).
+    void on_error(const httplib::Request& req, httplib::Response& res) {
+        if (res.location == k_dispatched || !res.body.empty())
+            return;
+        http::Response out;
+        if (res.status == 413)
+            out = dialect::json_error(413, "request.too_large",
+                                      "the request body is larger than limits.max_body_bytes (" +
+                                          std::to_string(profile.limits.max_body_bytes) + " bytes)");
+        else if (res.status == 414)
+            out = dialect::json_error(414, "request.uri_too_long", "the request target is too long");
+        else if (res.status == 404 || res.status == 405 ||
+                 (res.status == 400 && http::is_token(req.method) && !relayed_method(req.method)))
+            out = dialect::json_error(405, "request.method_not_allowed",
+                                      "the forward proxy does not relay " + req.method.substr(0, 20) +
+                                          " requests (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)");
+        else
+            out = dialect::json_error(res.status, "request.malformed", "the HTTP request is malformed");
+        res.headers.clear();
+        to_httplib(out, res);
+        AccessEntry entry;
+        entry.dialect = "vgs";
+        entry.method = req.method;
+        entry.status = out.status;
+        entry.error_code = *http::find(out.headers, dialect::k_error_header);
+        log.write(entry);
+    }
+
+    http::Response handle(const httplib::Request& req, AccessEntry& entry) {
+        auto conn = find_conn(req.remote_port);
+        if (!conn)
+            return dialect::json_error(403, "proxy.unknown_connection",
+                                       "this port serves only connections the forward proxy hands over");
+        const bool origin_form = !req.target.empty() && req.target.front() == '/';
+        const profile::ProxyCredential* cred = nullptr;
+        upstream::Url url;
+        if (conn->tunnel) {
+            for (const auto& c : profile.proxy_credentials)
+                if (c.id == conn->credential)
+                    cred = &c;
+            url.scheme = conn->tls ? "https" : "http";
+            url.host = conn->host;
+            url.port = conn->port;
+            url.ipv6 = conn->host.find(':') != std::string::npos;
+            if (origin_form) {
+                url.path_and_query = req.target;
+            } else {
+                // Absolute-form inside a tunnel: the host dialed stays the CONNECT target.
+                auto parsed = upstream::parse_url(req.target);
+                if (!parsed)
+                    return dialect::json_error(400, "proxy.bad_url", parsed.error().message);
+                url.path_and_query = parsed->path_and_query;
+            }
+        } else {
+            if (origin_form) {
+                if (req.path == "/ca.pem") {
+                    entry.dialect = "ca";
+                    if (req.method != "GET" && req.method != "HEAD")
+                        return dialect::json_error(405, "request.method_not_allowed", "use GET /ca.pem");
+                    http::Response res;
+                    res.headers.push_back({"Content-Type", "application/x-pem-file"});
+                    res.body = ca_pem;
+                    return res;
+                }
+                return dialect::json_error(
+                    404, "proxy.not_found",
+                    "this is the forward proxy: send absolute-form requests (http://host/path) "
+                    "or CONNECT through it, e.g. curl -x http://USER:PASS@host:port; GET /ca.pem "
+                    "serves the CA to trust with --cacert");
+            }
+            cred = authenticate_proxy(profile.proxy_credentials, req.get_header_value("Proxy-Authorization"));
+            if (!cred)
+                return proxy_auth_required(req.has_header("Proxy-Authorization"));
+            auto parsed = upstream::parse_url(req.target);
+            if (!parsed)
+                return dialect::json_error(400, "proxy.bad_url", parsed.error().message);
+            url = *parsed;
+        }
+        if (!cred)
+            return dialect::json_error(407, "auth.bad_proxy_credentials", "the proxy credential is gone");
+        entry.principal = cred->id;
+        return forward(req, url, *cred, entry);
+    }
+
+    http::Response forward(const httplib::Request& req, const upstream::Url& url,
+                           const profile::ProxyCredential& cred, AccessEntry& entry) {
+        entry.upstream_host = dialect::host_port(url);
+        if (auto allowed = upstream::check_allowed(url, dialect::allowlist(profile)); !allowed)
+            return dialect::json_error(403, allowed.error().code, allowed.error().message);
+        http::Request r = from_httplib(req);
+        auto q = url.path_and_query.find('?');
+        r.path = url.path_and_query.substr(0, q);
+        entry.path = r.path;
+        vgs::RequestInfo info{url.host, r.method, r.path, http::find(r.headers, "content-type").value_or("")};
+
+        auto request_match = routes->match(info, vgs::Phase::request);
+        if (request_match.route) {
+            auto applied = vgs::apply_filters(request_match.filters, vgs::Phase::request, r.headers, r.body, store);
+            if (!applied) {
+                const auto& e = applied.error();
+                bool vault = e.code.rfind("vault.", 0) == 0;
+                return dialect::json_error(vault ? 500 : 400, e.code,
+                                           e.message + (vault ? "" : "; nothing was sent upstream"));
+            }
+            entry.tokens += applied->tokens();
+        }
+
+        auto response_match = routes->match(info, vgs::Phase::response);
+        // Response filters read the body as text: ask the upstream for an unencoded one.
+        if (response_match.route)
+            http::remove(r.headers, "accept-encoding");
+
+        upstream::Call call = dialect::base_call(profile);
+        call.method = r.method;
+        call.url = url;
+        call.headers = std::move(r.headers);
+        call.body = std::move(r.body);
+        if (auto it = identities.find(cred.id); it != identities.end()) {
+            if (!it->second)
+                return dialect::json_error(500, "proxy.client_cert_unreadable",
+                                           "the mTLS certificate of proxy credential \"" + cred.id +
+                                               "\" cannot be read: " + it->second.error().message);
+            call.tls.client_cert_pem = it->second->first;
+            call.tls.client_key_pem = it->second->second;
+        }
+        auto outcome = client.send(call);
+        if (!outcome.ok()) {
+            int status = outcome.failure == upstream::FailureKind::timeout ? 504 : 502;
+            return dialect::json_error(status, outcome.error_code, outcome.error_message);
+        }
+        http::Response res = std::move(outcome.response);
+        res.headers.erase(std::remove_if(res.headers.begin(), res.headers.end(),
+                                         [](const http::Header& h) { return http::is_hop_by_hop(h.name); }),
+                          res.headers.end());
+        if (response_match.route) {
+            auto applied = vgs::apply_filters(response_match.filters, vgs::Phase::response, res.headers, res.body, store);
+            if (!applied) {
+                const auto& e = applied.error();
+                bool vault = e.code.rfind("vault.", 0) == 0;
+                return dialect::json_error(vault ? 500 : 502, e.code,
+                                           "the upstream's answer could not be filtered: " + e.message);
+            }
+            entry.tokens += applied->tokens();
+        }
+        return res;
+    }
+};
+
+ForwardProxy::ForwardProxy(const profile::Profile& profile, vault::Store& store,
+                           upstream::Client& client, AccessLog& log)
+    : m_impl(std::make_unique<Impl>(profile, store, client, log)) {}
+
+ForwardProxy::~ForwardProxy() = default;
+
+Result<int> ForwardProxy::bind(const std::string& host, int port) { return m_impl->bind(host, port); }
+
+void ForwardProxy::run() { m_impl->run(); }
+
+void ForwardProxy::stop() { m_impl->stop(); }
+
+} // namespace vaultfwd::server

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The proxy port of `serve`: a VGS-style HTTP forward proxy (HTTPS_PROXY=http://user:pass@…).
+//
+// - Absolute-form requests (GET http://host/path) and CONNECT host:port tunnels. A tunnel that
+//   carries TLS is intercepted with a leaf certificate for the requested host minted by the
+//   profile's local CA (clients trust it with --cacert; GET /ca.pem on the proxy port serves
+//   it, without credentials); keep-alive works inside the tunnel.
+// - Proxy-Authorization (Basic) with a profile proxy credential is required: 407 with
+//   Proxy-Authenticate: Basic realm="vaultfwd" otherwise. It is never forwarded upstream. The
+//   credential's outbound mTLS certificate is presented upstream on every request it makes.
+// - With listen.proxy_tls the proxy port itself speaks TLS (https://user:pass@host:port),
+//   with a certificate for localhost/127.0.0.1/::1 and the bound host, signed by the local CA.
+// - Routes (core/dialect/vgs) reveal aliases in requests and redact values in responses; a
+//   request no route matches passes through untouched. Upstream calls go through the shared
+//   upstream::Client: allowlist checked against the host dialed (the CONNECT target), the
+//   profile's extra roots, no redirects.
+// - vaultfwd's own errors are JSON {"error": {"code", "message"}} with x-vaultfwd-error: <code>
+//   (400 bad request or unknown alias, 403 host not allowed, 407, 413, 431, 502 TLS/connect
+//   failures naming the cause, 504 timeouts). One access-log entry per request.
+//
+// How: the proxy has its own accept loop and a bounded pool of limits.threads workers. A worker
+// reads the first request head itself (bounded by limits.max_header_bytes and a read timeout):
+// a CONNECT is answered there; everything else, and the stream inside an accepted tunnel, is
+// spliced to one of two internal httplib servers on 127.0.0.1 (plain, and TLS with per-host
+// certificates), which parse HTTP. The internal servers serve only connections a worker opened
+// and registered, so nothing reaches them around the credentials check.
+
+#include <memory>
+#include <string>
+
+#include "core/profile/profile.hpp"
+#include "core/server/access_log.hpp"
+#include "core/upstream/client.hpp"
+#include "core/util/result.hpp"
+#include "core/vault/store.hpp"
+
+namespace vaultfwd::server {
+
+class ForwardProxy {
+  public:
+    // Keeps references to all four; they must outlive the proxy.
+    ForwardProxy(const profile::Profile& profile, vault::Store& store, upstream::Client& client,
+                 AccessLog& log);
+    // Stops and joins everything; destroy only after run() has returned.
+    ~ForwardProxy();
+    ForwardProxy(const ForwardProxy&) = delete;
+    ForwardProxy& operator=(const ForwardProxy&) = delete;
+
+    // Listens on host:port (port 0: any free port) and returns the port. Fails when the
+    // profile's routes do not compile ("vgs.bad_route"), its CA cannot be loaded ("ca.missing"),
+    // or the address is taken ("server.bind"). Sets SIGPIPE to be ignored, process-wide, as
+    // every server must (a client that hangs up must not kill it).
+    Result<int> bind(const std::string& host, int port);
+    // Serves until stop(); returns at once if bind() did not succeed.
+    void run();
+    // Makes run() return: stops accepting, ends open connections, joins the workers.
+    // Thread-safe and idempotent; may be called before run().
+    void stop();
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace vaultfwd::server

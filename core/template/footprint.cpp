@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/template/footprint.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "core/template/text.hpp"
+
+namespace vaultfwd::tmpl {
+
+namespace {
+
+Error syntax(std::string message) { return make_error("template.syntax", std::move(message)); }
+
+template <std::size_t N> bool one_of(std::string_view s, const std::array<std::string_view, N>& set) {
+    return std::find(set.begin(), set.end(), s) != set.end();
+}
+
+constexpr std::array<std::string_view, 25> k_id_kinds = {
+    "first_name",         "middle_name",
+    "last_name",          "dob",
+    "ssn4",               "ssn9",
+    "address_line1",      "address_line2",
+    "city",               "state",
+    "zip",                "country",
+    "email",              "verified_email",
+    "phone_number",       "verified_phone_number",
+    "us_legal_status",    "visa_kind",
+    "visa_expiration_date", "nationality",
+    "citizenships",       "drivers_license_number",
+    "drivers_license_state", "itin",
+    "us_tax_id",
+};
+
+constexpr std::array<std::string_view, 10> k_card_kinds = {
+    "number",          "expiration",      "cvc",
+    "name",            "billing_address.zip", "billing_address.country",
+    "expiration_month", "expiration_year", "number_last4",
+    "issuer",
+};
+
+constexpr std::array<std::string_view, 16> k_business_kinds = {
+    "name",          "dba",          "website",         "phone_number",
+    "tin",           "corporation_type", "beneficial_owners", "kyced_beneficial_owners",
+    "address_line1", "address_line2", "city",            "state",
+    "zip",           "country",      "formation_state", "formation_date",
+};
+
+constexpr std::array<std::string_view, 13> k_investor_kinds = {
+    "employment_status",   "occupation",         "employer",
+    "annual_income",       "net_worth",          "investment_goals",
+    "risk_tolerance",      "declarations",       "senior_executive_symbols",
+    "family_member_names", "political_organization", "brokerage_firm_employer",
+    "funding_sources",
+};
+
+constexpr std::array<std::string_view, 8> k_document_types = {
+    "passport", "drivers_license", "id_card",  "residence_document",
+    "visa",     "permit",          "voter_identification", "passport_card",
+};
+
+constexpr std::array<std::string_view, 3> k_document_sides = {"front", "back", "selfie"};
+constexpr std::array<std::string_view, 2> k_document_side_fields = {"image", "mime_type"};
+
+constexpr std::array<std::string_view, 16> k_document_fields = {
+    "full_name",     "dob",         "gender",        "full_address",
+    "document_number", "expires_at", "issued_at",     "issuing_state",
+    "issuing_country", "ref_number", "nationality",   "classified_document_type",
+    "curp",          "clave_de_elector", "curp_validation_response",
+    "samba_activity_history_response",
+};
+
+bool is_di_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+}
+
+bool is_document(std::string_view rest) {
+    if (rest == "finra_compliance_letter" || rest == "ssn_card.image" ||
+        rest == "proof_of_address.image")
+        return true;
+    if (rest.substr(0, 7) == "custom.")
+        return rest.size() > 7;
+    auto dot = rest.find('.');
+    if (dot == std::string_view::npos || !one_of(rest.substr(0, dot), k_document_types))
+        return false;
+    std::string_view field = rest.substr(dot + 1);
+    if (one_of(field, k_document_fields))
+        return true;
+    auto side_dot = field.find('.');
+    return side_dot != std::string_view::npos && one_of(field.substr(0, side_dot), k_document_sides) &&
+           one_of(field.substr(side_dot + 1), k_document_side_fields);
+}
+
+bool is_card(std::string_view rest) {
+    auto dot = rest.find('.');
+    if (dot == 0 || dot == std::string_view::npos)
+        return false;
+    return one_of(rest.substr(dot + 1), k_card_kinds);
+}
+
+} // namespace
+
+std::string FootprintToken::reference() const {
+    std::string out = fp_id + "." + di;
+    for (const auto& f : filters) {
+        out += " | ";
+        out += f.name();
+    }
+    return out;
+}
+
+bool is_valid_fp_id(std::string_view fp_id) {
+    for (std::string_view prefix : {"fp_bid_test_", "fp_id_test_", "fp_bid_", "fp_id_"}) {
+        if (fp_id.substr(0, prefix.size()) == prefix) {
+            fp_id.remove_prefix(prefix.size());
+            break;
+        }
+    }
+    return !fp_id.empty() && std::all_of(fp_id.begin(), fp_id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    });
+}
+
+bool is_valid_data_identifier(std::string_view di) {
+    if (di.empty() || !std::all_of(di.begin(), di.end(), is_di_char))
+        return false;
+    auto dot = di.find('.');
+    if (dot == std::string_view::npos)
+        return false;
+    std::string_view prefix = di.substr(0, dot);
+    std::string_view rest = di.substr(dot + 1);
+    if (prefix == "id")
+        return one_of(rest, k_id_kinds);
+    if (prefix == "custom")
+        return !rest.empty();
+    if (prefix == "card")
+        return is_card(rest);
+    if (prefix == "business")
+        return one_of(rest, k_business_kinds);
+    if (prefix == "investor_profile")
+        return one_of(rest, k_investor_kinds);
+    if (prefix == "document")
+        return is_document(rest);
+    return false;
+}
+
+Result<FootprintToken> parse_footprint_token(std::string_view text, std::string_view global_fp_id) {
+    std::string_view trimmed = trim_unicode(text);
+    std::vector<std::string_view> pieces;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= trimmed.size(); ++i) {
+        if (i == trimmed.size() || trimmed[i] == '|') {
+            pieces.push_back(trim_unicode(trimmed.substr(start, i - start)));
+            start = i + 1;
+        }
+    }
+    FootprintToken token;
+    std::string_view head = pieces.front();
+    if (!global_fp_id.empty() && is_valid_data_identifier(head)) {
+        token.fp_id = std::string(global_fp_id);
+        token.di = std::string(head);
+        token.uses_global = true;
+    } else {
+        auto dot = head.find('.');
+        std::string_view fp_id = head.substr(0, dot);
+        std::string_view di = dot == std::string_view::npos ? std::string_view() : head.substr(dot + 1);
+        if (!is_valid_fp_id(fp_id))
+            return syntax("Missing or invalid fp_id in proxy token.");
+        if (!global_fp_id.empty() && fp_id != global_fp_id)
+            return syntax("Cannot mix global footprint token with fully-qualified proxy tokens. "
+                          "Please remove the header 'x-fp-id' or remove the 'fp_id.' prefix from "
+                          "proxy tokens.");
+        if (!is_valid_data_identifier(di))
+            return syntax("Cannont parse data identifier: " + std::string(di));
+        token.fp_id = std::string(fp_id);
+        token.di = std::string(di);
+    }
+    for (std::size_t i = 1; i < pieces.size(); ++i) {
+        auto f = parse_filter(pieces[i]);
+        if (!f)
+            return syntax("Invalid filter function: " + f.error().message);
+        token.filters.push_back(std::move(*f));
+    }
+    return token;
+}
+
+Result<IngressRule> parse_ingress_rule(std::string_view rule, std::string_view global_fp_id) {
+    std::vector<std::string_view> sides;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= rule.size(); ++i) {
+        if (i == rule.size() || rule[i] == '=') {
+            sides.push_back(trim_unicode(rule.substr(start, i - start)));
+            start = i + 1;
+        }
+    }
+    if (sides.size() != 2)
+        return syntax("Proxy rule is badly formed: must be one '=' only");
+    if (sides[0].find('|') != std::string_view::npos)
+        return syntax("Proxy rule is badly formed: filter functions must be on the right side of "
+                      "the target");
+    auto token = parse_footprint_token(sides[0], global_fp_id);
+    if (!token)
+        return token.error();
+
+    IngressRule out;
+    out.fp_id = std::move(token->fp_id);
+    out.di = std::move(token->di);
+    std::string_view target = sides[1];
+    start = 0;
+    bool first = true;
+    for (std::size_t i = 0; i <= target.size(); ++i) {
+        if (i != target.size() && target[i] != '|')
+            continue;
+        std::string_view piece = trim_unicode(target.substr(start, i - start));
+        start = i + 1;
+        if (first) {
+            out.path = std::string(piece);
+            first = false;
+            continue;
+        }
+        auto f = parse_filter(piece);
+        if (!f)
+            return syntax("Proxy rule is badly formed: bad filter function on target: " +
+                          f.error().message);
+        out.filters.push_back(std::move(*f));
+    }
+    return out;
+}
+
+std::vector<std::string> split_ingress_rule_header(std::string_view value) {
+    std::vector<std::string> out;
+    char quote = 0;
+    int depth = 0;
+    std::size_t start = 0;
+    auto flush = [&](std::size_t end) {
+        auto piece = trim_unicode(value.substr(start, end - start));
+        if (!piece.empty())
+            out.emplace_back(piece);
+        start = end + 1;
+    };
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        char c = value[i];
+        if (quote) {
+            if (c == '\\')
+                ++i;
+            else if (c == quote)
+                quote = 0;
+            continue;
+        }
+        if (c == '\\') {
+            ++i;
+        } else if (c == '"' || c == '\'') {
+            quote = c;
+        } else if (c == '[' || c == '(') {
+            ++depth;
+        } else if ((c == ']' || c == ')') && depth > 0) {
+            --depth;
+        } else if (c == ',' && depth == 0) {
+            flush(i);
+        }
+    }
+    flush(value.size());
+    return out;
+}
+
+} // namespace vaultfwd::tmpl

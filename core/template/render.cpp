@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/template/render.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <iterator>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "core/template/footprint.hpp"
+#include "core/template/gr4vy.hpp"
+#include "core/template/scanner.hpp"
+#include "core/template/text.hpp"
+#include "core/util/strings.hpp"
+
+namespace vaultfwd::tmpl {
+
+namespace {
+
+constexpr std::size_t k_max_token_text = 200;
+
+std::string clip(std::string_view text) {
+    if (text.size() <= k_max_token_text)
+        return std::string(text);
+    std::size_t cut = k_max_token_text;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+        --cut;
+    return std::string(text.substr(0, cut)) + "…";
+}
+
+// The hmac key is a secret written into the template: problems show it as Footprint's
+// canonical form does, "<scrubbed>".
+std::string scrub(std::string_view text) {
+    constexpr std::string_view k_name = "hmac_sha256";
+    std::string out;
+    std::size_t pos = 0;
+    while (true) {
+        std::size_t hit = text.find(k_name, pos);
+        if (hit == std::string_view::npos)
+            break;
+        std::size_t open = text.find_first_not_of(" \t", hit + k_name.size());
+        if (open == std::string_view::npos || text[open] != '(') {
+            out.append(text.substr(pos, hit + k_name.size() - pos));
+            pos = hit + k_name.size();
+            continue;
+        }
+        std::size_t close = open + 1;
+        while (close < text.size() && !(text[close] == ')' && text[close - 1] != '\\'))
+            ++close;
+        out.append(text.substr(pos, open + 1 - pos));
+        out += "\"<scrubbed>\"";
+        pos = close;
+        if (pos >= text.size())
+            break;
+    }
+    if (pos < text.size())
+        out.append(text.substr(pos));
+    return out;
+}
+
+Problem make_problem(std::string code, std::string message, std::size_t offset,
+                     std::string_view text, std::string reference = {}) {
+    Problem p;
+    p.code = std::move(code);
+    p.message = std::move(message);
+    p.offset = offset;
+    p.token = clip(scrub(text));
+    p.reference = std::move(reference);
+    return p;
+}
+
+void place(std::string_view body, std::vector<Problem>& problems) {
+    std::stable_sort(problems.begin(), problems.end(),
+                     [](const Problem& a, const Problem& b) { return a.offset < b.offset; });
+    PositionCounter counter(body);
+    for (auto& p : problems) {
+        auto pos = counter.at(p.offset);
+        p.line = pos.line;
+        p.column = pos.column;
+    }
+}
+
+bool is_gr4vy_span(const BraceSpan& span) {
+    auto name = trim_unicode(span.inner);
+    return is_placeholder_name(name) && parse_gr4vy_placeholder(name).has_value();
+}
+
+// Settles `automatic` from the tokens present; on a mix, reports the first token that does not
+// belong to the dialect of the first one.
+Dialect detect(const BraceScan& braces, const VtexScan& vtex, std::string_view body,
+               std::vector<Problem>& problems) {
+    bool any_gr4vy = std::any_of(braces.spans.begin(), braces.spans.end(), is_gr4vy_span);
+    struct Seen {
+        std::size_t offset, end;
+        Dialect dialect;
+    };
+    std::vector<Seen> seen;
+    for (const auto& span : braces.spans) {
+        bool identifier = is_placeholder_name(trim_unicode(span.inner));
+        if (any_gr4vy && identifier)
+            seen.push_back({span.begin, span.end, Dialect::gr4vy});
+        else
+            seen.push_back({span.begin, span.end, Dialect::footprint});
+    }
+    for (const auto& t : vtex.tokens)
+        seen.push_back({t.begin, t.end, Dialect::vtex});
+    for (const auto& [b, e] : vtex.malformed)
+        seen.push_back({b, e, Dialect::vtex});
+    if (seen.empty())
+        return Dialect::footprint;
+    std::sort(seen.begin(), seen.end(), [](const Seen& a, const Seen& b) { return a.offset < b.offset; });
+    Dialect first = seen.front().dialect;
+    for (const auto& s : seen) {
+        if (s.dialect != first) {
+            problems.push_back(make_problem(
+                "template.dialect",
+                "body has both " + std::string(dialect_name(first)) + " and " +
+                    std::string(dialect_name(s.dialect)) +
+                    " tokens; choose the dialect with --dialect",
+                s.offset, body.substr(s.offset, s.end - s.offset)));
+            break;
+        }
+    }
+    return first;
+}
+
+struct Resolved {
+    bool ok = false;
+    std::string value;
+    std::string code;
+    std::string message;
+    std::string reference;
+};
+
+Resolved failure(std::string code, std::string message, std::string reference = {}) {
+    Resolved r;
+    r.code = std::move(code);
+    r.message = std::move(message);
+    r.reference = std::move(reference);
+    return r;
+}
+
+Resolved success(std::string value) {
+    Resolved r;
+    r.ok = true;
+    r.value = std::move(value);
+    return r;
+}
+
+class Resolver {
+  public:
+    explicit Resolver(const RenderRequest& request) : m_req(request) {
+        if (m_req.vtex_resolver)
+            m_vtex = m_req.vtex_resolver;
+        else
+            m_vtex = default_vtex_resolver(*m_req.source);
+    }
+
+    Resolved resolve(const TokenSite& site) {
+        try {
+            switch (site.dialect) {
+            case Dialect::gr4vy:
+                return gr4vy(site);
+            case Dialect::vtex:
+                return vtex(site);
+            default:
+                return footprint(site);
+            }
+        } catch (const std::exception&) {
+            // A vault that cannot decrypt a record throws; the body must not go out anyway.
+            return failure("template.undecryptable", "the value could not be read from the vault");
+        }
+    }
+
+    std::vector<std::string> record_ids() {
+        std::sort(m_records.begin(), m_records.end());
+        m_records.erase(std::unique(m_records.begin(), m_records.end()), m_records.end());
+        return std::move(m_records);
+    }
+
+  private:
+    bool allowed(const std::string& id) const { return !m_req.may_reveal || m_req.may_reveal(id); }
+
+    Resolved footprint(const TokenSite& site) {
+        auto token = parse_footprint_token(site.inner, m_req.global_fp_id);
+        if (!token)
+            return failure(token.error().code, token.error().message);
+        if (!m_req.source->has_record(token->fp_id))
+            return failure("template.unknown_record", "User " + token->fp_id + " does not exist",
+                           token->reference());
+        if (!allowed(token->di))
+            return failure("template.forbidden", "not allowed to reveal " + token->di,
+                           token->reference());
+        auto value = m_req.source->field(token->fp_id, token->di);
+        if (!value)
+            return failure("template.unknown",
+                           "Found invalid or unknown data identifiers: " + token->reference(),
+                           token->reference());
+        m_records.push_back(token->fp_id);
+        if (token->filters.empty())
+            return success(std::move(*value));
+        auto out = apply_filters(token->filters, std::move(*value));
+        if (!out)
+            return failure(out.error().code, out.error().message, token->reference());
+        return success(std::move(*out));
+    }
+
+    Resolved gr4vy(const TokenSite& site) {
+        std::string name(trim_unicode(site.inner));
+        auto placeholder = parse_gr4vy_placeholder(name);
+        if (!placeholder) {
+            std::string message = "unknown placeholder " + name;
+            auto digits = name.find_last_not_of("0123456789");
+            std::string index = digits + 1 < name.size() ? name.substr(digits + 1) : "1";
+            std::vector<std::string> known;
+            for (const char* form : {"CARD_NUMBER_", "CARD_EXPIRATION_DATE_", "CARD_EXPIRATION_DATE_M_",
+                                     "CARD_EXPIRATION_DATE_MM_", "CARD_EXPIRATION_DATE_YY_",
+                                     "CARD_EXPIRATION_DATE_YYYY_"})
+                known.push_back(form + index);
+            if (auto near = util::nearest(name, known); !near.empty())
+                message += " (did you mean " + near + "?)";
+            return failure("template.unknown", message, name);
+        }
+        for (const auto& field : gr4vy_fields(placeholder->field))
+            if (!allowed(field))
+                return failure("template.forbidden", "not allowed to reveal " + field, name);
+        auto value = resolve_gr4vy(*placeholder, m_req.payment_methods, *m_req.source);
+        if (!value)
+            return failure(value.error().code, value.error().message, name);
+        m_records.push_back(m_req.payment_methods[placeholder->index - 1]);
+        return success(std::move(*value));
+    }
+
+    Resolved vtex(const TokenSite& site) {
+        std::string ref(site.text);
+        // The scanner made this site from a well-formed token: re-read hash and name from it.
+        auto scanned = scan_vtex(site.text);
+        const VtexToken& t = scanned.tokens.front();
+        if (!m_req.vtex_payment.empty() && t.hash != m_req.vtex_payment)
+            return failure("template.unknown",
+                           "token belongs to payment " + t.hash + ", not " + m_req.vtex_payment, ref);
+        if (!allowed(t.name))
+            return failure("template.forbidden", "not allowed to reveal " + t.name, ref);
+        auto value = m_vtex(t.hash, t.name);
+        if (!value)
+            return failure(value.error().code, value.error().message, ref);
+        m_records.push_back("vtex_" + t.hash);
+        return success(std::move(*value));
+    }
+
+    const RenderRequest& m_req;
+    VtexResolver m_vtex;
+    std::vector<std::string> m_records; // sorted and deduplicated once, at the end
+};
+
+int rank(const std::string& code) {
+    static const char* const k_order[] = {
+        "template.utf8",     "template.dialect",       "template.syntax",
+        "template.unknown_record", "template.forbidden", "template.unknown",
+        "template.undecryptable", "template.filter",   "template.internal"};
+    for (std::size_t i = 0; i < std::size(k_order); ++i)
+        if (code == k_order[i])
+            return static_cast<int>(i);
+    return static_cast<int>(std::size(k_order));
+}
+
+} // namespace
+
+std::optional<Dialect> dialect_from_name(std::string_view name) {
+    if (name == "footprint")
+        return Dialect::footprint;
+    if (name == "gr4vy")
+        return Dialect::gr4vy;
+    if (name == "vtex")
+        return Dialect::vtex;
+    if (name == "auto")
+        return Dialect::automatic;
+    return std::nullopt;
+}
+
+std::string_view dialect_name(Dialect dialect) {
+    switch (dialect) {
+    case Dialect::footprint:
+        return "footprint";
+    case Dialect::gr4vy:
+        return "gr4vy";
+    case Dialect::vtex:
+        return "vtex";
+    case Dialect::automatic:
+        break;
+    }
+    return "auto";
+}
+
+ScanResult scan(Dialect dialect, std::string_view body) {
+    ScanResult r;
+    r.dialect = dialect == Dialect::automatic ? Dialect::footprint : dialect;
+    if (auto bad = find_invalid_utf8(body)) {
+        r.problems.push_back(make_problem("template.utf8", "body is not valid utf-8", *bad,
+                                          body.substr(*bad, 1)));
+        place(body, r.problems);
+        return r;
+    }
+    BraceScan braces;
+    VtexScan vtex;
+    if (dialect != Dialect::vtex)
+        braces = scan_braces(body);
+    if (dialect == Dialect::vtex || dialect == Dialect::automatic)
+        vtex = scan_vtex(body);
+    if (dialect == Dialect::automatic) {
+        dialect = detect(braces, vtex, body, r.problems);
+        r.dialect = dialect;
+        if (!r.problems.empty()) {
+            place(body, r.problems);
+            return r;
+        }
+    }
+
+    if (dialect == Dialect::vtex) {
+        r.tokens.reserve(vtex.tokens.size());
+        for (const auto& t : vtex.tokens) {
+            auto text = body.substr(t.begin, t.end - t.begin);
+            r.tokens.push_back(TokenSite{Dialect::vtex, t.begin, t.end, 0, 0, text, text});
+        }
+        for (const auto& [b, e] : vtex.malformed)
+            r.problems.push_back(make_problem(
+                "template.syntax",
+                "vtex token is malformed: expected #vtex#token#<hash>#<name># or #vtex#<name>#<hash>#",
+                b, body.substr(b, e - b)));
+    } else {
+        r.tokens.reserve(braces.spans.size());
+        for (const auto& span : braces.spans) {
+            if (dialect == Dialect::gr4vy && !is_placeholder_name(trim_unicode(span.inner)))
+                continue;
+            r.tokens.push_back(TokenSite{dialect, span.begin, span.end, 0, 0,
+                                         body.substr(span.begin, span.end - span.begin), span.inner});
+        }
+        for (std::size_t at : braces.unclosed) {
+            std::size_t line_end = body.find('\n', at);
+            auto text = body.substr(at, std::min(line_end, body.size()) - at);
+            r.warnings.push_back(make_problem("template.unclosed",
+                                              "'{{' is never closed and is kept as text", at, text));
+        }
+    }
+    PositionCounter counter(body);
+    for (auto& t : r.tokens) {
+        auto pos = counter.at(t.begin);
+        t.line = pos.line;
+        t.column = pos.column;
+    }
+    place(body, r.problems);
+    place(body, r.warnings);
+    return r;
+}
+
+RenderOutcome render(const RenderRequest& req) {
+    RenderOutcome out;
+    ScanResult sr = scan(req.dialect, req.body);
+    out.dialect = sr.dialect;
+    out.warnings = std::move(sr.warnings);
+    out.token_count = sr.tokens.size();
+    std::vector<Problem> problems = std::move(sr.problems);
+
+    std::vector<std::size_t> result_of(sr.tokens.size());
+    std::vector<Resolved> results;
+    if (!sr.tokens.empty()) {
+        if (!req.source)
+            throw std::invalid_argument("render needs a record source");
+        Resolver resolver(req);
+        // Footprint dedupes tokens: each distinct token text is resolved (and encrypted) once.
+        std::unordered_map<std::string_view, std::size_t> seen;
+        seen.reserve(sr.tokens.size());
+        for (std::size_t i = 0; i < sr.tokens.size(); ++i) {
+            const auto& site = sr.tokens[i];
+            auto [it, fresh] = seen.try_emplace(site.inner, results.size());
+            if (fresh)
+                results.push_back(resolver.resolve(site));
+            result_of[i] = it->second;
+            const Resolved& r = results[it->second];
+            if (!r.ok) {
+                Problem p = make_problem(r.code, r.message, site.begin, site.text, r.reference);
+                p.line = site.line;
+                p.column = site.column;
+                problems.push_back(std::move(p));
+            }
+        }
+        out.record_ids = resolver.record_ids();
+    }
+
+    if (!problems.empty()) {
+        std::stable_sort(problems.begin(), problems.end(),
+                         [](const Problem& a, const Problem& b) { return a.offset < b.offset; });
+        out.problem_count = problems.size();
+        if (problems.size() > req.max_problems)
+            problems.resize(req.max_problems);
+        out.problems = std::move(problems);
+        return out;
+    }
+    out.ok = true;
+    if (req.mode == RenderMode::check)
+        return out;
+
+    std::size_t size = req.body.size();
+    for (std::size_t i = 0; i < sr.tokens.size(); ++i)
+        size = size - (sr.tokens[i].end - sr.tokens[i].begin) + results[result_of[i]].value.size();
+    out.body.reserve(size);
+    std::size_t last = 0;
+    for (std::size_t i = 0; i < sr.tokens.size(); ++i) {
+        out.body.append(req.body.data() + last, sr.tokens[i].begin - last);
+        out.body += results[result_of[i]].value;
+        last = sr.tokens[i].end;
+    }
+    out.body.append(req.body.data() + last, req.body.size() - last);
+    return out;
+}
+
+const Problem* primary_problem(const RenderOutcome& outcome) {
+    const Problem* best = nullptr;
+    for (const auto& p : outcome.problems)
+        if (!best || rank(p.code) < rank(best->code))
+            best = &p;
+    return best;
+}
+
+int http_status(const RenderOutcome& outcome) {
+    const Problem* p = primary_problem(outcome);
+    if (!p)
+        return 200;
+    if (p->code == "template.internal")
+        return 500;
+    if (p->code == "template.forbidden")
+        return 403;
+    return 400;
+}
+
+std::string footprint_error_message(const RenderOutcome& outcome) {
+    const Problem* p = primary_problem(outcome);
+    if (!p)
+        return {};
+    if (p->code != "template.unknown" || outcome.dialect != Dialect::footprint)
+        return p->message;
+    std::vector<std::string> refs;
+    for (const auto& q : outcome.problems)
+        if (q.code == "template.unknown" &&
+            std::find(refs.begin(), refs.end(), q.reference) == refs.end())
+            refs.push_back(q.reference);
+    return "Found invalid or unknown data identifiers: " + util::join(refs, "\", \"");
+}
+
+} // namespace vaultfwd::tmpl

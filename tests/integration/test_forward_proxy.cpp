@@ -1,0 +1,673 @@
+// SPDX-License-Identifier: Apache-2.0
+// The VGS-style forward proxy driven as a user drives it: the real curl binary through the
+// proxy to in-process HTTPS upstreams, with the proxy started in-process on port 0.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <latch>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "core/dialect/vgs/import.hpp"
+#include "core/profile/profile.hpp"
+#include "core/server/access_log.hpp"
+#include "core/server/forward_proxy.hpp"
+#include "core/tls/cert.hpp"
+#include "core/tls/store.hpp"
+#include "core/upstream/client.hpp"
+#include "core/util/strings.hpp"
+#include "core/vault/store.hpp"
+#include "support/support.hpp"
+#include "support/upstream_server.hpp"
+
+using namespace vaultfwd;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string k_vault_key_hex(64, 'b');
+
+const char* k_echo_route = R"(
+[[routes]]
+id = "echo"
+host = '127\.0\.0\.1|localhost'
+
+[[routes.filters]]
+phase = "request"
+operation = "reveal"
+transformer = "json_path"
+targets = ["$.account_number"]
+
+[[routes.filters]]
+phase = "response"
+operation = "redact"
+transformer = "json_path"
+targets = ["$.card.number"]
+format = "FPE_SIX_T_FOUR"
+)";
+
+struct Options {
+    bool proxy_tls = false;
+    int timeout_ms = 5000;
+    std::string routes = k_echo_route;
+    std::size_t max_body_bytes = 65536;
+};
+
+// A home folder with a profile (two proxy credentials, one tied to an mTLS certificate), the
+// local CA, a vault and an access log; start() runs the proxy on a thread.
+class Proxy {
+  public:
+    Proxy(const test::TestPki& pki, Options o = {}) : m_options(std::move(o)) {
+        test::write_text(home / "upstream-ca.pem", pki.ca_pem());
+        test::write_text(home / "client.pem", pki.client_cert_pem());
+        test::write_text(home / "client.key", pki.client_key_pem());
+        std::string text =
+            "[listen]\nproxy = \"127.0.0.1:0\"\nproxy_tls = " +
+            std::string(m_options.proxy_tls ? "true" : "false") +
+            "\n\n[vault]\nkey = \"" + k_vault_key_hex +
+            "\"\n\n[ca]\ncert = \"default/ca.pem\"\nkey = \"default/ca.key\"\n\n"
+            "[upstream]\nallow = [\"127.0.0.1\", \"localhost\"]\nallow_http = [\"127.0.0.1\"]\n"
+            "ca_files = [\"" + (home / "upstream-ca.pem").string() + "\"]\n"
+            "connect_timeout_ms = 2000\ntimeout_ms = " + std::to_string(m_options.timeout_ms) +
+            "\n\n[limits]\nmax_body_bytes = " + std::to_string(m_options.max_body_bytes) +
+            "\nmax_header_bytes = 4096\nthreads = 4\n\n"
+            "[[proxy_credentials]]\nid = \"default\"\nusername = \"USER\"\npassword = \"PASS\"\n\n"
+            "[[proxy_credentials]]\nid = \"acquirer\"\nusername = \"MUSER\"\npassword = \"MPASS\"\n"
+            "client_cert = \"acquirer-mtls\"\n\n"
+            "[[certs]]\nname = \"acquirer-mtls\"\ndirection = \"outbound\"\ncredential = \"acquirer\"\n"
+            "cert = \"" + (home / "client.pem").string() + "\"\nkey = \"" +
+            (home / "client.key").string() + "\"\n" + m_options.routes;
+        test::write_text(profile::profile_path(home.path(), "default"), text);
+        auto p = profile::load(home.path(), "default");
+        REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error().message));
+        REQUIRE(tls::init_ca(*p, tls::CaOverwrite::never).ok());
+        ca_file = p->resolve(p->ca.cert).string();
+        auto s = vault::Store::open(p->vault_dir(), p->vault_key());
+        REQUIRE(s.ok());
+        store = std::move(*s);
+        auto l = server::AccessLog::open(p->access_log_path());
+        REQUIRE(l.ok());
+        log = std::move(*l);
+    }
+
+    ~Proxy() {
+        if (m_proxy) {
+            m_proxy->stop();
+            m_thread.join();
+        }
+    }
+
+    void start() {
+        auto p = profile::load(home.path(), "default");
+        REQUIRE(p.ok());
+        m_profile = std::make_unique<profile::Profile>(std::move(*p));
+        m_proxy = std::make_unique<server::ForwardProxy>(*m_profile, *store, m_client, *log);
+        auto bound = m_proxy->bind("127.0.0.1", 0);
+        REQUIRE_MESSAGE(bound.ok(), (bound.ok() ? "" : bound.error().message));
+        port = *bound;
+        m_thread = std::thread([this] { m_proxy->run(); });
+    }
+
+    std::string url(const std::string& user = "USER", const std::string& pass = "PASS") const {
+        std::string scheme = m_options.proxy_tls ? "https://" : "http://";
+        std::string auth = user.empty() ? "" : user + ":" + pass + "@";
+        return scheme + auth + "127.0.0.1:" + std::to_string(port);
+    }
+
+    std::vector<json> access_log() const {
+        std::vector<json> out;
+        for (const auto& line : util::split(test::read_text(m_profile->access_log_path()), '\n'))
+            if (!line.empty())
+                out.push_back(json::parse(line));
+        return out;
+    }
+    std::string access_log_text() const { return test::read_text(m_profile->access_log_path()); }
+
+    test::TempDir home;
+    std::string ca_file;
+    std::unique_ptr<vault::Store> store;
+    std::unique_ptr<server::AccessLog> log;
+    int port = 0;
+
+  private:
+    Options m_options;
+    std::unique_ptr<profile::Profile> m_profile;
+    upstream::Client m_client;
+    std::unique_ptr<server::ForwardProxy> m_proxy;
+    std::thread m_thread;
+};
+
+struct CurlResult {
+    int exit_code = -1;
+    int status = 0;         // %{http_code}
+    int connect_status = 0; // %{http_connect}: the proxy's answer to CONNECT
+    std::string body;
+    std::string headers;
+    std::string err;
+    json body_json() const { return json::parse(body, nullptr, false); }
+    // The last value of a response header (case-insensitive name).
+    std::string header(const std::string& name) const {
+        std::string found;
+        for (const auto& line : util::split(headers, '\n')) {
+            auto colon = line.find(':');
+            if (colon != std::string::npos && util::iequals(line.substr(0, colon), name))
+                found = std::string(util::trim(line.substr(colon + 1)));
+        }
+        return found;
+    }
+};
+
+// curl as a user runs it; no proxy settings from the environment leak in.
+CurlResult curl(const std::vector<std::string>& args) {
+    test::TempDir out;
+    std::vector<std::string> argv = {"curl", "-q", "-sS", "--max-time", "20", "-o",
+                                     (out / "body").string(), "-D", (out / "headers").string(),
+                                     "-w", "%{http_code} %{http_connect}"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = test::run_program(argv, "", {{"no_proxy", ""}, {"NO_PROXY", ""}, {"http_proxy", ""},
+                                          {"https_proxy", ""}, {"HTTPS_PROXY", ""},
+                                          {"all_proxy", ""}, {"ALL_PROXY", ""}});
+    CurlResult c;
+    c.exit_code = r.exit_code;
+    c.err = r.err;
+    auto codes = util::split(util::trim(r.out), ' ');
+    if (codes.size() == 2) {
+        c.status = std::atoi(codes[0].c_str());
+        c.connect_status = std::atoi(codes[1].c_str());
+    }
+    if (fs::exists(out / "body"))
+        c.body = test::read_text(out / "body");
+    if (fs::exists(out / "headers"))
+        c.headers = test::read_text(out / "headers");
+    return c;
+}
+
+std::string post_json(const std::string& alias) { return R"({"account_number": ")" + alias + R"("})"; }
+
+// The upstream most tests talk to: echoes what it received and adds a card number, which the
+// echo route's response filter redacts.
+http::Response echo_with_card(const http::Request& r) {
+    http::Response res;
+    res.headers.push_back({"Content-Type", "application/json"});
+    json received = json::parse(r.body, nullptr, false);
+    res.body = json{{"received", received.is_discarded() ? json(r.body) : received},
+                    {"card", {{"number", "5555555555554444"}}}}
+                   .dump();
+    return res;
+}
+
+int connect_loopback(int port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+void send_text(int fd, const std::string& s) {
+    REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()));
+}
+
+// Reads until the end of a response head (or EOF).
+std::string read_head(int fd) {
+    std::string buf;
+    char c;
+    while (buf.find("\r\n\r\n") == std::string::npos && ::recv(fd, &c, 1, 0) == 1)
+        buf += c;
+    return buf;
+}
+
+std::string read_all(int fd) {
+    std::string buf;
+    char tmp[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, tmp, sizeof tmp, 0)) > 0)
+        buf.append(tmp, static_cast<std::size_t>(n));
+    return buf;
+}
+
+struct TunnelProbe {
+    bool handshake_ok = false;
+    std::string error;
+    tls::CertInfo leaf;
+    std::string response;
+};
+
+// A hand-made client: CONNECT, then a verifying TLS handshake (SNI and name check for `host`),
+// then waits at `both_open` so that the two tunnels are open at the same time, then one GET.
+TunnelProbe open_tunnel(int proxy_port, const std::string& host, int port, const std::string& ca_file,
+                        std::latch& both_open) {
+    TunnelProbe probe;
+    int fd = connect_loopback(proxy_port);
+    std::string target = host + ":" + std::to_string(port);
+    send_text(fd, "CONNECT " + target + " HTTP/1.1\r\nHost: " + target +
+                      "\r\nProxy-Authorization: Basic " + util::base64_encode("USER:PASS") + "\r\n\r\n");
+    std::string head = read_head(fd);
+    if (head.rfind("HTTP/1.1 200", 0) != 0) {
+        probe.error = "CONNECT answered: " + head;
+        both_open.count_down();
+        ::close(fd);
+        return probe;
+    }
+    ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+    SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr);
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+    ossl::SslPtr ssl(SSL_new(ctx.get()));
+    SSL_set_fd(ssl.get(), fd);
+    unsigned char ip[16];
+    if (inet_pton(AF_INET, host.c_str(), ip) == 1) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), host.c_str());
+    } else {
+        SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+        SSL_set1_host(ssl.get(), host.c_str());
+    }
+    probe.handshake_ok = SSL_connect(ssl.get()) == 1;
+    if (probe.handshake_ok) {
+        ossl::X509Ptr peer(SSL_get1_peer_certificate(ssl.get()));
+        probe.leaf = tls::inspect(peer.get());
+    } else {
+        probe.error = "handshake failed: " + ossl::last_error();
+    }
+    both_open.count_down();
+    both_open.wait();
+    if (probe.handshake_ok) {
+        std::string req = "GET /get?host=" + host + " HTTP/1.1\r\nHost: " + target +
+                          "\r\nConnection: close\r\n\r\n";
+        SSL_write(ssl.get(), req.data(), static_cast<int>(req.size()));
+        char buf[4096];
+        int n;
+        while ((n = SSL_read(ssl.get(), buf, sizeof buf)) > 0)
+            probe.response.append(buf, static_cast<std::size_t>(n));
+    }
+    ssl.reset();
+    ::close(fd);
+    return probe;
+}
+
+} // namespace
+
+TEST_SUITE("forward_proxy") {
+    TEST_CASE("CONNECT with curl: aliases revealed upstream, response values redacted into aliases") {
+        auto pki = test::make_pki();
+        test::UpstreamServer up(pki, {}, echo_with_card);
+        Proxy proxy(pki);
+        proxy.start();
+        auto alias = proxy.store->alias("4111111111111111", vault::AliasFormat::uuid);
+        REQUIRE(alias.ok());
+
+        auto r = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, up.url("/post"), "-H",
+                       "Content-Type: application/json", "-d", post_json(*alias)});
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(r.status == 200);
+        CHECK(r.connect_status == 200);
+
+        // The upstream saw the value, in the client's exact bytes, and no proxy credentials.
+        REQUIRE(up.request_count() == 1);
+        auto seen = up.requests().back();
+        CHECK(seen.body == R"({"account_number": "4111111111111111"})");
+        CHECK(seen.path == "/post");
+        CHECK_FALSE(http::find(seen.headers, "proxy-authorization"));
+
+        // The client got an alias for the card number the upstream answered with.
+        auto body = r.body_json();
+        REQUIRE(body.is_object());
+        CHECK(body["received"]["account_number"] == "4111111111111111");
+        std::string card_alias = body["card"]["number"];
+        CHECK(card_alias != "5555555555554444");
+        CHECK(card_alias.substr(0, 6) == "555555");
+        CHECK(card_alias.substr(12) == "4444");
+        CHECK(proxy.store->reveal(card_alias) == "5555555555554444");
+
+        // One access-log line for the request, with no value in it.
+        auto lines = proxy.access_log();
+        REQUIRE(lines.size() == 1);
+        CHECK(lines[0]["dialect"] == "vgs");
+        CHECK(lines[0]["method"] == "POST");
+        CHECK(lines[0]["status"] == 200);
+        CHECK(lines[0]["principal"] == "default");
+        CHECK(lines[0]["tokens"] == 2);
+        CHECK(lines[0]["upstream_host"] == "127.0.0.1:" + std::to_string(up.port()));
+        CHECK(proxy.access_log_text().find("4111111111111111") == std::string::npos);
+        CHECK(proxy.access_log_text().find("5555555555554444") == std::string::npos);
+
+        // Keep-alive inside the tunnel: two URLs, one CONNECT (curl reuses the connection).
+        test::TempDir out;
+        auto two = test::run_program(
+            {"curl", "-q", "-sS", "-x", proxy.url(), "--cacert", proxy.ca_file, "-w",
+             "%{num_connects}\\n", "-o", (out / "a").string(), up.url("/get?n=1"), "-o",
+             (out / "b").string(), up.url("/get?n=2")},
+            "", {{"no_proxy", ""}, {"NO_PROXY", ""}});
+        CHECK(two.exit_code == 0);
+        CHECK(two.out == "1\n0\n");
+        CHECK(up.request_count() == 3);
+
+        // Absolute-form https:// (what a load generator without CONNECT sends): the proxy
+        // makes the TLS call itself.
+        int fd = connect_loopback(proxy.port);
+        std::string body_text = post_json(*alias);
+        send_text(fd, "POST " + up.url("/post") + " HTTP/1.1\r\nHost: 127.0.0.1\r\nProxy-Authorization: Basic " +
+                          util::base64_encode("USER:PASS") +
+                          "\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(body_text.size()) + "\r\nConnection: close\r\n\r\n" + body_text);
+        CHECK(read_all(fd).rfind("HTTP/1.1 200", 0) == 0);
+        ::close(fd);
+        CHECK(up.requests().back().body == R"({"account_number": "4111111111111111"})");
+    }
+
+    TEST_CASE("missing or wrong credentials give 407 and reach nothing") {
+        auto pki = test::make_pki();
+        test::UpstreamServer up(pki, {}, echo_with_card);
+        test::UpstreamServer plain(pki, {.tls = false});
+        Proxy proxy(pki);
+        proxy.start();
+
+        auto none = curl({"-x", proxy.url(""), "--cacert", proxy.ca_file, up.url("/post"), "-d", "{}"});
+        CHECK(none.exit_code != 0);
+        CHECK(none.connect_status == 407);
+        auto wrong = curl({"-x", proxy.url("USER", "nope"), "--cacert", proxy.ca_file, up.url("/post")});
+        CHECK(wrong.connect_status == 407);
+
+        // Absolute-form http:// requests carry the credentials on every request.
+        auto http_none = curl({"-x", proxy.url(""), plain.url("/x")});
+        CHECK(http_none.status == 407);
+        CHECK(http_none.header("Proxy-Authenticate") == "Basic realm=\"vaultfwd\"");
+        CHECK(http_none.header("x-vaultfwd-error") == "auth.bad_proxy_credentials");
+        CHECK(http_none.body_json()["error"]["code"] == "auth.bad_proxy_credentials");
+        auto http_wrong = curl({"-x", proxy.url("MUSER", "PASS"), plain.url("/x")});
+        CHECK(http_wrong.status == 407);
+        CHECK(up.request_count() == 0);
+        CHECK(plain.request_count() == 0);
+
+        auto ok = curl({"-x", proxy.url(), plain.url("/x?y=1"), "-H", "Content-Type: application/json", "-d", "[1, 2]"});
+        CHECK(ok.status == 200);
+        REQUIRE(plain.request_count() == 1);
+        CHECK(plain.requests()[0].query == "y=1");
+        CHECK(plain.requests()[0].body == "[1, 2]");
+        CHECK_FALSE(http::find(plain.requests()[0].headers, "proxy-authorization"));
+        // A compressed request body is passed on decoded (the filters read it as text).
+        test::TempDir dir;
+        REQUIRE(test::run_program({"sh", "-c", "printf '[3]' | gzip > " + (dir / "b.gz").string()}).exit_code == 0);
+        auto gz = curl({"-x", proxy.url(), plain.url("/gz"), "-H", "Content-Type: application/json",
+                        "-H", "Content-Encoding: gzip", "--data-binary", "@" + (dir / "b.gz").string()});
+        CHECK(gz.status == 200);
+        CHECK(plain.requests().back().body == "[3]");
+        CHECK_FALSE(http::find(plain.requests().back().headers, "content-encoding"));
+
+        auto lines = proxy.access_log();
+        REQUIRE(lines.size() == 6);
+        CHECK(lines[0]["method"] == "CONNECT");
+        CHECK(lines[0]["status"] == 407);
+        CHECK(lines[4]["principal"] == "default");
+    }
+
+    TEST_CASE("the credential's mTLS certificate is presented; without one the upstream refuses") {
+        auto pki = test::make_pki();
+        test::UpstreamServer up(pki, {.require_client_cert = true}, echo_with_card);
+        Proxy proxy(pki);
+        proxy.start();
+
+        auto with_cert = curl({"-x", proxy.url("MUSER", "MPASS"), "--cacert", proxy.ca_file,
+                               up.url("/post"), "-H", "Content-Type: application/json", "-d", "{}"});
+        CHECK(with_cert.status == 200);
+        CHECK(up.request_count() == 1);
+
+        auto without = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, up.url("/post"), "-d", "{}"});
+        CHECK(without.status == 502);
+        CHECK(without.header("x-vaultfwd-error") == "upstream.client_cert_rejected");
+        auto err = without.body_json()["error"];
+        CHECK(err["code"] == "upstream.client_cert_rejected");
+        CHECK(err["message"].get<std::string>().find("client certificate") != std::string::npos);
+        CHECK(up.request_count() == 1);
+        auto lines = proxy.access_log();
+        REQUIRE(lines.size() == 2);
+        CHECK(lines[0]["principal"] == "acquirer");
+        CHECK(lines[1]["error"] == "upstream.client_cert_rejected");
+    }
+
+    TEST_CASE("a VGS dashboard export with a JSONPath reveal filter, imported and used") {
+        auto pki = test::make_pki();
+        test::UpstreamServer up(pki, {}, echo_with_card);
+        Proxy proxy(pki, {.routes = ""});
+        auto fixture = (test::source_dir() / "fixtures/vgs/outbound-reveal.yaml").string();
+        auto p = profile::load(proxy.home.path(), "default");
+        REQUIRE(p.ok());
+        auto report = dialect::vgs::import_routes(*p, test::read_text(fixture), dialect::vgs::DryRun::no);
+        REQUIRE(report.ok());
+        REQUIRE(report->routes.size() == 1);
+        CHECK(report->skipped.empty());
+        proxy.start();
+        auto alias = *proxy.store->alias("DE89370400440532013000", vault::AliasFormat::uuid);
+
+        auto r = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, up.url("/post"), "-H",
+                       "Content-Type: application/json", "-d", post_json(alias)});
+        CHECK(r.status == 200);
+        CHECK(up.requests().back().body == R"({"account_number": "DE89370400440532013000"})");
+        // The export's conditions hold too: another path, or another content type, is not
+        // filtered, so the alias goes through as it is.
+        auto other = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, up.url("/other"), "-H",
+                           "Content-Type: application/json", "-d", post_json(alias)});
+        CHECK(other.status == 200);
+        CHECK(up.requests().back().body == post_json(alias));
+        auto text = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, up.url("/post"), "-H",
+                          "Content-Type: text/plain", "-d", post_json(alias)});
+        CHECK(up.requests().back().body == post_json(alias));
+    }
+
+    TEST_CASE("vaultfwd routes import and routes list") {
+        test::TempDir home;
+        REQUIRE(test::run_vaultfwd({"--home", home.path().string(), "init"}).exit_code == 0);
+        auto fixture = (test::source_dir() / "fixtures/vgs/mixed-export.yaml").string();
+        auto imported = test::run_vaultfwd({"--home", home.path().string(), "routes", "import", fixture});
+        INFO(imported.err);
+        CHECK(imported.exit_code == 0);
+        CHECK(imported.out.find("imported route route-acquirer") != std::string::npos);
+        CHECK(imported.out.find("not imported: route \"acquirer\" filter \"xml-filter\"") != std::string::npos);
+        CHECK(imported.out.find("1 route(s) imported") != std::string::npos);
+        auto check = test::run_vaultfwd({"--home", home.path().string(), "config", "check"});
+        CHECK(check.exit_code == 0);
+
+        auto list = test::run_vaultfwd({"--home", home.path().string(), "--json", "routes", "list"});
+        CHECK(list.exit_code == 0);
+        auto j = json::parse(list.out, nullptr, false);
+        REQUIRE(j.is_object());
+        REQUIRE(j["routes"].size() == 1);
+        CHECK(j["routes"][0]["host"] == "api\\.acquirer\\.example");
+        CHECK(j["routes"][0]["filters"].size() == 5);
+
+        auto again = test::run_vaultfwd({"--home", home.path().string(), "--json", "routes", "import", fixture});
+        CHECK(again.exit_code == 0);
+        auto aj = json::parse(again.out, nullptr, false);
+        CHECK(aj["imported"].empty());
+        auto bad = test::run_vaultfwd({"--home", home.path().string(), "routes", "import",
+                                       (test::source_dir() / "fixtures/profile.example.toml").string()});
+        CHECK(bad.exit_code == 1);
+        CHECK(bad.err.find("vaultfwd: error:") != std::string::npos);
+    }
+
+    TEST_CASE("the proxy port itself over TLS, as https://user:pass@host:port") {
+        auto pki = test::make_pki();
+        test::UpstreamServer up(pki, {}, echo_with_card);
+        test::UpstreamServer plain(pki, {.tls = false});
+        Proxy proxy(pki, {.proxy_tls = true});
+        proxy.start();
+        auto alias = *proxy.store->alias("4111111111111111", vault::AliasFormat::uuid);
+        auto r = curl({"-x", proxy.url(), "--proxy-cacert", proxy.ca_file, "--cacert", proxy.ca_file,
+                       up.url("/post"), "-H", "Content-Type: application/json", "-d", post_json(alias)});
+        INFO(r.err);
+        CHECK(r.status == 200);
+        CHECK(up.requests().back().body == R"({"account_number": "4111111111111111"})");
+        auto http = curl({"-x", proxy.url(), "--proxy-cacert", proxy.ca_file, plain.url("/x")});
+        CHECK(http.status == 200);
+        CHECK(plain.request_count() == 1);
+        auto ca = curl({"--cacert", proxy.ca_file, "https://127.0.0.1:" + std::to_string(proxy.port) + "/ca.pem"});
+        CHECK(ca.status == 200);
+        CHECK(ca.body == test::read_text(proxy.ca_file));
+        // A client that does not speak TLS to it gets nowhere, and the proxy carries on.
+        auto plain_client = curl({"-x", "http://USER:PASS@127.0.0.1:" + std::to_string(proxy.port), plain.url("/x")});
+        CHECK(plain_client.status != 200);
+        CHECK(curl({"-x", proxy.url(), "--proxy-cacert", proxy.ca_file, plain.url("/y")}).status == 200);
+    }
+
+    TEST_CASE("two tunnels open at once to different hosts get leaves minted for each name") {
+        auto pki = test::make_pki();
+        test::UpstreamServer up(pki);
+        Proxy proxy(pki);
+        proxy.start();
+        std::latch both_open(2);
+        TunnelProbe by_ip, by_name;
+        std::thread a([&] { by_ip = open_tunnel(proxy.port, "127.0.0.1", up.port(), proxy.ca_file, both_open); });
+        std::thread b([&] { by_name = open_tunnel(proxy.port, "localhost", up.port(), proxy.ca_file, both_open); });
+        a.join();
+        b.join();
+        INFO(by_ip.error);
+        INFO(by_name.error);
+        REQUIRE(by_ip.handshake_ok);
+        REQUIRE(by_name.handshake_ok);
+        CHECK(by_ip.leaf.ip_addresses == std::vector<std::string>{"127.0.0.1"});
+        CHECK(by_ip.leaf.dns_names.empty());
+        CHECK(by_name.leaf.dns_names == std::vector<std::string>{"localhost"});
+        CHECK(by_name.leaf.ip_addresses.empty());
+        auto ca = tls::load_cert_pem(test::read_text(proxy.ca_file));
+        REQUIRE(ca.ok());
+        CHECK(by_ip.leaf.issuer == tls::inspect(ca->get()).subject);
+        CHECK(by_name.leaf.issuer == tls::inspect(ca->get()).subject);
+        CHECK(by_ip.response.rfind("HTTP/1.1 200", 0) == 0);
+        CHECK(by_name.response.rfind("HTTP/1.1 200", 0) == 0);
+        CHECK(up.request_count() == 2);
+    }
+
+    TEST_CASE("vaultfwd's own errors: JSON with a code and the marker header") {
+        auto pki = test::make_pki();
+        test::UpstreamServer up(pki, {}, echo_with_card);
+        test::UpstreamServer slow(pki, {.delay_ms = 2500});
+        Proxy proxy(pki, {.timeout_ms = 800});
+        proxy.start();
+        auto via = [&](std::vector<std::string> args) {
+            std::vector<std::string> all = {"-x", proxy.url(), "--cacert", proxy.ca_file};
+            all.insert(all.end(), args.begin(), args.end());
+            return curl(all);
+        };
+
+        SUBCASE("the CA on GET /ca.pem, without credentials") {
+            auto r = curl({"http://127.0.0.1:" + std::to_string(proxy.port) + "/ca.pem"});
+            CHECK(r.status == 200);
+            CHECK(r.body == test::read_text(proxy.ca_file));
+            auto other = curl({"http://127.0.0.1:" + std::to_string(proxy.port) + "/other"});
+            CHECK(other.status == 404);
+            CHECK(other.header("x-vaultfwd-error") == "proxy.not_found");
+        }
+        SUBCASE("403 for a host outside the allowlist, by CONNECT or absolute-form") {
+            auto tunnel = via({"https://api.not-allowed.example/x"});
+            CHECK(tunnel.connect_status == 403);
+            auto direct = via({"http://api.not-allowed.example/x"});
+            CHECK(direct.status == 403);
+            CHECK(direct.header("x-vaultfwd-error") == "upstream.http_not_allowed");
+            CHECK(direct.body_json()["error"]["message"].get<std::string>().find("api.not-allowed.example") != std::string::npos);
+        }
+        SUBCASE("400 listing unknown aliases; nothing is sent") {
+            auto r = via({up.url("/post"), "-H", "Content-Type: application/json", "-d",
+                          post_json("tok_sandbox_NoSuchA1iasHere")});
+            CHECK(r.status == 400);
+            CHECK(r.header("x-vaultfwd-error") == "vgs.unknown_alias");
+            CHECK(r.body_json()["error"]["code"] == "vgs.unknown_alias");
+            CHECK(r.body_json()["error"]["message"].get<std::string>().find("tok_sandbox_NoSuchA1iasHere") != std::string::npos);
+            CHECK(up.request_count() == 0);
+        }
+        SUBCASE("504 when the upstream is too slow, 502 when nothing listens") {
+            auto r = via({slow.url("/post"), "-d", "{}"});
+            CHECK(r.status == 504);
+            CHECK(r.header("x-vaultfwd-error") == "upstream.timeout");
+            int free_port = 0;
+            {
+                test::UpstreamServer gone(pki);
+                free_port = gone.port();
+            }
+            auto refused = via({"https://127.0.0.1:" + std::to_string(free_port) + "/x"});
+            CHECK(refused.status == 502);
+            CHECK(refused.header("x-vaultfwd-error") == "upstream.connect_failed");
+        }
+        SUBCASE("413 for a body over the limit") {
+            test::TempDir dir;
+            test::write_text(dir / "big.json", "{\"x\":\"" + std::string(70000, 'a') + "\"}");
+            auto r = via({up.url("/post"), "-H", "Content-Type: application/json", "--data-binary",
+                          "@" + (dir / "big.json").string()});
+            CHECK(r.status == 413);
+            CHECK(r.header("x-vaultfwd-error") == "request.too_large");
+            CHECK(up.request_count() == 0);
+        }
+        SUBCASE("an upstream's own error passes through untouched") {
+            test::UpstreamServer teapot(pki, {}, [](const http::Request&) {
+                http::Response res;
+                res.status = 418;
+                return res;
+            });
+            auto r = via({teapot.url("/x")});
+            CHECK(r.status == 418);
+            CHECK(r.header("x-vaultfwd-error").empty());
+        }
+    }
+
+    TEST_CASE("the proxy keeps serving after garbage, oversized heads and abrupt disconnects") {
+        auto pki = test::make_pki();
+        test::UpstreamServer up(pki, {}, echo_with_card);
+        int idle = -1;
+        auto stopped_at = std::chrono::steady_clock::now();
+        {
+        Proxy proxy(pki);
+        proxy.start();
+
+        int fd = connect_loopback(proxy.port);
+        send_text(fd, "this is not http\r\n\r\n");
+        CHECK(read_all(fd).rfind("HTTP/1.1 400", 0) == 0);
+        ::close(fd);
+
+        fd = connect_loopback(proxy.port);
+        send_text(fd, "GET http://127.0.0.1/ HTTP/1.1\r\nX-Big: " + std::string(8000, 'x') + "\r\n\r\n");
+        std::string big = read_all(fd);
+        CHECK(big.rfind("HTTP/1.1 431", 0) == 0);
+        CHECK(big.find("proxy.header_too_large") != std::string::npos);
+        ::close(fd);
+
+        fd = connect_loopback(proxy.port);
+        send_text(fd, "CONNECT 127.0.0.1:1 HTTP/1.1\r\n"); // and hang up mid-head
+        ::close(fd);
+        fd = connect_loopback(proxy.port);
+        send_text(fd, "CONNECT 127.0.0.1:" + std::to_string(up.port()) +
+                          " HTTP/1.1\r\nProxy-Authorization: Basic " + util::base64_encode("USER:PASS") +
+                          "\r\n\r\n\x16\x03\x01\x00\x05hello"); // a broken ClientHello, then gone
+        CHECK(read_head(fd).rfind("HTTP/1.1 200", 0) == 0);
+        ::close(fd);
+        fd = connect_loopback(proxy.port);
+        send_text(fd, std::string("\x16\x03\x01\x02\x00", 5)); // TLS to the plain port
+        CHECK(read_all(fd).empty());
+        ::close(fd);
+        fd = connect_loopback(proxy.port);
+        send_text(fd, "CONNECT nohostport HTTP/1.1\r\n\r\n");
+        CHECK(read_all(fd).rfind("HTTP/1.1 400", 0) == 0);
+        ::close(fd);
+        idle = connect_loopback(proxy.port); // left open: stopping must not wait for it
+
+        auto alias = *proxy.store->alias("4111111111111111", vault::AliasFormat::uuid);
+        auto r = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, up.url("/post"), "-H",
+                       "Content-Type: application/json", "-d", post_json(alias)});
+        CHECK(r.status == 200);
+        CHECK(up.requests().back().body == R"({"account_number": "4111111111111111"})");
+        stopped_at = std::chrono::steady_clock::now();
+        } // the proxy stops here, with `idle` still connected
+        CHECK(std::chrono::steady_clock::now() - stopped_at < std::chrono::seconds(5));
+        ::close(idle);
+    }
+}

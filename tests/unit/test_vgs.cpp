@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/dialect/vgs/filters.hpp"
+#include "core/dialect/vgs/import.hpp"
+#include "core/dialect/vgs/json_spans.hpp"
+#include "core/dialect/vgs/regex.hpp"
+#include "core/dialect/vgs/routes.hpp"
+#include "core/profile/edit.hpp"
+#include "core/profile/profile.hpp"
+#include "core/tls/minter.hpp"
+#include "core/vault/store.hpp"
+#include "support/support.hpp"
+
+using namespace vaultfwd;
+using namespace vaultfwd::dialect::vgs;
+
+namespace {
+
+const std::string k_key(32, '\x2a');
+
+std::unique_ptr<vault::Store> open_store(const test::TempDir& dir) {
+    auto s = vault::Store::open(dir / "vault", k_key);
+    REQUIRE(s.ok());
+    return std::move(*s);
+}
+
+profile::RouteFilter filter(std::string phase, std::string operation, std::string transformer,
+                            std::vector<std::string> targets) {
+    profile::RouteFilter f;
+    f.phase = std::move(phase);
+    f.operation = std::move(operation);
+    f.transformer = std::move(transformer);
+    f.targets = std::move(targets);
+    return f;
+}
+
+// Compiles one route holding `filters` (any host) and returns its filters for `phase`.
+struct OneRoute {
+    RouteTable table;
+    std::vector<const CompiledFilter*> filters(Phase phase,
+                                               RequestInfo req = {"api.example", "POST", "/x", ""}) {
+        return table.match(req, phase).filters;
+    }
+};
+
+OneRoute one_route(std::vector<profile::RouteFilter> filters) {
+    profile::Route r;
+    r.id = "r";
+    r.filters = std::move(filters);
+    auto t = RouteTable::compile({r});
+    REQUIRE_MESSAGE(t.ok(), (t.ok() ? "" : t.error().message));
+    return OneRoute{std::move(*t)};
+}
+
+Result<Applied> run(OneRoute& route, Phase phase, std::string& body, vault::Store& store,
+                    http::Headers headers = {}) {
+    return apply_filters(route.filters(phase), phase, headers, body, store);
+}
+
+} // namespace
+
+TEST_SUITE("vgs") {
+    TEST_CASE("minted leaves carry the host as DNS or IP name, are cached, and chain to the CA") {
+        auto ca = tls::make_ca("test interception CA");
+        REQUIRE(ca.ok());
+        X509* ca_cert = ca->cert.get();
+        tls::Minter minter(std::move(*ca), 2);
+
+        auto dns = minter.leaf("Api.Example.COM.");
+        REQUIRE(dns.ok());
+        auto dns_info = tls::inspect((*dns)->cert.get());
+        CHECK(dns_info.dns_names == std::vector<std::string>{"api.example.com"});
+        CHECK(dns_info.ip_addresses.empty());
+        CHECK(dns_info.common_name == "api.example.com");
+        CHECK_FALSE(dns_info.is_ca);
+        CHECK(X509_verify((*dns)->cert.get(), X509_get0_pubkey(ca_cert)) == 1);
+
+        auto ip = minter.leaf("127.0.0.1");
+        REQUIRE(ip.ok());
+        CHECK(tls::inspect((*ip)->cert.get()).ip_addresses == std::vector<std::string>{"127.0.0.1"});
+        auto v6 = minter.leaf("[::1]");
+        REQUIRE(v6.ok());
+        CHECK(tls::inspect((*v6)->cert.get()).ip_addresses.size() == 1);
+        CHECK(tls::inspect((*v6)->cert.get()).dns_names.empty());
+
+        // Cached, bounded: the oldest leaf (api.example.com) was dropped for ::1.
+        CHECK(minter.cached() == 2);
+        CHECK(minter.leaf("127.0.0.1")->get() == ip->get());
+        CHECK(minter.leaf("api.example.com")->get() != dns->get());
+
+        for (const char* bad : {"", "a b", "x/y", "evil.com\r\nX: 1", "a..b"}) {
+            auto r = minter.leaf(bad);
+            REQUIRE_FALSE(r.ok());
+            CHECK(r.error().code == "tls.bad_host");
+        }
+    }
+
+    TEST_CASE("minting is safe from many threads at once") {
+        tls::Minter minter(std::move(*tls::make_ca("ca")));
+        std::vector<std::thread> threads;
+        std::vector<const tls::KeyPair*> got(8);
+        for (int i = 0; i < 8; ++i)
+            threads.emplace_back([&, i] { got[static_cast<std::size_t>(i)] = minter.leaf("same.example")->get(); });
+        for (auto& t : threads)
+            t.join();
+        for (auto* p : got)
+            CHECK(p == got[0]);
+        CHECK(minter.cached() == 1);
+    }
+
+    TEST_CASE("regexes take Java's named groups and are bounded") {
+        auto re = Regex::compile(R"((?<prefix>"pan":")(?<token>\d{4})(?<suffix>"))");
+        REQUIRE(re.ok());
+        CHECK(re->group_number("token") == 2);
+        CHECK(re->group_number("nope") == -1);
+        auto m = re->find_all(R"({"pan":"1234","x":1,"pan":"5678"})");
+        REQUIRE(m.ok());
+        REQUIRE(m->size() == 2);
+        CHECK((*m)[1].groups[2].begin == 27);
+
+        auto host = Regex::compile(R"(api\.example\.com)", Regex::Case::insensitive);
+        CHECK(host->full_match("API.example.com"));
+        CHECK_FALSE(host->full_match("api.example.com.evil.io"));
+        CHECK_FALSE(host->full_match("xapi.example.com"));
+
+        // Empty matches advance like Java's Matcher.find().
+        auto empty = Regex::compile("a*");
+        CHECK(empty->find_all("baaa")->size() == 3);
+
+        auto bad = Regex::compile("(?<token>\\d+");
+        REQUIRE_FALSE(bad.ok());
+        CHECK(bad.error().code == "vgs.bad_regex");
+        CHECK(bad.error().column > 0);
+
+        auto slow = Regex::compile("(a+)+$");
+        auto started = std::chrono::steady_clock::now();
+        auto r = slow->find_all(std::string(40, 'a') + "!");
+        CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().code == "vgs.regex_limit");
+
+        CHECK(Regex::compile(regex_quote("a.b*c(d)[e]{f}|g+h?^$\\"))->full_match("a.b*c(d)[e]{f}|g+h?^$\\"));
+    }
+
+    TEST_CASE("json spans point at values by normalized path") {
+        std::string text = "{ \"a\" : [1, {\"b c\":\"x\\\"y\"}],\n \"it's\": -2.5e3, \"\\u00e9\": true, "
+                           "\"dup\": 1, \"dup\": \"last\" }";
+        auto spans = locate_json_values(text, {"$['a'][1]['b c']", "$['it\\'s']", "$['é']", "$['dup']", "$['a'][0]", "$['none']"});
+        REQUIRE(spans.ok());
+        auto at = [&](const std::string& p) {
+            auto s = spans->at(p);
+            return text.substr(s.begin, s.end - s.begin);
+        };
+        CHECK(at("$['a'][1]['b c']") == "\"x\\\"y\"");
+        CHECK(at("$['it\\'s']") == "-2.5e3");
+        CHECK(at("$['é']") == "true");
+        CHECK(at("$['dup']") == "\"last\"");
+        CHECK(at("$['a'][0]") == "1");
+        CHECK(spans->count("$['none']") == 0);
+        CHECK(splice("0123456789", {{Span{2, 4}, "ab"}, {Span{6, 7}, "XYZ"}}) == "01ab45XYZ789");
+    }
+
+    TEST_CASE("routes match host, path and method; filters their own conditions") {
+        profile::Route a;
+        a.id = "a";
+        a.host = R"(api\.example\.com)";
+        a.path = "/v1/.*";
+        a.methods = {"post"};
+        auto f1 = filter("request", "reveal", "json_path", {"$.card"});
+        f1.content_type = "application/json";
+        auto f2 = filter("response", "redact", "json_path", {"$.card"});
+        f2.path = "/v1/charges";
+        a.filters = {f1, f2};
+        profile::Route b;
+        b.id = "b";
+        b.host = ".*\\.example\\.com";
+        b.filters = {filter("request", "reveal", "header", {"x-token"})};
+        auto t = RouteTable::compile({a, b});
+        REQUIRE(t.ok());
+
+        RequestInfo req{"api.example.com", "POST", "/v1/charges", "application/json; charset=utf-8"};
+        auto m = t->match(req, Phase::request);
+        REQUIRE(m.route);
+        CHECK(m.route->id == "a");
+        CHECK(m.filters.size() == 1);
+        CHECK(t->match(req, Phase::response).filters.size() == 1);
+
+        // Route a matches but has no request filter for text/plain: route b is next.
+        req.content_type = "text/plain";
+        CHECK(t->match(req, Phase::request).route->id == "b");
+        req.method = "GET";
+        CHECK(t->match(req, Phase::request).route->id == "b");
+        CHECK_FALSE(t->match(req, Phase::response).route);
+        CHECK_FALSE(t->match({"other.org", "POST", "/v1/charges", ""}, Phase::request).route);
+        CHECK_FALSE(t->match({"api.example.com.evil.io", "POST", "/v1/x", ""}, Phase::request).route);
+    }
+
+    TEST_CASE("route problems are found when the routes are compiled") {
+        auto compile_one = [](profile::RouteFilter f) {
+            profile::Route r;
+            r.id = "broken";
+            r.filters = {f};
+            return RouteTable::compile({r});
+        };
+        auto bad_path = compile_one(filter("request", "reveal", "json_path", {"$.a["}));
+        REQUIRE_FALSE(bad_path.ok());
+        CHECK(bad_path.error().code == "vgs.bad_route");
+        CHECK(bad_path.error().message.find("route \"broken\" filter 1") != std::string::npos);
+        auto re = filter("request", "reveal", "regex", {});
+        re.pattern = "(?<token>x)";
+        re.replacement = "${tokn}";
+        auto bad_group = compile_one(re);
+        REQUIRE_FALSE(bad_group.ok());
+        CHECK(bad_group.error().message.find("\"tokn\"") != std::string::npos);
+        profile::Route r;
+        r.id = "h";
+        r.host = "(";
+        CHECK_FALSE(RouteTable::compile({r}).ok());
+    }
+
+    TEST_CASE("JSONPath reveal swaps aliases in place and leaves every other byte alone") {
+        test::TempDir dir;
+        auto store = open_store(dir);
+        auto pan = store->alias("4111111111111111", vault::AliasFormat::uuid);
+        auto cvc = store->alias("123", vault::AliasFormat::uuid);
+        REQUIRE(pan.ok());
+        auto route = one_route({filter("request", "reveal", "json_path", {"$.card.number", "$.card.cvc", "$.missing"})});
+        std::string body = "{\n  \"zeta\": 1.50,\n  \"card\": {\"number\" : \"" + *pan +
+                           "\", \"cvc\":\"" + *cvc + "\"},\n  \"alpha\": \"\\u00e9\"\n}\n";
+        std::string expected = "{\n  \"zeta\": 1.50,\n  \"card\": {\"number\" : \"4111111111111111\", "
+                               "\"cvc\":\"123\"},\n  \"alpha\": \"\\u00e9\"\n}\n";
+        auto applied = run(route, Phase::request, body, *store);
+        REQUIRE(applied.ok());
+        CHECK(applied->revealed == 2);
+        CHECK(body == expected);
+    }
+
+    TEST_CASE("an unknown alias fails the request closed, listing every one, unless the filter passes them") {
+        test::TempDir dir;
+        auto store = open_store(dir);
+        auto known = *store->alias("4111111111111111", vault::AliasFormat::uuid);
+        auto route = one_route({filter("request", "reveal", "json_path", {"$.a", "$.b", "$.c", "$.d"})});
+        std::string body = R"({"a":")" + known + R"(","b":"tok_sandbox_3x4mp1eUnknown","c":"5555444433332222","d":"tok_sandbox_AnotherUnknown"})";
+        const std::string original = body;
+        auto r = run(route, Phase::request, body, *store);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().code == "vgs.unknown_alias");
+        CHECK(r.error().message.find("tok_sandbox_3x4mp1eUnknown") != std::string::npos);
+        CHECK(r.error().message.find("tok_sandbox_AnotherUnknown") != std::string::npos);
+        CHECK(r.error().message.find("$['c']") != std::string::npos);
+        // A value that is not alias-shaped may be a real secret: named by place, never quoted.
+        CHECK(r.error().message.find("5555444433332222") == std::string::npos);
+        CHECK(body == original);
+
+        auto pass = filter("request", "reveal", "json_path", {"$.a", "$.b", "$.c", "$.d"});
+        pass.on_unknown_alias = "pass";
+        auto lenient = one_route({pass});
+        auto ok = run(lenient, Phase::request, body, *store);
+        REQUIRE(ok.ok());
+        CHECK(ok->revealed == 1);
+        CHECK(nlohmann::json::parse(body)["a"] == "4111111111111111");
+        CHECK(nlohmann::json::parse(body)["b"] == "tok_sandbox_3x4mp1eUnknown");
+    }
+
+    TEST_CASE("JSONPath redact stores values and answers with aliases the vault reveals") {
+        test::TempDir dir;
+        auto store = open_store(dir);
+        auto f = filter("response", "redact", "json_path", {"$.cards[*].number", "$.ssn", "$.empty", "$.nested"});
+        f.format = "FPE_SIX_T_FOUR";
+        auto route = one_route({f});
+        std::string body = R"({"cards":[{"number":"4111111111111111"},{"number":"4111111111111111"}],"ssn":123456789,"empty":"","nested":{"x":1}})";
+        auto applied = run(route, Phase::response, body, *store);
+        REQUIRE(applied.ok());
+        CHECK(applied->redacted == 3);
+        auto j = nlohmann::json::parse(body);
+        std::string alias = j["cards"][0]["number"];
+        CHECK(alias != "4111111111111111");
+        CHECK(alias.substr(0, 6) == "411111");
+        CHECK(alias.substr(12) == "1111");
+        CHECK(j["cards"][1]["number"] == alias); // same value, same alias
+        CHECK(store->reveal(alias) == "4111111111111111");
+        CHECK(store->reveal(j["ssn"].get<std::string>()) == "123456789"); // a number, vaulted as text
+        CHECK(j["empty"] == "");
+        CHECK(j["nested"] == nlohmann::json{{"x", 1}});
+
+        // Aliases already in the body are not aliased again.
+        std::string again = body;
+        auto twice = run(route, Phase::response, again, *store);
+        REQUIRE(twice.ok());
+        CHECK(twice->redacted == 0);
+        CHECK(again == body);
+    }
+
+    TEST_CASE("a body that is not JSON stops a request filter and passes a response filter") {
+        test::TempDir dir;
+        auto store = open_store(dir);
+        auto route = one_route({filter("request", "reveal", "json_path", {"$.a"}),
+                                filter("response", "redact", "json_path", {"$.a"})});
+        std::string body = "<html>oops</html>";
+        auto r = run(route, Phase::request, body, *store);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().code == "vgs.body_not_json");
+        auto resp = run(route, Phase::response, body, *store);
+        REQUIRE(resp.ok());
+        CHECK(body == "<html>oops</html>");
+        std::string empty;
+        CHECK(run(route, Phase::request, empty, *store).ok());
+    }
+
+    TEST_CASE("form fields are revealed and redacted with form encoding, the rest untouched") {
+        test::TempDir dir;
+        auto store = open_store(dir);
+        auto name_alias = *store->alias("Jane Doe & Co", vault::AliasFormat::uuid);
+        auto route = one_route({filter("request", "reveal", "form_field", {"card name", "pan"}),
+                                filter("response", "redact", "form_field", {"secret"})});
+        std::string body = "amount=10.00&card+name=" + name_alias + "&other=a%2Fb&flag&pan=";
+        auto applied = run(route, Phase::request, body, *store);
+        REQUIRE(applied.ok());
+        CHECK(body == "amount=10.00&card+name=Jane+Doe+%26+Co&other=a%2Fb&flag&pan=");
+        std::string resp = "secret=s%C3%A9same+open&x=1";
+        REQUIRE(run(route, Phase::response, resp, *store).ok());
+        auto alias = resp.substr(7, resp.find('&') - 7);
+        CHECK(looks_like_alias(alias));
+        CHECK(store->reveal(alias) == "s\xC3\xA9same open");
+        CHECK(resp.substr(resp.find('&')) == "&x=1");
+        CHECK(form_encode("a b+c/é*-._~") == "a+b%2Bc%2F%C3%A9*-._%7E");
+        CHECK(form_decode("a+b%2Bc") == "a b+c");
+        CHECK_FALSE(form_decode("%zz").has_value());
+    }
+
+    TEST_CASE("regex filters follow VGS: token, prefix and suffix groups, %s and ${name}") {
+        test::TempDir dir;
+        auto store = open_store(dir);
+        auto a = *store->alias("111", vault::AliasFormat::uuid);
+        auto b = *store->alias("222", vault::AliasFormat::uuid);
+        auto regex = [](std::string pattern, std::string replacement) {
+            auto f = filter("request", "reveal", "regex", {});
+            f.pattern = std::move(pattern);
+            f.replacement = std::move(replacement);
+            return f;
+        };
+        struct Case {
+            std::string pattern, replacement, body, expected;
+        };
+        const std::string tok = "tok_[a-z]+_[1-9A-HJ-NP-Za-km-z]{22}";
+        const std::vector<Case> cases = {
+            {tok, "%s", "A" + a + "B" + b + "C", "A111B222C"},
+            {"(?<token>" + tok + ")", "%s", "A" + a + "B", "A111B"},
+            {"(?<prefix>A)(?<token>" + tok + ")(?<suffix>B)", "%s", "A" + a + "B", "A111B"},
+            {"(?<suffix>A)(?<token>" + tok + ")(?<prefix>B)", "%s", "A" + a + "B", "B111A"},
+            {"(?<token>" + tok + ")", "%s:${token}", "A" + a + "B", "A111:" + a + "B"},
+            {"#+", "", "A" + a + "B", "A" + a + "B"}, // no match, nothing changes
+            {"(?<token>" + tok + ")", "[$1]", "A" + a, "A[" + a + "]"},
+            {"(?<token>" + tok + ")", "\\%s", "A" + a, "A%s"},
+        };
+        for (const auto& c : cases) {
+            CAPTURE(c.pattern);
+            CAPTURE(c.replacement);
+            auto route = one_route({regex(c.pattern, c.replacement)});
+            std::string body = c.body;
+            auto r = run(route, Phase::request, body, *store);
+            REQUIRE(r.ok());
+            CHECK(body == c.expected);
+        }
+        // A match that is not an alias is an unknown one: named by place, not quoted.
+        auto digits = one_route({regex("\\d{4,}", "%s")});
+        std::string secret = "pin 98765 and " + a;
+        auto refused = run(digits, Phase::request, secret, *store);
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error().message.find("body match at byte 4") != std::string::npos);
+        CHECK(refused.error().message.find("98765") == std::string::npos);
+
+        // Redact: the group is vaulted, the match rebuilt around its alias.
+        auto f = regex(R"(PAN=(?<token>\d{16}))", "PAN=%s");
+        f.phase = "response";
+        f.operation = "redact";
+        f.format = "FPE_T_FOUR";
+        auto route = one_route({f});
+        std::string body = "x PAN=4111111111111111 y";
+        REQUIRE(run(route, Phase::response, body, *store).ok());
+        std::string alias = body.substr(6, 16);
+        CHECK(body.substr(0, 6) == "x PAN=");
+        CHECK(body.substr(22) == " y");
+        CHECK(alias != "4111111111111111");
+        CHECK(store->reveal(alias) == "4111111111111111");
+    }
+
+    TEST_CASE("header filters reveal whole values or, with a pattern, a part of them") {
+        test::TempDir dir;
+        auto store = open_store(dir);
+        auto key = *store->alias("sk_live_real", vault::AliasFormat::uuid);
+        auto bearer = filter("request", "reveal", "header", {"Authorization"});
+        bearer.pattern = "Bearer (?<token>\\S+)";
+        bearer.replacement = "Bearer %s";
+        auto route = one_route({filter("request", "reveal", "header", {"X-Api-Key"}), bearer});
+        http::Headers headers = {{"x-api-key", key}, {"Authorization", "Bearer " + key}, {"Other", key}};
+        std::string body;
+        auto r = apply_filters(route.filters(Phase::request), Phase::request, headers, body, *store);
+        REQUIRE(r.ok());
+        CHECK(r->revealed == 2);
+        CHECK(headers[0].value == "sk_live_real");
+        CHECK(headers[1].value == "Bearer sk_live_real");
+        CHECK(headers[2].value == key);
+    }
+
+    TEST_CASE("alias shapes") {
+        CHECK(looks_like_alias("tok_sandbox_w8CBfH8vyYL2xWSmMWe3Ds"));
+        CHECK(looks_like_alias("tok_live-eu-1_abc"));
+        CHECK(looks_like_alias("0f8fad5b-d9cb-469f-a165-70867728950e"));
+        CHECK_FALSE(looks_like_alias("4111111111111111"));
+        CHECK_FALSE(looks_like_alias("tok_sandbox_has space"));
+        CHECK_FALSE(looks_like_alias("tok_sandbox_0OIl"));
+        CHECK_FALSE(looks_like_alias("hello"));
+    }
+
+    TEST_CASE("a VGS export becomes routes; what cannot be carried over is named") {
+        auto text = test::read_text(test::source_dir() / "fixtures/vgs/mixed-export.yaml");
+        auto report = convert_export(text);
+        REQUIRE_MESSAGE(report.ok(), (report.ok() ? "" : report.error().message));
+        REQUIRE(report->routes.size() == 1);
+        const auto& r = report->routes[0];
+        CHECK(r.id == "route-acquirer");
+        CHECK(r.description == "acquirer");
+        CHECK(r.host == R"(api\.acquirer\.example)");
+        REQUIRE(r.filters.size() == 5);
+
+        const auto& form = r.filters[0];
+        CHECK(form.transformer == "form_field");
+        CHECK(form.operation == "reveal");
+        CHECK(form.targets == std::vector<std::string>{"card_number", "card_cvc"});
+        CHECK(form.methods == std::vector<std::string>{"POST"});
+        CHECK(form.path == R"((?:/v1/)(?s:.*))");
+
+        CHECK(r.filters[1].transformer == "regex");
+        CHECK(r.filters[1].phase == "response");
+        CHECK(r.filters[1].format == "FPE_SIX_T_FOUR");
+        CHECK(r.filters[1].pattern == R"x("pan":"(?<token>\d{16})")x");
+        CHECK(r.filters[2].pattern == R"(PAN=(?<token>\d{16}))");
+        CHECK(r.filters[2].id == "regex-redact#2");
+
+        CHECK(r.filters[3].transformer == "header");
+        CHECK(r.filters[3].targets == std::vector<std::string>{"X-Card-Token"});
+        CHECK(r.filters[3].path == R"((?:/v1/a)|(?:/v2/.*))");
+
+        CHECK(r.filters[4].format == "UUID");
+        std::string notes;
+        for (const auto& n : report->notes)
+            notes += n + "\n";
+        CHECK(notes.find("ALPHANUMERIC_SIX_T_FOUR") != std::string::npos);
+        CHECK(notes.find("VOLATILE") != std::string::npos);
+
+        std::string skipped;
+        for (const auto& s : report->skipped)
+            skipped += s + "\n";
+        CAPTURE(skipped);
+        CHECK(report->skipped.size() == 8);
+        for (const char* part : {"\"xml-filter\": the XPATH transformer", "\"larky\": custom operations (github.com/verygoodsecurity",
+                                 "\"classified\": classifiers", "\"by-query\": a condition on \"QueryString\"",
+                                 "\"or-fields\": an OR condition over different fields", "route \"inbound-collect\": it is an inbound route",
+                                 "filter \"only-xpath\": the XPATH", "route \"route-xml\": none of its filters"})
+            CHECK(skipped.find(part) != std::string::npos);
+
+        // The converted routes compile and behave: the form filter holds on POST /v1/…
+        auto table = RouteTable::compile(report->routes);
+        REQUIRE(table.ok());
+        auto m = table->match({"api.acquirer.example", "POST", "/v1/charges", ""}, Phase::request);
+        REQUIRE(m.route);
+        CHECK(m.filters.size() == 1);
+        CHECK(table->match({"api.acquirer.example", "GET", "/v1/charges", ""}, Phase::request).filters.empty());
+        CHECK(table->match({"api.acquirer.example", "GET", "/v2/x", ""}, Phase::request).filters.size() == 1);
+    }
+
+    TEST_CASE("bad exports are refused with a position") {
+        auto yaml = convert_export("data: [\n  {attributes: {host_endpoint: x}\n");
+        REQUIRE_FALSE(yaml.ok());
+        CHECK(yaml.error().code == "vgs.bad_yaml");
+        CHECK(yaml.error().line > 0);
+        auto shape = convert_export("routes: []\n");
+        REQUIRE_FALSE(shape.ok());
+        CHECK(shape.error().code == "vgs.bad_export");
+        CHECK(convert_export("data: {}\n").error().code == "vgs.bad_export");
+    }
+
+    TEST_CASE("imported routes are appended to the profile once, and load back the same") {
+        test::TempDir home;
+        std::string text = "[vault]\nkey = \"" + std::string(64, 'a') + "\"\n\n# my routes follow\n";
+        auto file = profile::profile_path(home.path(), "default");
+        test::write_text(file, text);
+        auto p = profile::load(home.path(), "default");
+        REQUIRE(p.ok());
+        auto yaml = test::read_text(test::source_dir() / "fixtures/vgs/mixed-export.yaml");
+
+        auto dry = import_routes(*p, yaml, DryRun::yes);
+        REQUIRE(dry.ok());
+        CHECK(dry->routes.size() == 1);
+        CHECK(test::read_text(file) == text);
+
+        auto done = import_routes(*p, yaml, DryRun::no);
+        REQUIRE(done.ok());
+        auto after = test::read_text(file);
+        CHECK(after.rfind(text, 0) == 0); // what was there stays, byte for byte
+        auto loaded = profile::load(home.path(), "default");
+        REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
+        REQUIRE(loaded->routes.size() == 1);
+        const auto& r = loaded->routes[0];
+        const auto& expected = done->routes[0];
+        CHECK(r.id == expected.id);
+        CHECK(r.host == expected.host);
+        REQUIRE(r.filters.size() == expected.filters.size());
+        for (std::size_t i = 0; i < r.filters.size(); ++i) {
+            CHECK(r.filters[i].pattern == expected.filters[i].pattern);
+            CHECK(r.filters[i].path == expected.filters[i].path);
+            CHECK(r.filters[i].targets == expected.filters[i].targets);
+            CHECK(r.filters[i].methods == expected.filters[i].methods);
+            CHECK(r.filters[i].replacement == expected.filters[i].replacement);
+            CHECK(r.filters[i].format == expected.filters[i].format);
+        }
+
+        auto again = import_routes(*loaded, yaml, DryRun::no);
+        REQUIRE(again.ok());
+        CHECK(again->routes.empty());
+        CHECK(again->skipped.back().find("already has a route with this id") != std::string::npos);
+        CHECK(test::read_text(file) == after);
+    }
+}
