@@ -44,11 +44,13 @@ replay::RunnerOptions runner_options(const ReplayArgs& a) {
         o.via = replay::ViaKind::reflect;
     } else if (a.via == "ditto") {
         o.via = replay::ViaKind::ditto;
-    } else if (util::starts_with_icase(a.via, "http://") || util::starts_with_icase(a.via, "https://")) {
+    } else if (util::starts_with_icase(a.via, "http://") ||
+               util::starts_with_icase(a.via, "https://")) {
         o.via = replay::ViaKind::url;
         o.via_url = a.via;
     } else {
-        fail("--via must be reflect, ditto or an echo server's http(s) URL, not \"" + a.via + "\"", 2);
+        fail("--via must be reflect, ditto or an echo server's http(s) URL, not \"" + a.via + "\"",
+             2);
     }
     o.server_url = a.server;
     o.api_key = a.api_key;
@@ -91,7 +93,8 @@ void run_replay(const ReplayArgs& a) {
     json results = json::array();
     std::size_t failed = 0;
     for (const auto& rec : recordings) {
-        const std::string label = rec.name + " (" + rec.file + " #" + std::to_string(rec.index) + ")";
+        const std::string label =
+            rec.name + " (" + rec.file + " #" + std::to_string(rec.index) + ")";
         json row = {{"file", rec.file},     {"index", rec.index},
                     {"name", rec.name},     {"method", rec.method},
                     {"target", rec.target}, {"kind", replay::kind_name(replay::classify(rec))}};
@@ -119,8 +122,8 @@ void run_replay(const ReplayArgs& a) {
         }
         auto golden = replay::golden_path(golden_dir, rec);
         row["golden"] = golden.string();
-        auto check = a.update ? replay::update(golden, answer->text)
-                              : replay::compare(golden, answer->text);
+        auto check =
+            a.update ? replay::update(golden, answer->text) : replay::compare(golden, answer->text);
         if (!check)
             fail(check.error().message);
         row["outcome"] = replay::verdict_name(check->verdict);
@@ -187,28 +190,30 @@ void register_replay(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--server", args.server,
                     "Use a running 'vaultfwd serve' (its API origin) instead of an in-process one");
-    cmd->add_option("--api-key", args.api_key, "API key for the server (default: the profile's first)");
+    cmd->add_option("--api-key", args.api_key,
+                    "API key for the server (default: the profile's first)");
     cmd->add_option("--expect", args.expect,
                     "Compare each result with DIR/<file-stem>-<n>.txt (or -<HAR comment>.txt)");
     cmd->add_flag("--update", args.update, "Write or rewrite the golden files of --expect");
     cmd->add_option("--ignore-header", args.ignore_headers,
                     "Leave this header out of results (repeatable), besides Date, Server, "
-                    "Content-Length and connection headers");
+                    "Content-Length and connection headers")
+        ->allow_extra_args(false); // one name per --ignore-header, so files may follow
     cmd->add_option("--timeout", args.timeout_s, "Seconds to wait for each answer")
         ->capture_default_str();
-    set_examples(cmd,
-                 "  vaultfwd replay checkout.har                       # rendered bodies, via reflect\n"
-                 "  vaultfwd replay --via ditto checkout.har charge.http\n"
-                 "  vaultfwd replay --via ditto --expect tests/golden checkout.har\n"
-                 "  vaultfwd replay --via ditto --expect tests/golden --update checkout.har\n"
-                 "  vaultfwd replay --via http://127.0.0.1:8080 --server http://127.0.0.1:7410 \\\n"
-                 "                  --api-key sk_test_… checkout.har\n"
-                 "\n"
-                 "Golden files are named <file-stem>-<n>.txt (n counts requests from 1 in each\n"
-                 "file), or <file-stem>-<slug of the entry's comment>.txt for HAR entries with a\n"
-                 "comment. They hold the rendered values the vault revealed: use test data.\n"
-                 "Exit status: 0 all requests answered without error (or matched), 1 a request\n"
-                 "failed or differed (the diff is printed), 2 usage error.\n");
+    set_examples(
+        cmd, "  vaultfwd replay checkout.har                       # rendered bodies, via reflect\n"
+             "  vaultfwd replay --via ditto checkout.har charge.http\n"
+             "  vaultfwd replay --via ditto --expect tests/golden checkout.har\n"
+             "  vaultfwd replay --via ditto --expect tests/golden --update checkout.har\n"
+             "  vaultfwd replay --via http://127.0.0.1:8080 --server http://127.0.0.1:7410 \\\n"
+             "                  --api-key sk_test_… checkout.har\n"
+             "\n"
+             "Golden files are named <file-stem>-<n>.txt (n counts requests from 1 in each\n"
+             "file), or <file-stem>-<slug of the entry's comment>.txt for HAR entries with a\n"
+             "comment. They hold the rendered values the vault revealed: use test data.\n"
+             "Exit status: 0 all requests answered without error (or matched), 1 a request\n"
+             "failed or differed (the diff is printed), 2 usage error.\n");
     cmd->callback([] { run_replay(args); });
 }
 

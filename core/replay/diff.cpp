@@ -33,7 +33,7 @@ std::vector<Line> split_lines(std::string_view s) {
 }
 
 struct Op {
-    char kind; // ' ', '-', '+'
+    char kind;     // ' ', '-', '+'
     std::size_t a; // index into `from` (for ' ' and '-')
     std::size_t b; // index into `to` (for ' ' and '+')
 };

@@ -10,15 +10,22 @@ namespace vaultfwd::replay {
 
 namespace fs = std::filesystem;
 
-fs::path golden_path(const fs::path& dir, const Recording& rec) { return dir / (rec.name + ".txt"); }
+fs::path golden_path(const fs::path& dir, const Recording& rec) {
+    return dir / (rec.name + ".txt");
+}
 
 std::string_view verdict_name(Verdict verdict) {
     switch (verdict) {
-    case Verdict::match: return "match";
-    case Verdict::mismatch: return "mismatch";
-    case Verdict::missing: return "missing";
-    case Verdict::written: return "written";
-    case Verdict::unchanged: return "unchanged";
+    case Verdict::match:
+        return "match";
+    case Verdict::mismatch:
+        return "mismatch";
+    case Verdict::missing:
+        return "missing";
+    case Verdict::written:
+        return "written";
+    case Verdict::unchanged:
+        return "unchanged";
     }
     return "mismatch";
 }

@@ -46,9 +46,9 @@ void sort_headers(Lines& lines) {
 
 // A body that `ditto --format json` made: {"method", "path", "query", "headers", "body"…}.
 bool is_echo(const json& j) {
-    return j.is_object() && j.contains("method") && j["method"].is_string() &&
-           j.contains("path") && j["path"].is_string() && j.contains("headers") &&
-           j["headers"].is_object() && j.contains("body") &&
+    return j.is_object() && j.contains("method") && j["method"].is_string() && j.contains("path") &&
+           j["path"].is_string() && j.contains("headers") && j["headers"].is_object() &&
+           j.contains("body") &&
            (j["body"].is_string() || (j["body"].is_null() && j.contains("body_base64")));
 }
 
@@ -99,8 +99,8 @@ std::string mask_serials(std::string text) {
 
 bool is_volatile_header(std::string_view name) {
     static constexpr std::array<std::string_view, 11> k_names = {
-        "date",    "server", "content-length", "connection",       "keep-alive", "transfer-encoding",
-        "te",      "trailer", "upgrade",       "proxy-connection", "age"};
+        "date", "server",  "content-length", "connection",       "keep-alive", "transfer-encoding",
+        "te",   "trailer", "upgrade",        "proxy-connection", "age"};
     auto bare = strip_relay_prefix(name);
     return std::any_of(k_names.begin(), k_names.end(),
                        [&](std::string_view n) { return util::iequals(n, bare); });
@@ -116,7 +116,8 @@ std::string mask_support_ids(std::string_view body) {
             break;
         auto p = at + key.size();
         auto skip_space = [&] {
-            while (p < body.size() && (body[p] == ' ' || body[p] == '\t' || body[p] == '\n' || body[p] == '\r'))
+            while (p < body.size() &&
+                   (body[p] == ' ' || body[p] == '\t' || body[p] == '\n' || body[p] == '\r'))
                 ++p;
         };
         skip_space();
@@ -152,7 +153,8 @@ std::string normalize(const http::Response& response, const NormalizeOptions& op
     for (const auto& h : response.headers) {
         if (is_ignored(h.name, options))
             continue;
-        headers.emplace_back(util::to_lower(h.name), is_serial_header(h.name) ? "<serial>" : h.value);
+        headers.emplace_back(util::to_lower(h.name),
+                             is_serial_header(h.name) ? "<serial>" : h.value);
     }
     sort_headers(headers);
     for (const auto& [name, value] : headers)

@@ -168,8 +168,9 @@ Result<http::Request> repointed(const Recording& rec, const Target& target,
         if (is_first_hop_only(h.name))
             continue;
         if (util::iequals(h.name, url_header)) {
-            auto pointed = repoint(h.value, target.unpinned_origin.empty() ? target.echo_origin
-                                                                            : target.unpinned_origin);
+            auto pointed =
+                repoint(h.value, target.unpinned_origin.empty() ? target.echo_origin
+                                                                : target.unpinned_origin);
             if (!pointed)
                 return make_error(pointed.error().code,
                                   std::string(url_header) + ": " + pointed.error().message);
@@ -204,12 +205,18 @@ Kind classify(const Recording& rec) {
 
 std::string_view kind_name(Kind kind) {
     switch (kind) {
-    case Kind::footprint_jit: return "Footprint jit";
-    case Kind::footprint_proxy: return "Footprint proxy configuration";
-    case Kind::footprint_reflect: return "Footprint reflect";
-    case Kind::gr4vy: return "Gr4vy Vault Forward";
-    case Kind::vtex: return "VTEX Secure Proxy";
-    case Kind::plain: return "plain";
+    case Kind::footprint_jit:
+        return "Footprint jit";
+    case Kind::footprint_proxy:
+        return "Footprint proxy configuration";
+    case Kind::footprint_reflect:
+        return "Footprint reflect";
+    case Kind::gr4vy:
+        return "Gr4vy Vault Forward";
+    case Kind::vtex:
+        return "VTEX Secure Proxy";
+    case Kind::plain:
+        return "plain";
     }
     return "plain";
 }
@@ -234,11 +241,16 @@ Result<http::Request> plan(const Recording& rec, const Target& target,
         return reflect(rec, kind);
     switch (kind) {
     case Kind::footprint_jit:
-    case Kind::footprint_reflect: return footprint_jit(rec, kind, target);
-    case Kind::footprint_proxy: return footprint_proxy(rec, target, profile);
-    case Kind::gr4vy: return repointed(rec, target, "x-vault-forward-url", "/vault-forward");
-    case Kind::vtex: return repointed(rec, target, "x-provider-forward-to", rec.path);
-    case Kind::plain: return plain(rec, target);
+    case Kind::footprint_reflect:
+        return footprint_jit(rec, kind, target);
+    case Kind::footprint_proxy:
+        return footprint_proxy(rec, target, profile);
+    case Kind::gr4vy:
+        return repointed(rec, target, "x-vault-forward-url", "/vault-forward");
+    case Kind::vtex:
+        return repointed(rec, target, "x-provider-forward-to", rec.path);
+    case Kind::plain:
+        return plain(rec, target);
     }
     return plain(rec, target);
 }

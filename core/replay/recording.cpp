@@ -31,8 +31,7 @@ bool is_dropped_header(std::string_view name) {
 // Names each recording of one file, keeping the names unique within it.
 class Namer {
   public:
-    explicit Namer(const std::string& file)
-        : m_stem(std::filesystem::path(file).stem().string()) {
+    explicit Namer(const std::string& file) : m_stem(std::filesystem::path(file).stem().string()) {
         if (m_stem.empty())
             m_stem = "request";
     }
@@ -98,7 +97,8 @@ std::string form_encode(const json& params, const std::string& where, Error& err
         }
         if (!body.empty())
             body += '&';
-        body += util::percent_encode(p["name"].get<std::string>()) + "=" + util::percent_encode(value);
+        body +=
+            util::percent_encode(p["name"].get<std::string>()) + "=" + util::percent_encode(value);
     }
     return body;
 }
@@ -106,7 +106,9 @@ std::string form_encode(const json& params, const std::string& where, Error& err
 Result<Recording> har_entry(const json& entry, std::size_t i, const std::string& file) {
     const std::string where =
         "entry " + std::to_string(i + 1) + " (log.entries[" + std::to_string(i) + "])";
-    auto bad = [&](const std::string& what) { return make_error("replay.bad_har", where + ": " + what); };
+    auto bad = [&](const std::string& what) {
+        return make_error("replay.bad_har", where + ": " + what);
+    };
     if (!entry.is_object())
         return bad("is not an object");
     auto req_it = entry.find("request");
@@ -228,7 +230,7 @@ class Reader {
         while (!at_end()) {
             auto nl = m_text.find('\n', m_pos);
             auto line = m_text.substr(m_pos, nl == std::string_view::npos ? std::string_view::npos
-                                                                           : nl - m_pos);
+                                                                          : nl - m_pos);
             if (!util::trim(line).empty())
                 return;
             next_line();
@@ -284,8 +286,7 @@ Result<std::string> chunked_body(Reader& r) {
     }
 }
 
-Result<Recording> raw_message(Reader& r, std::size_t index, const std::string& file,
-                              bool& more) {
+Result<Recording> raw_message(Reader& r, std::size_t index, const std::string& file, bool& more) {
     Recording rec;
     rec.file = file;
     rec.index = index;
@@ -402,8 +403,8 @@ std::string slug(std::string_view text) {
 Result<std::pair<std::string, std::string>> split_target(std::string_view target) {
     for (char c : target)
         if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-            return make_error("replay.bad_target",
-                              "the request target " + quote(target) + " holds spaces or control characters");
+            return make_error("replay.bad_target", "the request target " + quote(target) +
+                                                       " holds spaces or control characters");
     std::string_view rest;
     if (util::starts_with_icase(target, "http://") || util::starts_with_icase(target, "https://")) {
         auto after = target.substr(target.find("://") + 3);
@@ -423,7 +424,8 @@ Result<std::pair<std::string, std::string>> split_target(std::string_view target
     std::string path(rest.substr(0, q));
     if (path.empty())
         path = "/";
-    std::string query = q == std::string_view::npos ? std::string() : std::string(rest.substr(q + 1));
+    std::string query =
+        q == std::string_view::npos ? std::string() : std::string(rest.substr(q + 1));
     return std::make_pair(path, query);
 }
 
@@ -439,7 +441,8 @@ Result<std::vector<Recording>> parse_har(std::string_view text, const std::strin
         return make_error("replay.bad_har", "not a HAR file: there is no top-level \"log\" object");
     const json& log = doc["log"];
     if (!log.contains("entries") || !log["entries"].is_array())
-        return make_error("replay.bad_har", "not a HAR file: log.entries is missing or not an array");
+        return make_error("replay.bad_har",
+                          "not a HAR file: log.entries is missing or not an array");
     const json& entries = log["entries"];
     if (entries.empty())
         return make_error("replay.empty", "log.entries is empty: there is nothing to replay");

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/replay/runner.hpp"
 
-#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include <httplib.h>
 
+#include "core/dialect/services.hpp"
 #include "core/ditto/server.hpp"
 #include "core/server/access_log.hpp"
 #include "core/server/api_server.hpp"
@@ -35,7 +37,8 @@ void add_origin(NormalizeOptions& norm, const std::string& origin, const std::st
     while (!base.empty() && base.back() == '/')
         base.pop_back();
     norm.replacements.emplace_back(base, placeholder);
-    norm.replacements.emplace_back(url->host_for_url() + ":" + std::to_string(url->port), placeholder);
+    norm.replacements.emplace_back(url->host_for_url() + ":" + std::to_string(url->port),
+                                   placeholder);
 }
 
 } // namespace
@@ -55,14 +58,18 @@ struct Runner::Impl {
     std::unique_ptr<upstream::Client> client;
     std::unique_ptr<server::ApiServer> api;
     std::thread api_thread;
+    std::atomic<bool> api_done{false};
     std::unique_ptr<httplib::Client> http;
 
     // Each client goes before the server it talks to: a server's stop() waits for its idle
     // keep-alive connections to time out, unless the client has closed them.
     ~Impl() {
         http.reset();
-        if (api)
+        // stop() does nothing until the accept loop runs, so repeat it until run() returns.
+        while (api && !api_done) {
             api->stop();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
         if (api_thread.joinable())
             api_thread.join();
         api.reset();
@@ -100,9 +107,10 @@ struct Runner::Impl {
         allow(profile.upstream.allow, "127.0.0.1");
         // Gr4vy and VTEX cannot pin: the in-process server trusts the CA instead. The same file
         // tls::load_ca read.
-        profile.upstream.ca_files.push_back(
-            (profile.ca.cert.empty() ? profile.data_dir / "ca.pem" : profile.resolve(profile.ca.cert))
-                .string());
+        profile.upstream.ca_files.push_back((profile.ca.cert.empty()
+                                                 ? profile.data_dir / "ca.pem"
+                                                 : profile.resolve(profile.ca.cert))
+                                                .string());
         return {};
     }
 
@@ -111,12 +119,14 @@ struct Runner::Impl {
         if (!url)
             return make_error("replay.bad_via", "--via " + text + ": " + url.error().message);
         if (url->path_and_query.find('?') != std::string::npos)
-            return make_error("replay.bad_via", "--via " + text + ": give an origin (a base path "
-                                                                  "at most), without a query");
+            return make_error("replay.bad_via", "--via " + text +
+                                                    ": give an origin (a base path "
+                                                    "at most), without a query");
         echo_url = text;
         while (!echo_url.empty() && echo_url.back() == '/')
             echo_url.pop_back();
-        allow(url->scheme == "http" ? profile.upstream.allow_http : profile.upstream.allow, url->host);
+        allow(url->scheme == "http" ? profile.upstream.allow_http : profile.upstream.allow,
+              url->host);
         return {};
     }
 
@@ -136,7 +146,10 @@ struct Runner::Impl {
         auto port = api->bind("127.0.0.1", 0);
         if (!port)
             return port.error();
-        api_thread = std::thread([this] { api->run(); });
+        api_thread = std::thread([this] {
+            api->run();
+            api_done = true;
+        });
         server_url = "http://127.0.0.1:" + std::to_string(*port);
         return {};
     }
@@ -150,7 +163,8 @@ struct Runner::Impl {
         http = std::make_unique<httplib::Client>(url->scheme + "://" + url->host_for_url() + ":" +
                                                  std::to_string(url->port));
         if (!http->is_valid())
-            return make_error("replay.bad_server", "--server " + server_url + " is not a usable URL");
+            return make_error("replay.bad_server",
+                              "--server " + server_url + " is not a usable URL");
         int ms = options.timeout_ms;
         http->set_connection_timeout(ms / 1000, (ms % 1000) * 1000);
         http->set_read_timeout(ms / 1000, (ms % 1000) * 1000);
@@ -170,7 +184,7 @@ struct Runner::Impl {
 };
 
 bool is_failure(const http::Response& response) {
-    return response.status >= 400 || http::find(response.headers, "x-vaultfwd-error") ||
+    return response.status >= 400 || http::find(response.headers, dialect::k_error_header) ||
            http::find(response.headers, "x-vault-forward-error");
 }
 
@@ -178,7 +192,7 @@ Runner::Runner(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Runner::~Runner() = default;
 
 Result<std::unique_ptr<Runner>> Runner::start(const profile::Profile& profile,
-                                               const RunnerOptions& options) {
+                                              const RunnerOptions& options) {
     auto impl = std::make_unique<Impl>();
     impl->profile = profile;
     impl->options = options;
@@ -186,8 +200,9 @@ Result<std::unique_ptr<Runner>> Runner::start(const profile::Profile& profile,
     impl->api_key = options.api_key;
     if (impl->api_key.empty()) {
         if (profile.api_keys.empty())
-            return make_error("replay.no_api_key", "profile " + profile.name +
-                                                       " has no API key: add one, or pass --api-key");
+            return make_error("replay.no_api_key",
+                              "profile " + profile.name +
+                                  " has no API key: add one, or pass --api-key");
         impl->api_key = profile.api_keys.front().key;
     }
     if (options.via == ViaKind::ditto) {
@@ -243,7 +258,11 @@ Result<Runner::Answer> Runner::send(const Recording& rec) {
     return answer;
 }
 
-const std::string& Runner::server_url() const { return m_impl->server_url; }
-const std::string& Runner::echo_url() const { return m_impl->echo_url; }
+const std::string& Runner::server_url() const {
+    return m_impl->server_url;
+}
+const std::string& Runner::echo_url() const {
+    return m_impl->echo_url;
+}
 
 } // namespace vaultfwd::replay

@@ -19,9 +19,13 @@ using nlohmann::json;
 
 namespace {
 
-json har_of(json entries) { return {{"log", {{"version", "1.2"}, {"entries", entries}}}}; }
+json har_of(json entries) {
+    return {{"log", {{"version", "1.2"}, {"entries", entries}}}};
+}
 
-json entry(json request) { return {{"request", request}}; }
+json entry(json request) {
+    return {{"request", request}};
+}
 
 Recording one(const Result<std::vector<Recording>>& r) {
     REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().describe("test")));
@@ -34,7 +38,9 @@ Error error_of(const Result<std::vector<Recording>>& r) {
     return r.error();
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
 
 Recording recording(const std::string& method, const std::string& target, http::Headers headers,
                     const std::string& body = "{{ id.first_name }}") {
@@ -59,11 +65,11 @@ TEST_SUITE("replay") {
              {"request",
               {{"method", "POST"},
                {"url", "https://api.onefootprint.com/vault_proxy/jit?x=1#frag"},
-               {"headers",
-                json::array({{{"name", ":authority"}, {"value", "api.onefootprint.com"}},
-                             {{"name", "content-length"}, {"value", "12"}},
-                             {{"name", "x-fp-id"}, {"value", "fp_id_test_a"}}})},
-               {"postData", {{"mimeType", "application/json"}, {"text", "{\"a\":\"{{ id.x }}\"}"}}}}}},
+               {"headers", json::array({{{"name", ":authority"}, {"value", "api.onefootprint.com"}},
+                                        {{"name", "content-length"}, {"value", "12"}},
+                                        {{"name", "x-fp-id"}, {"value", "fp_id_test_a"}}})},
+               {"postData",
+                {{"mimeType", "application/json"}, {"text", "{\"a\":\"{{ id.x }}\"}"}}}}}},
             entry({{"method", "PUT"},
                    {"url", "https://crm.example/v2/p"},
                    {"headers", json::array({{{"name", "Content-Type"}, {"value", "text/plain"}}})},
@@ -103,32 +109,38 @@ TEST_SUITE("replay") {
                  {"params", json::array({{{"name", "card number"}, {"value", "{{ custom.cc }}"}},
                                          {{"name", "x"}, {"value", "1&2"}}})}}}}}},
             {{"comment", "same"},
-             {"request", {{"method", "POST"}, {"url", "https://a.example/g"}, {"headers", json::array()}}}},
+             {"request",
+              {{"method", "POST"}, {"url", "https://a.example/g"}, {"headers", json::array()}}}},
         }));
         auto r = parse_har(har.dump(), "forms.har");
         REQUIRE(r.ok());
         CHECK((*r)[0].body == util::percent_encode("card number") + "=" +
-                                  util::percent_encode("{{ custom.cc }}") + "&x=" + util::percent_encode("1&2"));
+                                  util::percent_encode("{{ custom.cc }}") +
+                                  "&x=" + util::percent_encode("1&2"));
         CHECK((*r)[0].name == "forms-same");
         CHECK((*r)[1].name == "forms-2");
     }
 
     TEST_CASE("HAR: malformed files name the entry and the field") {
         SUBCASE("JSON syntax: line and column") {
-            auto e = error_of(parse_har("{\n  \"log\": {\n    \"entries\": [,]\n  }\n}\n", "x.har"));
+            auto e =
+                error_of(parse_har("{\n  \"log\": {\n    \"entries\": [,]\n  }\n}\n", "x.har"));
             CHECK(e.code == "replay.bad_json");
             CHECK(e.line == 3);
             CHECK(e.column > 1);
             CHECK(e.describe("x.har").rfind("x.har:3:", 0) == 0);
         }
         SUBCASE("not a HAR") {
-            CHECK(error_of(parse_har("[1,2]", "x.har")).message.find("no top-level \"log\"") != std::string::npos);
-            CHECK(error_of(parse_har(R"({"log":{}})", "x.har")).message.find("log.entries") != std::string::npos);
+            CHECK(error_of(parse_har("[1,2]", "x.har")).message.find("no top-level \"log\"") !=
+                  std::string::npos);
+            CHECK(error_of(parse_har(R"({"log":{}})", "x.har")).message.find("log.entries") !=
+                  std::string::npos);
             CHECK(error_of(parse_har(R"({"log":{"entries":[]}})", "x.har")).code == "replay.empty");
         }
         SUBCASE("a missing url in the second entry") {
-            json har = har_of(json::array({entry({{"method", "GET"}, {"url", "https://a.example/"}}),
-                                           entry({{"method", "POST"}})}));
+            json har =
+                har_of(json::array({entry({{"method", "GET"}, {"url", "https://a.example/"}}),
+                                    entry({{"method", "POST"}})}));
             auto e = error_of(parse_har(har.dump(), "x.har"));
             CHECK(e.code == "replay.bad_har");
             CHECK(e.message == "entry 2 (log.entries[1]): request.url is missing or not a string");
@@ -140,28 +152,39 @@ TEST_SUITE("replay") {
                 return r.error().message;
             };
             CHECK(contains(msg({{"url", "https://a/"}}), "request.method is missing"));
-            CHECK(contains(msg({{"method", "GE T"}, {"url", "https://a/"}}), "is not an HTTP method"));
-            CHECK(contains(msg({{"method", "GET"}, {"url", "ftp://a/"}}), "request.url: the request target"));
+            CHECK(contains(msg({{"method", "GE T"}, {"url", "https://a/"}}),
+                           "is not an HTTP method"));
+            CHECK(contains(msg({{"method", "GET"}, {"url", "ftp://a/"}}),
+                           "request.url: the request target"));
             CHECK(contains(msg({{"method", "GET"}, {"url", "https:///x"}}), "has no host"));
             CHECK(contains(msg({{"method", "GET"}, {"url", "https://a/"}, {"headers", {{"a", 1}}}}),
                            "request.headers is not an array"));
-            CHECK(msg({{"method", "GET"}, {"url", "https://a/"}, {"headers", json::array({{{"name", "a"}, {"value", 1}}})}}) ==
+            CHECK(msg({{"method", "GET"},
+                       {"url", "https://a/"},
+                       {"headers", json::array({{{"name", "a"}, {"value", 1}}})}}) ==
                   "entry 1 (log.entries[0]): request.headers[0]: name and value must be strings");
-            CHECK(contains(msg({{"method", "GET"}, {"url", "https://a/"},
-                                {"headers", json::array({{{"name", "a"}, {"value", "x\r\ny: z"}}})}}),
-                           "holds CR, LF or NUL"));
-            CHECK(contains(msg({{"method", "POST"}, {"url", "https://a/"},
-                                {"postData", {{"params", json::array({{{"name", "f"}, {"fileName", "a.txt"}}})}}}}),
-                           "request.postData.params[0]: file uploads cannot be replayed"));
-            CHECK(contains(msg({{"method", "POST"}, {"url", "https://a/"}, {"postData", {{"text", 5}}}}),
-                           "request.postData.text is not a string"));
+            CHECK(
+                contains(msg({{"method", "GET"},
+                              {"url", "https://a/"},
+                              {"headers", json::array({{{"name", "a"}, {"value", "x\r\ny: z"}}})}}),
+                         "holds CR, LF or NUL"));
+            CHECK(contains(
+                msg({{"method", "POST"},
+                     {"url", "https://a/"},
+                     {"postData",
+                      {{"params", json::array({{{"name", "f"}, {"fileName", "a.txt"}}})}}}}),
+                "request.postData.params[0]: file uploads cannot be replayed"));
+            CHECK(contains(
+                msg({{"method", "POST"}, {"url", "https://a/"}, {"postData", {{"text", 5}}}}),
+                "request.postData.text is not a string"));
         }
     }
 
     TEST_CASE("raw HTTP: CRLF, Content-Length honoured, several messages in one file") {
-        std::string text = "\r\nPOST /vault-forward HTTP/1.1\r\nHost: a.example\r\n"
-                           "Content-Length: 5\r\nX-A:  spaced  \r\n\r\nhello"
-                           "\r\n\r\nPUT https://b.example/p/q?z=1 HTTP/1.0\r\nContent-Length: 0\r\n\r\n\r\n";
+        std::string text =
+            "\r\nPOST /vault-forward HTTP/1.1\r\nHost: a.example\r\n"
+            "Content-Length: 5\r\nX-A:  spaced  \r\n\r\nhello"
+            "\r\n\r\nPUT https://b.example/p/q?z=1 HTTP/1.0\r\nContent-Length: 0\r\n\r\n\r\n";
         auto r = parse_raw(text, "two.http");
         REQUIRE_MESSAGE(r.ok(), r.error().describe("two.http"));
         REQUIRE(r->size() == 2);
@@ -183,14 +206,17 @@ TEST_SUITE("replay") {
     }
 
     TEST_CASE("raw HTTP: LF files, a body to the end of the file, a chunked body") {
-        auto lf = one(parse_raw("PATCH /x HTTP/1.1\nContent-Type: application/json\n\n{\"a\": 1}\n\nline 3\n", "lf.http"));
+        auto lf = one(
+            parse_raw("PATCH /x HTTP/1.1\nContent-Type: application/json\n\n{\"a\": 1}\n\nline 3\n",
+                      "lf.http"));
         CHECK(lf.body == "{\"a\": 1}\n\nline 3"); // one final line end dropped, the rest kept
         auto crlf = one(parse_raw("POST /x HTTP/1.1\r\n\r\nbody\r\n", "c.http"));
         CHECK(crlf.body == "body");
         auto none = one(parse_raw("GET /x HTTP/1.1\nHost: a", "h.http"));
         CHECK(none.body.empty());
         auto chunked = one(parse_raw("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                     "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n", "ch.http"));
+                                     "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n",
+                                     "ch.http"));
         CHECK(chunked.body == "hello, world");
         CHECK_FALSE(http::find(chunked.headers, "transfer-encoding").has_value());
         auto bom = one(parse_raw("\xEF\xBB\xBFGET / HTTP/1.1\n\n", "bom.http"));
@@ -211,21 +237,27 @@ TEST_SUITE("replay") {
         CHECK(e.describe("bad.http").rfind("bad.http:3: ", 0) == 0);
         CHECK(contains(err("POST /x\n\n").message, "request line must be METHOD TARGET HTTP/1.1"));
         CHECK(err("\n\nGET /x HTTP/1.1 extra\n").line == 3);
-        CHECK(contains(err("GET x HTTP/1.1\n").message, "must be an absolute http(s) URL or a path"));
+        CHECK(
+            contains(err("GET x HTTP/1.1\n").message, "must be an absolute http(s) URL or a path"));
         auto short_body = err("POST /x HTTP/1.1\r\nA: b\r\nContent-Length: 10\r\n\r\nabc");
         CHECK(short_body.line == 3);
         CHECK(short_body.message == "Content-Length is 10 but only 3 bytes follow the headers");
-        CHECK(contains(err("POST /x HTTP/1.1\nContent-Length: ten\n\n").message, "is not a number"));
-        CHECK(contains(err("POST /x HTTP/1.1\nContent-Length: 1\nContent-Length: 2\n\nab").message, "twice"));
+        CHECK(
+            contains(err("POST /x HTTP/1.1\nContent-Length: ten\n\n").message, "is not a number"));
+        CHECK(contains(err("POST /x HTTP/1.1\nContent-Length: 1\nContent-Length: 2\n\nab").message,
+                       "twice"));
         CHECK(contains(err("POST /x HTTP/1.1\nA: b\n  folded\n\n").message, "folded header lines"));
         CHECK(err("POST /x HTTP/1.1\nA: b\n  folded\n\n").line == 3);
         CHECK(contains(err("POST /x HTTP/1.1\nBad Name: b\n\n").message, "is not a valid token"));
-        CHECK(contains(err("POST /x HTTP/1.1\nTransfer-Encoding: chunked\nContent-Length: 3\n\n").message,
-                       "both Transfer-Encoding and Content-Length"));
-        CHECK(contains(err("POST /x HTTP/1.1\nTransfer-Encoding: gzip\n\n").message, "only chunked"));
+        CHECK(contains(
+            err("POST /x HTTP/1.1\nTransfer-Encoding: chunked\nContent-Length: 3\n\n").message,
+            "both Transfer-Encoding and Content-Length"));
+        CHECK(
+            contains(err("POST /x HTTP/1.1\nTransfer-Encoding: gzip\n\n").message, "only chunked"));
         CHECK(contains(err("POST /x HTTP/1.1\nTransfer-Encoding: chunked\n\nzz\nab\n0\n\n").message,
                        "is not a hex number"));
-        CHECK(contains(err("POST /x HTTP/1.1\nTransfer-Encoding: chunked\n\n5\nab").message, "only 2 follow"));
+        CHECK(contains(err("POST /x HTTP/1.1\nTransfer-Encoding: chunked\n\n5\nab").message,
+                       "only 2 follow"));
         CHECK(err("\n \n\r\n").code == "replay.empty");
     }
 
@@ -250,36 +282,46 @@ TEST_SUITE("replay") {
     }
 
     TEST_CASE("targets, slugs and re-pointing") {
-        CHECK(split_target("https://a.example").value() == std::make_pair(std::string("/"), std::string()));
-        CHECK(split_target("HTTP://a.example:8080?q=1").value() == std::make_pair(std::string("/"), std::string("q=1")));
-        CHECK(split_target("/a/b?c=d&e#f").value() == std::make_pair(std::string("/a/b"), std::string("c=d&e")));
+        CHECK(split_target("https://a.example").value() ==
+              std::make_pair(std::string("/"), std::string()));
+        CHECK(split_target("HTTP://a.example:8080?q=1").value() ==
+              std::make_pair(std::string("/"), std::string("q=1")));
+        CHECK(split_target("/a/b?c=d&e#f").value() ==
+              std::make_pair(std::string("/a/b"), std::string("c=d&e")));
         CHECK_FALSE(split_target("a/b").ok());
         CHECK_FALSE(split_target("/a b").ok());
         CHECK(slug("  Charge card (3DS) / retry ") == "Charge-card-3DS-retry");
         CHECK(slug("...").empty());
         CHECK(slug(std::string(100, 'x')).size() == 64);
-        CHECK(repoint("https://pay.example/v1/charges?currency=usd", "https://127.0.0.1:9/").value() ==
-              "https://127.0.0.1:9/v1/charges?currency=usd");
-        CHECK(repoint("https://pay.example", "http://echo.local/base").value() == "http://echo.local/base/");
+        CHECK(repoint("https://pay.example/v1/charges?currency=usd", "https://127.0.0.1:9/")
+                  .value() == "https://127.0.0.1:9/v1/charges?currency=usd");
+        CHECK(repoint("https://pay.example", "http://echo.local/base").value() ==
+              "http://echo.local/base/");
         CHECK_FALSE(repoint("not a url", "https://e").ok());
     }
 
     TEST_CASE("classify by path, then headers") {
-        CHECK(classify(recording("POST", "https://api.onefootprint.com/vault_proxy/jit", {})) == Kind::footprint_jit);
+        CHECK(classify(recording("POST", "https://api.onefootprint.com/vault_proxy/jit", {})) ==
+              Kind::footprint_jit);
         CHECK(classify(recording("POST", "/vault_proxy/reflect", {})) == Kind::footprint_reflect);
         CHECK(classify(recording("POST", "/vault_proxy/proxy_abc", {})) == Kind::footprint_proxy);
         CHECK(classify(recording("POST", "/vault-forward", {})) == Kind::gr4vy);
-        CHECK(classify(recording("POST", "/api/forward", {{"X-Vault-Forward-Url", "https://x/"}})) == Kind::gr4vy);
-        CHECK(classify(recording("POST", "/x", {{"X-PROVIDER-Forward-To", "https://x/"}})) == Kind::vtex);
-        CHECK(classify(recording("POST", "/other", {{"x-fp-proxy-target-url", "https://x/"}})) == Kind::footprint_jit);
+        CHECK(classify(recording("POST", "/api/forward",
+                                 {{"X-Vault-Forward-Url", "https://x/"}})) == Kind::gr4vy);
+        CHECK(classify(recording("POST", "/x", {{"X-PROVIDER-Forward-To", "https://x/"}})) ==
+              Kind::vtex);
+        CHECK(classify(recording("POST", "/other", {{"x-fp-proxy-target-url", "https://x/"}})) ==
+              Kind::footprint_jit);
         CHECK(classify(recording("PUT", "https://crm.example/p", {})) == Kind::plain);
     }
 
     TEST_CASE("plan: reflect renders the body with the recording's x-fp-id") {
         profile::Profile p;
         auto rec = recording("POST", "https://api.onefootprint.com/vault_proxy/jit",
-                             {{"Authorization", "Basic recorded"}, {"x-fp-proxy-footprint-token", "fp_id_test_a"},
-                              {"x-fp-proxy-access-reason", "why"}, {"Content-Type", "application/json"},
+                             {{"Authorization", "Basic recorded"},
+                              {"x-fp-proxy-footprint-token", "fp_id_test_a"},
+                              {"x-fp-proxy-access-reason", "why"},
+                              {"Content-Type", "application/json"},
                               {"x-fp-proxy-target-url", "https://pay.example/"}});
         auto req = plan(rec, Target{}, p);
         REQUIRE(req.ok());
@@ -304,20 +346,25 @@ TEST_SUITE("replay") {
         t.echo_origin = "https://127.0.0.1:4443";
         t.pin_pem = "-----BEGIN CERTIFICATE-----\nAB+/=\n-----END CERTIFICATE-----\n";
         SUBCASE("footprint jit: target re-pointed, pin replaced, ingress and credentials dropped") {
-            auto rec = recording("POST", "https://api.onefootprint.com/vault_proxy/jit",
-                                 {{"Authorization", "Basic recorded"}, {"Host", "api.onefootprint.com"},
-                                  {"x-fp-proxy-target-url", "https://pay.example/v1/charges?currency=usd"},
-                                  {"x-fp-proxy-pin-cert", "recorded-pin"},
-                                  {"x-fp-proxy-ingress-content-type", "json"},
-                                  {"x-fp-proxy-ingress-rule", "fp_id_test_a.custom.x=$.x"},
-                                  {"x-fp-proxy-fwd-authorization", "Bearer upstream"},
-                                  {"Accept-Encoding", "gzip"}});
+            auto rec =
+                recording("POST", "https://api.onefootprint.com/vault_proxy/jit",
+                          {{"Authorization", "Basic recorded"},
+                           {"Host", "api.onefootprint.com"},
+                           {"x-fp-proxy-target-url", "https://pay.example/v1/charges?currency=usd"},
+                           {"x-fp-proxy-pin-cert", "recorded-pin"},
+                           {"x-fp-proxy-ingress-content-type", "json"},
+                           {"x-fp-proxy-ingress-rule", "fp_id_test_a.custom.x=$.x"},
+                           {"x-fp-proxy-fwd-authorization", "Bearer upstream"},
+                           {"Accept-Encoding", "gzip"}});
             auto req = plan(rec, t, p);
             REQUIRE_MESSAGE(req.ok(), req.error().message);
             CHECK(req->path == "/vault_proxy/jit");
-            CHECK(http::find(req->headers, "x-fp-proxy-target-url") == "https://127.0.0.1:4443/v1/charges?currency=usd");
-            CHECK(http::find_all(req->headers, "x-fp-proxy-pin-cert") == std::vector<std::string>{util::percent_encode(t.pin_pem)});
-            CHECK(util::percent_decode(*http::find(req->headers, "x-fp-proxy-pin-cert")) == t.pin_pem);
+            CHECK(http::find(req->headers, "x-fp-proxy-target-url") ==
+                  "https://127.0.0.1:4443/v1/charges?currency=usd");
+            CHECK(http::find_all(req->headers, "x-fp-proxy-pin-cert") ==
+                  std::vector<std::string>{util::percent_encode(t.pin_pem)});
+            CHECK(util::percent_decode(*http::find(req->headers, "x-fp-proxy-pin-cert")) ==
+                  t.pin_pem);
             CHECK(http::find(req->headers, "x-fp-proxy-fwd-authorization") == "Bearer upstream");
             for (const char* gone : {"authorization", "host", "x-fp-proxy-ingress-rule",
                                      "x-fp-proxy-ingress-content-type", "accept-encoding"})
@@ -325,12 +372,15 @@ TEST_SUITE("replay") {
         }
         SUBCASE("a plain request goes through jit with its method and headers forwarded") {
             auto rec = recording("PATCH", "https://crm.example/v2/c/42?notify=false",
-                                 {{"Host", "crm.example"}, {"Content-Type", "application/json"},
-                                  {"Authorization", "Bearer crm"}, {"x-fp-id", "fp_id_test_a"}});
+                                 {{"Host", "crm.example"},
+                                  {"Content-Type", "application/json"},
+                                  {"Authorization", "Bearer crm"},
+                                  {"x-fp-id", "fp_id_test_a"}});
             auto req = plan(rec, t, p);
             REQUIRE(req.ok());
             CHECK(req->path == "/vault_proxy/jit");
-            CHECK(http::find(req->headers, "x-fp-proxy-target-url") == "https://127.0.0.1:4443/v2/c/42?notify=false");
+            CHECK(http::find(req->headers, "x-fp-proxy-target-url") ==
+                  "https://127.0.0.1:4443/v2/c/42?notify=false");
             CHECK(http::find(req->headers, "x-fp-proxy-method") == "PATCH");
             CHECK(http::find(req->headers, "x-fp-proxy-fwd-content-type") == "application/json");
             CHECK(http::find(req->headers, "x-fp-proxy-fwd-authorization") == "Bearer crm");
@@ -346,24 +396,34 @@ TEST_SUITE("replay") {
                           t, p);
             REQUIRE(g.ok());
             CHECK(g->path == "/vault-forward");
-            CHECK(http::find(g->headers, "x-vault-forward-url") == "https://127.0.0.1:4443/pay?x=1");
+            CHECK(http::find(g->headers, "x-vault-forward-url") ==
+                  "https://127.0.0.1:4443/pay?x=1");
             CHECK(http::find(g->headers, "x-vault-forward-payment-methods") == "pm_1");
             CHECK_FALSE(http::find(g->headers, "x-fp-proxy-pin-cert").has_value());
-            auto v = plan(recording("POST", "/payment-provider/transactions/t1/payments/p1/proxy?hash=abc",
+            auto v = plan(recording("POST",
+                                    "/payment-provider/transactions/t1/payments/p1/proxy?hash=abc",
                                     {{"X-PROVIDER-Forward-To", "https://acq.example/v2/sales/"}}),
                           t, p);
             REQUIRE(v.ok());
             CHECK(v->path == "/payment-provider/transactions/t1/payments/p1/proxy");
             CHECK(v->query == "hash=abc");
-            CHECK(http::find(v->headers, "X-PROVIDER-Forward-To") == "https://127.0.0.1:4443/v2/sales/");
+            CHECK(http::find(v->headers, "X-PROVIDER-Forward-To") ==
+                  "https://127.0.0.1:4443/v2/sales/");
             // With an unpinned origin (a running serve), they go there; Footprint still pins.
             Target both = t;
             both.unpinned_origin = "http://127.0.0.1:8080";
-            auto gp = plan(recording("POST", "/vault-forward", {{"x-vault-forward-url", "https://acq.example/pay"}}), both, p);
-            CHECK(http::find(gp.value().headers, "x-vault-forward-url") == "http://127.0.0.1:8080/pay");
-            auto fp = plan(recording("POST", "/vault_proxy/jit", {{"x-fp-proxy-target-url", "https://acq.example/pay"}}), both, p);
-            CHECK(http::find(fp.value().headers, "x-fp-proxy-target-url") == "https://127.0.0.1:4443/pay");
-            auto bad = plan(recording("POST", "/vault-forward", {{"x-vault-forward-url", "nope"}}), t, p);
+            auto gp = plan(recording("POST", "/vault-forward",
+                                     {{"x-vault-forward-url", "https://acq.example/pay"}}),
+                           both, p);
+            CHECK(http::find(gp.value().headers, "x-vault-forward-url") ==
+                  "http://127.0.0.1:8080/pay");
+            auto fp = plan(recording("POST", "/vault_proxy/jit",
+                                     {{"x-fp-proxy-target-url", "https://acq.example/pay"}}),
+                           both, p);
+            CHECK(http::find(fp.value().headers, "x-fp-proxy-target-url") ==
+                  "https://127.0.0.1:4443/pay");
+            auto bad =
+                plan(recording("POST", "/vault-forward", {{"x-vault-forward-url", "nope"}}), t, p);
             REQUIRE_FALSE(bad.ok());
             CHECK(contains(bad.error().message, "x-vault-forward-url"));
         }
@@ -381,9 +441,11 @@ TEST_SUITE("replay") {
                             t, p);
             REQUIRE_MESSAGE(req.ok(), req.error().message);
             CHECK(req->path == "/vault_proxy/jit");
-            CHECK(http::find(req->headers, "x-fp-proxy-target-url") == "https://127.0.0.1:4443/v1/charges?live=0");
+            CHECK(http::find(req->headers, "x-fp-proxy-target-url") ==
+                  "https://127.0.0.1:4443/v1/charges?live=0");
             CHECK(http::find(req->headers, "x-fp-proxy-method") == "PATCH");
-            CHECK(http::find_all(req->headers, "x-fp-proxy-fwd-x-static") == std::vector<std::string>{"override"});
+            CHECK(http::find_all(req->headers, "x-fp-proxy-fwd-x-static") ==
+                  std::vector<std::string>{"override"});
             CHECK(http::find(req->headers, "x-fp-proxy-fwd-content-type") == "application/json");
             CHECK(http::find(req->headers, "x-fp-proxy-access-reason") == "configured");
             CHECK_FALSE(http::find(req->headers, "x-fp-path-and-query").has_value());
@@ -391,7 +453,8 @@ TEST_SUITE("replay") {
             REQUIRE_FALSE(unknown.ok());
             CHECK(unknown.error().code == "replay.unknown_proxy");
             p.footprint_proxies.front().enabled = false;
-            CHECK(plan(recording("POST", "/vault_proxy/proxy_acme", {}), t, p).error().code == "replay.proxy_disabled");
+            CHECK(plan(recording("POST", "/vault_proxy/proxy_acme", {}), t, p).error().code ==
+                  "replay.proxy_disabled");
         }
     }
 
@@ -407,30 +470,35 @@ TEST_SUITE("replay") {
                        {"x-vault-forward-header-server", "nginx"},
                        {"x-footprint-proxy-fwd-x-ditto-client-cert-serial", "1234567"},
                        {"x-request-id", "r1"}};
-        res.body = R"({"message":"cannot connect to 127.0.0.1:41234","support_id": "vaultfwd_0123456789abcdef","error":{"support_id":"x\"y"}})";
+        res.body =
+            R"({"message":"cannot connect to 127.0.0.1:41234","support_id": "vaultfwd_0123456789abcdef","error":{"support_id":"x\"y"}})";
         NormalizeOptions o;
         o.replacements = {{"https://127.0.0.1:41234", "<echo>"}, {"127.0.0.1:41234", "<echo>"}};
         o.ignore_headers = {"X-Request-Id"};
-        CHECK(normalize(res, o) ==
-              "HTTP/1.1 400 Bad Request\n"
-              "content-type: application/json\n"
-              "x-footprint-proxy-fwd-x-ditto-client-cert-serial: <serial>\n"
-              "x-vaultfwd-error: upstream.connect\n"
-              "\n"
-              R"({"message":"cannot connect to <echo>","support_id": "<support-id>","error":{"support_id":"<support-id>"}})");
+        CHECK(
+            normalize(res, o) ==
+            "HTTP/1.1 400 Bad Request\n"
+            "content-type: application/json\n"
+            "x-footprint-proxy-fwd-x-ditto-client-cert-serial: <serial>\n"
+            "x-vaultfwd-error: upstream.connect\n"
+            "\n"
+            R"({"message":"cannot connect to <echo>","support_id": "<support-id>","error":{"support_id":"<support-id>"}})");
         CHECK(is_volatile_header("x-footprint-proxy-fwd-Content-Length"));
         CHECK_FALSE(is_volatile_header("content-type"));
     }
 
     TEST_CASE("normalize: a ditto JSON echo reads as the request the third party received") {
         http::Response res;
-        res.headers = {{"content-type", "application/json"}, {"x-footprint-proxy-upstream-status-code", "200"}};
-        json echo = {{"method", "PUT"},
-                     {"path", "/v2/p"},
-                     {"query", "a=1"},
-                     {"headers", {{"user-agent", "ua"}, {"content-type", "application/json"}, {"date", "x"}}},
-                     {"body", "{\"n\":\"Jane\"}"},
-                     {"client_cert", {{"subject", "CN=client"}, {"issuer", "CN=ca"}, {"serial", "99"}}}};
+        res.headers = {{"content-type", "application/json"},
+                       {"x-footprint-proxy-upstream-status-code", "200"}};
+        json echo = {
+            {"method", "PUT"},
+            {"path", "/v2/p"},
+            {"query", "a=1"},
+            {"headers",
+             {{"user-agent", "ua"}, {"content-type", "application/json"}, {"date", "x"}}},
+            {"body", "{\"n\":\"Jane\"}"},
+            {"client_cert", {{"subject", "CN=client"}, {"issuer", "CN=ca"}, {"serial", "99"}}}};
         res.body = echo.dump(2) + "\n";
         CHECK(normalize(res, {}) == "HTTP/1.1 200 OK\n"
                                     "content-type: application/json\n"
@@ -446,12 +514,14 @@ TEST_SUITE("replay") {
         o.ignore_headers = {"user-agent"};
         CHECK_FALSE(contains(normalize(res, o), "user-agent"));
         res.body = "x-ditto-client-cert-serial: 4242\ntest-header: a\n\nbody"; // a text echo
-        CHECK(contains(normalize(res, {}), "\n\nx-ditto-client-cert-serial: <serial>\ntest-header: a\n\nbody"));
+        CHECK(contains(normalize(res, {}),
+                       "\n\nx-ditto-client-cert-serial: <serial>\ntest-header: a\n\nbody"));
     }
 
     TEST_CASE("unified diff: hunks, context and missing final newlines") {
         CHECK(unified_diff("a\nb\n", "a\nb\n", "x", "y").empty());
-        CHECK(unified_diff("1\n2\n3\n4\n5\n6\n7\n8\n9\n", "1\n2\n3\n4\nFIVE\n6\n7\n8\n9\n", "golden", "actual") ==
+        CHECK(unified_diff("1\n2\n3\n4\n5\n6\n7\n8\n9\n", "1\n2\n3\n4\nFIVE\n6\n7\n8\n9\n",
+                           "golden", "actual") ==
               "--- golden\n+++ actual\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+FIVE\n 6\n 7\n 8\n");
         CHECK(unified_diff("a\n", "a", "g", "a") ==
               "--- g\n+++ a\n@@ -1 +1 @@\n-a\n+a\n\\ No newline at end of file\n");
@@ -498,6 +568,8 @@ TEST_SUITE("replay") {
         auto diff = compare(path, "HTTP/1.1 200 OK\n\njane\n");
         REQUIRE(diff.ok());
         CHECK(diff->verdict == Verdict::mismatch);
-        CHECK(diff->diff == "--- " + path.string() + "\n+++ actual\n@@ -1,3 +1,3 @@\n HTTP/1.1 200 OK\n \n-JANE\n+jane\n");
+        CHECK(diff->diff ==
+              "--- " + path.string() +
+                  "\n+++ actual\n@@ -1,3 +1,3 @@\n HTTP/1.1 200 OK\n \n-JANE\n+jane\n");
     }
 }

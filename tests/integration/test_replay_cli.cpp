@@ -22,11 +22,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fixtures() { return test::source_dir() / "fixtures" / "replay"; }
-std::string fixture(const std::string& name) { return (fixtures() / name).string(); }
-std::string golden(const std::string& via) { return (fixtures() / "golden" / via).string(); }
+fs::path fixtures() {
+    return test::source_dir() / "fixtures" / "replay";
+}
+std::string fixture(const std::string& name) {
+    return (fixtures() / name).string();
+}
+std::string golden(const std::string& via) {
+    return (fixtures() / "golden" / via).string();
+}
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
 
 // A home made by `init`, with the fixture records of vault.tsv in its vault.
 struct Home {
@@ -68,16 +76,19 @@ std::string url_after(test::Process& p, const std::string& marker) {
 } // namespace
 
 TEST_SUITE("replay_cli") {
-    TEST_CASE("a HAR with two templated requests matches its golden files via reflect and via ditto") {
+    TEST_CASE(
+        "a HAR with two templated requests matches its golden files via reflect and via ditto") {
         Home home;
-        auto reflect = home.run({"replay", "--via", "reflect", "--expect", golden("reflect"), fixture("checkout.har")});
+        auto reflect = home.run(
+            {"replay", "--via", "reflect", "--expect", golden("reflect"), fixture("checkout.har")});
         INFO(reflect.out, reflect.err);
         CHECK(reflect.exit_code == 0);
         CHECK(contains(reflect.out, "ok        checkout-charge-card ("));
         CHECK(contains(reflect.out, "ok        checkout-2 ("));
         CHECK(contains(reflect.out, "replay: 2 requests, 2 ok, 0 failed"));
 
-        auto ditto = home.run({"replay", "--via", "ditto", "--expect", golden("ditto"), fixture("checkout.har")});
+        auto ditto = home.run(
+            {"replay", "--via", "ditto", "--expect", golden("ditto"), fixture("checkout.har")});
         INFO(ditto.out, ditto.err);
         CHECK(ditto.exit_code == 0);
         CHECK(contains(ditto.out, "2 ok, 0 failed"));
@@ -100,7 +111,8 @@ TEST_SUITE("replay_cli") {
               "name=JANE DOE&born=Friday in December of 88&ach=1212121212");
     }
 
-    TEST_CASE("a changed template exits 1 with a unified diff; --update rewrites the golden files") {
+    TEST_CASE(
+        "a changed template exits 1 with a unified diff; --update rewrites the golden files") {
         Home home;
         test::TempDir work;
         auto har = test::read_text(fixtures() / "checkout.har");
@@ -108,26 +120,30 @@ TEST_SUITE("replay_cli") {
         REQUIRE(changed != har);
         test::write_text(work / "checkout.har", changed); // same stem: same golden names
 
-        auto r = home.run({"replay", "--via", "reflect", "--expect", golden("reflect"), (work / "checkout.har").string()});
+        auto r = home.run({"replay", "--via", "reflect", "--expect", golden("reflect"),
+                           (work / "checkout.har").string()});
         INFO(r.out, r.err);
         CHECK(r.exit_code == 1);
         CHECK(contains(r.out, "ok        checkout-charge-card ("));
         CHECK(contains(r.out, "MISMATCH  checkout-2 ("));
-        CHECK(contains(r.out, "--- " + golden("reflect") + "/checkout-2.txt\n+++ actual\n@@ -1,4 +1,4 @@\n"
-                              " HTTP/1.1 200 OK\n content-type: text/plain\n \n"
-                              "-name=JANE DOE&born=Friday in December of 88&ach=1212121212\n"
-                              "\\ No newline at end of file\n"
-                              "+name=jane doe&born=Friday in December of 88&ach=1212121212\n"));
-        CHECK(contains(r.err, "vaultfwd: error: 1 of 2 replayed requests did not match their golden files"));
+        CHECK(contains(r.out, "--- " + golden("reflect") +
+                                  "/checkout-2.txt\n+++ actual\n@@ -1,4 +1,4 @@\n"
+                                  " HTTP/1.1 200 OK\n content-type: text/plain\n \n"
+                                  "-name=JANE DOE&born=Friday in December of 88&ach=1212121212\n"
+                                  "\\ No newline at end of file\n"
+                                  "+name=jane doe&born=Friday in December of 88&ach=1212121212\n"));
+        CHECK(contains(
+            r.err, "vaultfwd: error: 1 of 2 replayed requests did not match their golden files"));
 
         // The same through ditto: the diff shows the body the third party would now receive.
-        auto d = home.run({"replay", "--via", "ditto", "--expect", golden("ditto"), (work / "checkout.har").string()});
+        auto d = home.run({"replay", "--via", "ditto", "--expect", golden("ditto"),
+                           (work / "checkout.har").string()});
         CHECK(d.exit_code == 1);
         CHECK(contains(d.out, "+name=jane doe&born="));
 
         fs::copy(golden("reflect"), work / "golden");
-        auto u = home.run({"replay", "--via", "reflect", "--expect", (work / "golden").string(), "--update",
-                           (work / "checkout.har").string()});
+        auto u = home.run({"replay", "--via", "reflect", "--expect", (work / "golden").string(),
+                           "--update", (work / "checkout.har").string()});
         INFO(u.out, u.err);
         CHECK(u.exit_code == 0);
         CHECK(contains(u.out, "ok        checkout-charge-card ("));
@@ -137,22 +153,25 @@ TEST_SUITE("replay_cli") {
                                (work / "checkout.har").string()});
         CHECK(again.exit_code == 0);
         // A missing golden file is a failure until --update writes it.
-        auto none = home.run({"replay", "--expect", (work / "empty").string(), (work / "checkout.har").string()});
+        auto none = home.run(
+            {"replay", "--expect", (work / "empty").string(), (work / "checkout.har").string()});
         CHECK(none.exit_code == 1);
         CHECK(contains(none.out, "MISSING   checkout-2 ("));
     }
 
     TEST_CASE("raw HTTP files: Gr4vy through /vault-forward, a plain request through jit") {
         Home home;
-        auto r = home.run({"replay", "--via", "ditto", "--expect", golden("ditto"), fixture("gr4vy-forward.http"),
-                           fixture("crm-update.http")});
+        auto r = home.run({"replay", "--via", "ditto", "--expect", golden("ditto"),
+                           fixture("gr4vy-forward.http"), fixture("crm-update.http")});
         INFO(r.out, r.err);
         CHECK(r.exit_code == 0);
         auto gr4vy = test::read_text(fixtures() / "golden" / "ditto" / "gr4vy-forward-1.txt");
         CHECK(contains(gr4vy, "x-vault-forward-http-status-code: 200\n"));
         CHECK(contains(gr4vy, "> POST /v1/payments?capture=true\n"));
         CHECK(contains(gr4vy, "> authorization: Bearer acquirer-key-123\n"));
-        CHECK(contains(gr4vy, R"({"card":{"number":"4111111111111111","expiry":"02/28","exp_year":"2028"},"amount":1299})"));
+        CHECK(contains(
+            gr4vy,
+            R"({"card":{"number":"4111111111111111","expiry":"02/28","exp_year":"2028"},"amount":1299})"));
         CHECK_FALSE(contains(gr4vy, "recorded-gr4vy-token"));
         auto crm = test::read_text(fixtures() / "golden" / "ditto" / "crm-update-1.txt");
         CHECK(contains(crm, "> PATCH /v2/customers/42?notify=false\n"));
@@ -161,7 +180,8 @@ TEST_SUITE("replay_cli") {
 
         auto plain = home.run({"replay", fixture("crm-update.http")});
         CHECK(plain.exit_code == 0);
-        CHECK(contains(plain.out, "=== crm-update-1 (" + fixture("crm-update.http") + " #1): PATCH https://api.crm.example/"));
+        CHECK(contains(plain.out, "=== crm-update-1 (" + fixture("crm-update.http") +
+                                      " #1): PATCH https://api.crm.example/"));
         CHECK(contains(plain.out, R"({"first":"JANE","last":"Doe","ssn_last4":"6789"})"));
 
         // Reflect cannot render Gr4vy placeholders: the request fails and the run exits 1.
@@ -180,24 +200,31 @@ TEST_SUITE("replay_cli") {
         CHECK(contains(s.err, "vaultfwd: error: " + (work / "syntax.har").string() + ":4:"));
         CHECK(contains(s.err, "invalid JSON"));
 
-        json har = {{"log", {{"entries", json::array({{{"request", {{"method", "GET"}, {"url", "https://a.example/"}}}},
-                                                       {{"request", {{"method", "POST"}}}}})}}}};
+        json har = {
+            {"log",
+             {{"entries",
+               json::array({{{"request", {{"method", "GET"}, {"url", "https://a.example/"}}}},
+                            {{"request", {{"method", "POST"}}}}})}}}};
         test::write_text(work / "nourl.har", har.dump(2));
         auto u = home.run({"replay", fixture("checkout.har"), (work / "nourl.har").string()});
         CHECK(u.exit_code == 1);
-        CHECK(contains(u.err, (work / "nourl.har").string() +
-                                  ": entry 2 (log.entries[1]): request.url is missing or not a string"));
+        CHECK(contains(u.err,
+                       (work / "nourl.har").string() +
+                           ": entry 2 (log.entries[1]): request.url is missing or not a string"));
         CHECK(u.out.empty()); // nothing was replayed
 
-        test::write_text(work / "bad.http", "POST /vault_proxy/reflect HTTP/1.1\r\nHost: a\r\nx-fp-id fp_id_test_ReplayJane\r\n\r\n{}");
+        test::write_text(work / "bad.http", "POST /vault_proxy/reflect HTTP/1.1\r\nHost: "
+                                            "a\r\nx-fp-id fp_id_test_ReplayJane\r\n\r\n{}");
         auto raw = home.run({"replay", (work / "bad.http").string()});
         CHECK(raw.exit_code == 1);
         CHECK(contains(raw.err, (work / "bad.http").string() + ":3: a header line has no ':'"));
 
-        test::write_text(work / "short.http", "POST /vault_proxy/reflect HTTP/1.1\nContent-Length: 50\n\n{}");
+        test::write_text(work / "short.http",
+                         "POST /vault_proxy/reflect HTTP/1.1\nContent-Length: 50\n\n{}");
         auto short_body = home.run({"replay", (work / "short.http").string()});
         CHECK(short_body.exit_code == 1);
-        CHECK(contains(short_body.err, ":2: Content-Length is 50 but only 2 bytes follow the headers"));
+        CHECK(contains(short_body.err,
+                       ":2: Content-Length is 50 but only 2 bytes follow the headers"));
 
         auto missing = home.run({"replay", (work / "nope.har").string()});
         CHECK(missing.exit_code == 1);
@@ -206,7 +233,8 @@ TEST_SUITE("replay_cli") {
 
     TEST_CASE("--json summary, and usage errors exit 2") {
         Home home;
-        auto r = home.run({"--json", "replay", "--via", "ditto", "--expect", golden("ditto"), fixture("checkout.har")});
+        auto r = home.run({"--json", "replay", "--via", "ditto", "--expect", golden("ditto"),
+                           fixture("checkout.har")});
         REQUIRE_MESSAGE(r.exit_code == 0, r.err);
         auto j = json::parse(r.out);
         CHECK(j["via"] == "ditto");
@@ -219,10 +247,19 @@ TEST_SUITE("replay_cli") {
         CHECK(j["results"][0]["kind"] == "Footprint jit");
         CHECK(j["results"][0]["outcome"] == "match");
         CHECK(j["results"][0]["status"] == 200);
-        CHECK(j["results"][0]["result"] == test::read_text(fixtures() / "golden" / "ditto" / "checkout-charge-card.txt"));
+        CHECK(j["results"][0]["result"] ==
+              test::read_text(fixtures() / "golden" / "ditto" / "checkout-charge-card.txt"));
+
+        // --ignore-header takes one name each time, so the files can follow it.
+        auto ignored = home.run({"replay", "--via", "ditto", "--ignore-header", "User-Agent",
+                                 fixture("crm-update.http")});
+        CHECK(ignored.exit_code == 0);
+        CHECK(contains(ignored.out, "> x-api-version: 2024-01\n"));
+        CHECK_FALSE(contains(ignored.out, "user-agent"));
 
         CHECK(home.run({"replay", "--update", fixture("checkout.har")}).exit_code == 2);
-        CHECK(home.run({"replay", "--via", "carrier-pigeon", fixture("checkout.har")}).exit_code == 2);
+        CHECK(home.run({"replay", "--via", "carrier-pigeon", fixture("checkout.har")}).exit_code ==
+              2);
         CHECK(home.run({"replay"}).exit_code == 2);
         auto help = home.run({"replay", "--help"});
         CHECK(help.exit_code == 0);
@@ -230,7 +267,8 @@ TEST_SUITE("replay_cli") {
         CHECK(contains(help.out, "<file-stem>-<n>.txt"));
     }
 
-    TEST_CASE("--server uses a running serve; --via URL another echo server, with the same results") {
+    TEST_CASE(
+        "--server uses a running serve; --via URL another echo server, with the same results") {
         Home home;
         test::Process serve({test::binary_path(), "--home", home.dir.path().string(), "serve",
                              "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"});
@@ -242,12 +280,13 @@ TEST_SUITE("replay_cli") {
         INFO(r.out, r.err);
         CHECK(r.exit_code == 0);
 
-        test::Process ditto({test::binary_path(), "--home", home.dir.path().string(), "ditto", "--format", "json",
-                             "--no-https"});
+        test::Process ditto({test::binary_path(), "--home", home.dir.path().string(), "ditto",
+                             "--format", "json", "--no-https"});
         auto echo = url_after(ditto, "ditto listening on ");
         REQUIRE(echo.rfind("http://127.0.0.1:", 0) == 0);
-        auto v = home.run({"replay", "--via", echo, "--expect", golden("ditto"), fixture("checkout.har"),
-                           fixture("crm-update.http"), fixture("gr4vy-forward.http")});
+        auto v =
+            home.run({"replay", "--via", echo, "--expect", golden("ditto"), fixture("checkout.har"),
+                      fixture("crm-update.http"), fixture("gr4vy-forward.http")});
         INFO(v.out, v.err);
         CHECK(v.exit_code == 0);
 
@@ -257,12 +296,14 @@ TEST_SUITE("replay_cli") {
     }
 
     TEST_CASE("scripts/smoke-replay passes with the built binary") {
-        auto r = test::run_program({"bash", (test::source_dir() / "scripts" / "smoke-replay").string(),
-                                    test::binary_path()});
+        auto r =
+            test::run_program({"bash", (test::source_dir() / "scripts" / "smoke-replay").string(),
+                               test::binary_path()});
         INFO(r.out, r.err);
         CHECK(r.exit_code == 0);
         CHECK(contains(r.out, "smoke-replay: ok"));
-        CHECK(contains(r.out, "replay: 3 requests, 3 ok, 0 failed")); // reflect: the HAR and crm-update
+        CHECK(contains(r.out,
+                       "replay: 3 requests, 3 ok, 0 failed")); // reflect: the HAR and crm-update
         CHECK(contains(r.out, "replay: 4 requests, 4 ok, 0 failed")); // ditto: all of them
     }
 }
