@@ -107,6 +107,7 @@ struct Server::Impl {
             int yes = 1;
             setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
         });
+        server.set_tcp_nodelay(true);
         server.set_payload_max_length(options.max_body_bytes);
         server.set_keep_alive_timeout(5);
         server.set_keep_alive_max_count(

@@ -123,6 +123,7 @@ Result<ClientPtr> make_client(const Call& call) {
         cli = std::make_unique<httplib::ClientImpl>(call.url.host, call.url.port);
     }
     cli->set_follow_location(false);
+    cli->set_tcp_nodelay(true); // head and body go out at once, no Nagle + delayed-ACK stall
     cli->set_keep_alive(true);
     cli->set_decompress(false);
     return cli;
