@@ -9,6 +9,7 @@
 #include "core/template/footprint.hpp"
 #include "core/template/render.hpp"
 #include "core/tls/cert.hpp"
+#include "core/util/json_depth.hpp"
 #include "core/util/random.hpp"
 #include "core/util/strings.hpp"
 
@@ -199,6 +200,9 @@ std::optional<http::Response> apply_ingress(const Config& cfg, Services& s, std:
     json doc = json::parse(body, nullptr, false);
     if (doc.is_discarded())
         return error(502, "Failed to parse upstream body as JSON: the body is not valid JSON",
+                     "footprint.upstream_not_json");
+    if (util::json_deeper_than(doc, util::k_max_json_depth))
+        return error(502, "Failed to parse upstream body as JSON: nested too deeply",
                      "footprint.upstream_not_json");
     std::map<std::string, vault::Fields> to_store;
     bool bad_type = false;

@@ -7,6 +7,7 @@
 #include "core/crypto/hash.hpp"
 #include "core/jsonlogic/jsonlogic.hpp"
 #include "core/template/render.hpp"
+#include "core/util/json_depth.hpp"
 #include "core/util/random.hpp"
 #include "core/util/strings.hpp"
 
@@ -138,6 +139,8 @@ http::Response handle_tokens(const http::Request& r, const std::string& hash, Se
     if (r.method != "POST")
         return json_error(405, "request.method_not_allowed", "use GET to list tokens or POST to create them");
     json body = json::parse(r.body, nullptr, false);
+    if (!body.is_discarded() && util::json_deeper_than(body, util::k_max_json_depth))
+        return json_error(400, "vtex.bad_tokens_body", "the tokens body is nested too deeply");
     if (body.is_discarded() || !body.is_object() || !body.contains("tokens") || !body["tokens"].is_array())
         return json_error(400, "vtex.bad_tokens_body", "the body must be {\"tokens\": [{\"name\": …, \"value\": <JsonLogic>}]}");
     static const std::regex name_re("^[A-Za-z0-9_-]{1,64}$");

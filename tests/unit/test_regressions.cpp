@@ -3,13 +3,77 @@
 // finding, named after the target that found it.
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 
+#include "core/dialect/footprint.hpp"
+#include "core/dialect/vtex.hpp"
+#include "core/profile/init.hpp"
 #include "core/template/footprint.hpp"
 #include "core/upstream/url.hpp"
+#include "core/util/strings.hpp"
+#include "support/support.hpp"
+#include "support/upstream_server.hpp"
 
 using namespace vaultfwd;
 using namespace std::string_literals;
+using nlohmann::json;
+
+namespace {
+
+// Runs `fn` in a forked child, on a thread with the default stack (as a server worker runs),
+// so a reproducer that crashes the process fails its test instead of killing the test run.
+// Returns fn's result, or 128 + the signal that ended the child.
+int in_child(const std::function<int()>& fn) {
+    std::fflush(nullptr);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        int rc = 3;
+        std::thread worker([&] {
+            try {
+                rc = fn();
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "child threw: %s\n", e.what());
+                rc = 2;
+            }
+        });
+        worker.join();
+        std::fflush(nullptr);
+        ::_exit(rc);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// A profile, vault and upstream client in `home`, as `serve` has them.
+struct Served {
+    profile::Profile profile;
+    std::unique_ptr<vault::Store> store;
+    upstream::Client client;
+    std::unique_ptr<dialect::Services> services;
+
+    Served(const std::filesystem::path& home, const std::string& root_pem) {
+        if (!profile::init_profile(home, "default", profile::Overwrite::never).ok())
+            throw std::runtime_error("init failed");
+        test::write_text(home / "root.pem", root_pem);
+        auto text = test::read_text(home / "default.toml");
+        text = util::replace_all(text, "timeout_ms = 15000", "timeout_ms = 3000\nca_files = [\"root.pem\"]");
+        test::write_text(home / "default.toml", text);
+        profile = std::move(*profile::load(home, "default"));
+        store = std::move(*vault::Store::open(profile.vault_dir(), profile.vault_key()));
+        services = std::make_unique<dialect::Services>(dialect::Services{profile, *store, client});
+    }
+};
+
+std::string nested_array(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+} // namespace
 
 TEST_SUITE("regressions") {
     TEST_CASE("fuzz url: a host made only of dots is an empty host") {
@@ -58,5 +122,59 @@ TEST_SUITE("regressions") {
             CHECK_NOTHROW(direct = tmpl::parse_ingress_rule(value));
             CHECK_FALSE(direct.ok());
         }
+    }
+
+    TEST_CASE("catalogue: a VTEX custom token nested 100000 deep does not crash the server") {
+        // core/dialect/vtex.cpp handle_tokens stores t["value"].dump(): nlohmann's serializer
+        // recurses once per level and overflows a worker's 8 MB stack (SIGSEGV kills serve).
+        test::TempDir home;
+        int rc = in_child([&] {
+            Served s(home.path(), "");
+            dialect::vtex::Card card{"5555444433331111", "JOHN DOE", "123", "02", "2028"};
+            auto payment = dialect::vtex::create_payment(*s.store, s.profile.vault_key(), card);
+            auto urls = json::parse(dialect::vtex::create_payment_body(*payment, card, "http://x"));
+            std::string tokens_url = urls["secureProxyTokensURL"];
+            http::Request r;
+            r.method = "POST";
+            r.path = tokens_url.substr(tokens_url.find("/payment-provider"), tokens_url.find('?') - tokens_url.find("/payment-provider"));
+            r.query = tokens_url.substr(tokens_url.find('?') + 1);
+            r.headers = {{"Content-Type", "application/json"}};
+            r.body = R"({"tokens":[{"name":"deep","value":)" + nested_array(100000) + "}]}";
+            server::AccessEntry entry;
+            auto res = dialect::vtex::handle(r, *s.services, entry);
+            std::fprintf(stderr, "vtex tokens answered %d\n", res.status);
+            return res.status == 400 ? 0 : 1;
+        });
+        CHECK_MESSAGE(rc == 0, "child ended with " << rc << " (139 = SIGSEGV)");
+    }
+
+    TEST_CASE("catalogue: an upstream answering JSON nested 100000 deep does not crash ingress") {
+        // core/dialect/footprint.cpp apply_ingress re-serialises the upstream document with
+        // doc.dump(): the same unbounded recursion, reached by any upstream's answer.
+        test::TempDir home;
+        auto pki = test::make_pki();
+        int rc = in_child([&] {
+            test::UpstreamServer up(pki, {}, [](const http::Request&) {
+                http::Response res;
+                res.headers = {{"Content-Type", "application/json"}};
+                res.body = R"({"ref":"x","deep":)" + nested_array(100000) + "}";
+                return res;
+            });
+            Served s(home.path(), pki.ca_pem());
+            if (!s.store->put("fp_id_test_jane", {{"id.first_name", "Jane"}}).ok())
+                return 4;
+            http::Request r;
+            r.method = "POST";
+            r.path = "/vault_proxy/jit";
+            r.headers = {{"x-fp-proxy-target-url", up.url("/")},
+                         {"x-fp-proxy-ingress-content-type", "json"},
+                         {"x-fp-proxy-ingress-rule", "fp_id_test_jane.custom.ref = $.ref"}};
+            r.body = "{}";
+            server::AccessEntry entry;
+            auto res = dialect::footprint::handle("jit", r, {&s.profile.api_keys.front()}, *s.services, entry);
+            std::fprintf(stderr, "jit answered %d\n", res.status);
+            return res.status == 502 ? 0 : 1;
+        });
+        CHECK_MESSAGE(rc == 0, "child ended with " << rc << " (139 = SIGSEGV)");
     }
 }
