@@ -60,11 +60,7 @@ void run_render(const RenderArgs& a) {
     std::string body = a.file == "-" ? read_stdin() : unwrap(util::read_file(a.file));
 
     auto p = load_profile();
-    vault::Options options;
-    options.alias_env = p.vault.alias_env;
-    auto store = unwrap(vault::Store::open(p.vault_dir(), p.vault_key(), options));
-    for (const auto& w : store->warnings())
-        std::cerr << "vaultfwd: warning: " << w << "\n";
+    auto store = open_vault(p);
 
     tmpl::RenderRequest req;
     req.dialect = *tmpl::dialect_from_name(a.dialect);

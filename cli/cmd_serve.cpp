@@ -30,11 +30,7 @@ void run_serve(const ServeOptions& opts) {
     std::signal(SIGPIPE, SIG_IGN);
 
     auto profile = load_or_init_profile();
-    vault::Options vault_options;
-    vault_options.alias_env = profile.vault.alias_env;
-    auto store = unwrap(vault::Store::open(profile.vault_dir(), profile.vault_key(), vault_options));
-    for (const auto& w : store->warnings())
-        std::cerr << "vaultfwd: warning: " << w << "\n";
+    auto store = open_vault(profile);
     auto log = unwrap(server::AccessLog::open(profile.access_log_path()));
     upstream::Client client;
 

@@ -36,13 +36,7 @@ struct Job {
 };
 
 std::unique_ptr<vault::Store> open_vault() {
-    auto p = load_profile();
-    vault::Options opts;
-    opts.alias_env = p.vault.alias_env;
-    auto store = unwrap(vault::Store::open(p.vault_dir(), p.vault_key(), opts));
-    for (const auto& w : store->warnings())
-        std::cerr << "vaultfwd: warning: " << w << "\n";
-    return store;
+    return cli::open_vault(load_profile());
 }
 
 std::vector<vault::TokenizeRule> load_rules(const Args& a) {

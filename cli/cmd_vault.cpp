@@ -16,13 +16,7 @@ using nlohmann::json;
 
 // The vault of the chosen profile, <home>/<profile>/vault/; its warnings go to stderr.
 std::unique_ptr<vault::Store> open_vault() {
-    auto p = load_profile();
-    vault::Options opts;
-    opts.alias_env = p.vault.alias_env;
-    auto store = unwrap(vault::Store::open(p.vault_dir(), p.vault_key(), opts));
-    for (const auto& w : store->warnings())
-        std::cerr << "vaultfwd: warning: " << w << "\n";
-    return store;
+    return cli::open_vault(load_profile());
 }
 
 vault::AliasFormat parse_format(const std::string& name) {

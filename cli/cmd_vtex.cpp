@@ -29,9 +29,7 @@ void register_vtex(CLI::App& app) {
                       "--exp-month 02 --exp-year 2028\n");
     create->callback([] {
         auto profile = load_profile();
-        vault::Options options;
-        options.alias_env = profile.vault.alias_env;
-        auto store = unwrap(vault::Store::open(profile.vault_dir(), profile.vault_key(), options));
+        auto store = open_vault(profile);
         auto payment = unwrap(dialect::vtex::create_payment(*store, profile.vault_key(), card));
         std::string base = api_base.empty() ? "http://" + profile.listen.api : api_base;
         while (!base.empty() && base.back() == '/')

@@ -19,6 +19,15 @@ profile::Profile load_profile() {
     return std::move(r).value();
 }
 
+std::unique_ptr<vault::Store> open_vault(const profile::Profile& profile) {
+    vault::Options options;
+    options.alias_env = profile.vault.alias_env;
+    auto store = unwrap(vault::Store::open(profile.vault_dir(), profile.vault_key(), options));
+    for (const auto& w : store->warnings())
+        std::cerr << "vaultfwd: warning: " << w << "\n";
+    return store;
+}
+
 profile::Profile load_or_init_profile() {
     auto home = home_dir();
     std::error_code ec;
