@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/util/utf8.hpp"
+
 namespace vaultfwd::jsonlogic::js {
 
 namespace {
@@ -429,25 +431,8 @@ std::u16string to_utf16(std::string_view s) {
     out.reserve(s.size());
     std::size_t i = 0;
     while (i < s.size()) {
-        auto b0 = static_cast<unsigned char>(s[i]);
-        if (b0 < 0x80) {
-            out += static_cast<char16_t>(b0);
-            ++i;
-            continue;
-        }
-        std::size_t len = b0 >= 0xF8 ? 0 : b0 >= 0xF0 ? 4 : b0 >= 0xE0 ? 3 : b0 >= 0xC0 ? 2 : 0;
-        char32_t cp = len == 4 ? (b0 & 0x07u) : len == 3 ? (b0 & 0x0Fu) : (b0 & 0x1Fu);
-        bool valid = len != 0 && i + len <= s.size();
-        for (std::size_t k = 1; valid && k < len; ++k) {
-            auto b = static_cast<unsigned char>(s[i + k]);
-            if ((b & 0xC0) != 0x80)
-                valid = false;
-            cp = (cp << 6) | (b & 0x3Fu);
-        }
-        static constexpr char32_t k_min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (valid && (cp < k_min_for_len[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))
-            valid = false;
-        if (!valid) {
+        char32_t cp = 0;
+        if (!util::decode_utf8(s, i, cp)) {
             out += u'\uFFFD';
             ++i;
             continue;
@@ -459,7 +444,6 @@ std::u16string to_utf16(std::string_view s) {
         } else {
             out += static_cast<char16_t>(cp);
         }
-        i += len;
     }
     return out;
 }
@@ -476,21 +460,7 @@ std::string to_utf8(std::u16string_view u) {
         } else if (cp >= 0xD800 && cp <= 0xDFFF) {
             cp = 0xFFFD;
         }
-        if (cp < 0x80) {
-            out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
+        util::append_utf8(out, cp);
     }
     return out;
 }

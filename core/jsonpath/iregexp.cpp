@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/jsonpath/iregexp.hpp"
 
-#include "core/jsonpath/utf8.hpp"
+#include "core/util/utf8.hpp"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -149,7 +149,7 @@ class Translator {
             return false;
         default: {
             char32_t cp = 0;
-            if (!decode_utf8(m_text, m_pos, cp))
+            if (!util::decode_utf8(m_text, m_pos, cp))
                 return false;
             emit_literal(cp);
             return true;
@@ -250,7 +250,7 @@ class Translator {
         }
         if (at_end() || c == '-' || c == '[' || c == ']')
             return false;
-        return decode_utf8(m_text, m_pos, cp);
+        return util::decode_utf8(m_text, m_pos, cp);
     }
 
     bool char_class() {

@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "core/jsonpath/iregexp.hpp"
-#include "core/jsonpath/utf8.hpp"
+#include "core/util/utf8.hpp"
 
 namespace vaultfwd::jsonpath::detail {
 
@@ -121,7 +121,7 @@ class Parser {
         for (std::size_t p = 0; p < m_text.size();) {
             std::size_t before = p;
             char32_t cp = 0;
-            if (!decode_utf8(m_text, p, cp)) {
+            if (!util::decode_utf8(m_text, p, cp)) {
                 fail(before, "query is not valid UTF-8");
                 return error();
             }
@@ -166,7 +166,7 @@ class Parser {
             return "a control character";
         std::size_t end = pos;
         char32_t cp = 0;
-        if (!decode_utf8(m_text, end, cp))
+        if (!util::decode_utf8(m_text, end, cp))
             end = pos + 1;
         return "'" + std::string(m_text.substr(pos, end - pos)) + "'";
     }
@@ -463,7 +463,7 @@ class Parser {
                         return fail(escape, "\\u escape is a high surrogate without a low one");
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
                 }
-                append_utf8(out, cp);
+                util::append_utf8(out, cp);
                 break;
             }
             default: {
@@ -471,7 +471,7 @@ class Parser {
                     return fail(escape, "'\\' cannot be followed by a control character");
                 std::size_t end = escape + 1;
                 char32_t cp = 0;
-                decode_utf8(m_text, end, cp);
+                util::decode_utf8(m_text, end, cp);
                 return fail(escape, "invalid escape sequence '" +
                                         std::string(m_text.substr(escape, end - escape)) +
                                         "' in string literal");

@@ -4,30 +4,13 @@
 #include <algorithm>
 
 #include "core/jsonpath/jsonpath.hpp"
+#include "core/util/utf8.hpp"
 
 namespace vaultfwd::dialect::vgs {
 
 namespace {
 
 constexpr int k_max_depth = 1000;
-
-void append_utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
 
 unsigned hex4(std::string_view s, std::size_t at) {
     unsigned v = 0;
@@ -92,7 +75,7 @@ class Scanner {
                     m_i += 6;
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
-                append_utf8(out, cp);
+                util::append_utf8(out, cp);
                 break;
             }
             default: out += e; break; // \" \\ \/

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Strict UTF-8 decoding and encoding for the query parser and the I-Regexp translator (internal).
+// Strict UTF-8 decoding and encoding (JSONPath parser and I-Regexp, JsonLogic strings, VGS JSON
+// string unescaping).
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 
-namespace vaultfwd::jsonpath::detail {
+namespace vaultfwd::util {
 
 // Decodes the code point at `pos` and advances past it; false (pos unchanged) on a malformed,
 // overlong, truncated or surrogate sequence.
@@ -45,6 +46,7 @@ inline bool decode_utf8(std::string_view s, std::size_t& pos, char32_t& cp) {
     return true;
 }
 
+// Appends `cp` (at most 0x10FFFF) as UTF-8.
 inline void append_utf8(std::string& out, char32_t cp) {
     if (cp < 0x80) {
         out += static_cast<char>(cp);
@@ -63,4 +65,4 @@ inline void append_utf8(std::string& out, char32_t cp) {
     }
 }
 
-} // namespace vaultfwd::jsonpath::detail
+} // namespace vaultfwd::util
