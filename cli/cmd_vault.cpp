@@ -51,21 +51,24 @@ struct PutArgs {
 
 void run_put(const PutArgs& a) {
     vault::Fields fields;
-    auto add = [&](const std::string& pair) {
+    // A malformed pair is never echoed: without its '=' nothing tells the field from the value.
+    auto add = [&](const std::string& pair, const std::string& where) {
         auto eq = pair.find('=');
-        if (eq == std::string::npos || eq == 0)
-            fail("expected FIELD=VALUE, got \"" + pair.substr(0, pair.find('=')) + "\"", 2);
+        if (eq == std::string::npos)
+            fail(where + " has no '=': expected FIELD=VALUE", 2);
+        if (eq == 0)
+            fail(where + " has no field name: expected FIELD=VALUE", 2);
         fields[pair.substr(0, eq)] = pair.substr(eq + 1);
     };
-    for (const auto& p : a.pairs)
-        add(p);
+    for (std::size_t i = 0; i < a.pairs.size(); ++i)
+        add(a.pairs[i], "pair " + std::to_string(i + 1));
     if (a.from_stdin) {
         std::string line;
-        while (std::getline(std::cin, line)) {
+        for (int n = 1; std::getline(std::cin, line); ++n) {
             if (!line.empty() && line.back() == '\r')
                 line.pop_back();
             if (!util::trim(line).empty())
-                add(line);
+                add(line, "stdin line " + std::to_string(n));
         }
     }
     if (fields.empty())

@@ -2,12 +2,14 @@
 #include "core/server/api_server.hpp"
 
 #include <chrono>
+#include <thread>
 #include <httplib.h>
 
 #include "core/dialect/footprint.hpp"
 #include "core/dialect/gr4vy.hpp"
 #include "core/dialect/vtex.hpp"
 #include "core/server/auth.hpp"
+#include "core/server/front_door.hpp"
 #include "core/util/redact.hpp"
 #include "core/util/strings.hpp"
 
@@ -54,6 +56,45 @@ http::Response unauthorized(bool footprint) {
     return res;
 }
 
+constexpr const char* k_dispatched = "vaultfwd:dispatched"; // see the error handler
+
+bool is_footprint_path(const std::string& target) { return target.rfind("/vault_proxy/", 0) == 0; }
+
+// Footprint paths answer a body over the limit (declared or read) in Footprint's own way.
+http::Response too_large(const std::string& target, std::size_t limit) {
+    if (is_footprint_path(target))
+        return *dialect::footprint::check_content_length(std::to_string(limit + 1), limit);
+    return dialect::json_error(413, "request.too_large",
+                               "the request body is larger than limits.max_body_bytes (" +
+                                   std::to_string(limit) + " bytes)");
+}
+
+// httplib's own refusals, which come without a body.
+http::Response httplib_error(int status, const std::string& target, std::size_t limit) {
+    switch (status) {
+    case 413:
+        return too_large(target, limit);
+    case 414:
+        return dialect::json_error(414, "request.uri_too_long", "the request target is longer than 8192 bytes");
+    case 404:
+        return dialect::json_error(404, "request.not_found", "no endpoint at this path");
+    case 405:
+        return dialect::json_error(405, "request.method_not_allowed", "this method is not served here");
+    case 408:
+        return dialect::json_error(408, "request.timeout", "the request took too long to arrive");
+    case 411:
+        return dialect::json_error(411, "request.length_required", "the request needs a Content-Length");
+    case 416:
+        return dialect::json_error(416, "request.bad_range", "the requested range is not satisfiable");
+    case 431:
+        return dialect::json_error(431, "request.header_too_large", "the request head is too large");
+    default:
+        if (status >= 500)
+            return dialect::json_error(status, "server.internal", "something went wrong");
+        return dialect::json_error(status, "request.malformed", "the HTTP request is malformed");
+    }
+}
+
 } // namespace
 
 Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
@@ -80,10 +121,14 @@ ApiServer::ApiServer(const profile::Profile& profile, vault::Store& store,
     m_server->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     // httplib's default also sets SO_REUSEPORT, which would let a second serve share the port
     // silently; plain SO_REUSEADDR makes a taken port the clear error it should be.
-    m_server->set_socket_options([](socket_t sock) {
+    m_server->set_socket_options([this](socket_t sock) {
         int yes = 1;
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        m_internal_socket = sock;
     });
+    // The front door relays each answer: without this, Nagle's algorithm and the relay's
+    // delayed ACK add 40 ms to every answer (httplib writes head and body separately).
+    m_server->set_tcp_nodelay(true);
     m_server->set_keep_alive_max_count(10000);
     m_server->set_keep_alive_timeout(5);
     m_server->set_read_timeout(30, 0);
@@ -111,6 +156,9 @@ ApiServer::ApiServer(const profile::Profile& profile, vault::Store& store,
             out = dialect::json_error(500, "server.internal", "something went wrong");
         }
         to_httplib(out, res);
+        // Marks an answer the dialects made (or relayed from an upstream), so that the error
+        // handler leaves an empty 4xx/5xx alone. `location` is never written by httplib's server.
+        res.location = k_dispatched;
         entry.method = req.method;
         entry.path = req.path;
         entry.status = out.status;
@@ -129,29 +177,81 @@ ApiServer::ApiServer(const profile::Profile& profile, vault::Store& store,
     m_server->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
         to_httplib(dialect::json_error(500, "server.internal", "something went wrong"), res);
     });
-    m_server->set_error_handler([](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty())
+    m_server->set_error_handler([this, limit](const httplib::Request& req, httplib::Response& res) {
+        if (res.location == k_dispatched || !res.body.empty())
             return;
-        if (res.status == 413)
-            to_httplib(dialect::json_error(413, "request.too_large", "the request body is too large"), res);
-        else if (res.status == 400)
-            to_httplib(dialect::json_error(400, "request.malformed", "the HTTP request is malformed"), res);
+        http::Response out = httplib_error(res.status, req.target.empty() ? req.path : req.target, limit);
+        res.headers.clear();
+        to_httplib(out, res);
+        AccessEntry entry;
+        entry.method = req.method.substr(0, 20);
+        entry.path = util::redact(req.path.substr(0, 200));
+        entry.status = out.status;
+        entry.error_code = http::find(out.headers, dialect::k_error_header).value_or("");
+        m_log.write(entry);
+    });
+
+    FrontDoorOptions door;
+    door.limits = {profile.limits.max_header_bytes, profile.limits.max_body_bytes};
+    door.relay_idle_ms = std::max(60000, profile.upstream.connect_timeout_ms + profile.upstream.timeout_ms + 5000);
+    door.listen_option = "--api-listen";
+    m_door = std::make_unique<FrontDoor>(door, [this, limit](const Refusal& r) {
+        http::Response out;
+        if (r.kind == Refusal::Kind::too_large)
+            out = too_large(r.target, limit);
+        else if (r.kind == Refusal::Kind::bad_content_length && is_footprint_path(r.target))
+            out = *dialect::footprint::check_content_length("x", limit);
+        else
+            out = dialect::json_error(r.status, r.code, r.message);
+        AccessEntry entry;
+        entry.path = util::redact(r.target.substr(0, r.target.find('?')).substr(0, 200));
+        entry.status = out.status;
+        entry.error_code = http::find(out.headers, dialect::k_error_header).value_or("");
+        m_log.write(entry);
+        return out;
     });
 }
 
 ApiServer::~ApiServer() { stop(); }
 
 Result<int> ApiServer::bind(const std::string& host, int port) {
-    int bound = port == 0 ? m_server->bind_to_any_port(host) : (m_server->bind_to_port(host, port) ? port : -1);
-    if (bound < 0)
-        return make_error("server.bind", "cannot listen on " + host + ":" + std::to_string(port) +
-                                             " (in use? pick another port with --api-listen)");
-    return bound;
+    int internal = m_server->bind_to_any_port("127.0.0.1");
+    if (internal <= 0)
+        return make_error("server.bind", "cannot listen on 127.0.0.1 for the API port's internal server");
+    // httplib listens with a backlog of 5: a burst of new client connections (each opens an
+    // internal one) would overflow it and wait for SYN retransmits, a second or more each.
+    if (m_internal_socket >= 0)
+        ::listen(m_internal_socket, 1024);
+    auto bound = m_door->bind(host, port);
+    if (!bound)
+        return bound.error();
+    m_door->relay_to(internal);
+    m_bound = true;
+    return *bound;
 }
 
-bool ApiServer::run() { return m_server->listen_after_bind(); }
+bool ApiServer::run() {
+    if (!m_bound)
+        return false;
+    std::atomic<bool> inner_done{false};
+    std::thread inner([this, &inner_done] {
+        m_server->listen_after_bind();
+        inner_done = true;
+    });
+    // The internal server must be running before it can be stopped.
+    while (!m_server->is_running() && !inner_done)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    bool ok = !inner_done;
+    if (ok)
+        m_door->run();
+    m_server->stop();
+    inner.join();
+    return ok;
+}
 
 void ApiServer::stop() {
+    if (m_door)
+        m_door->stop();
     if (m_server)
         m_server->stop();
 }

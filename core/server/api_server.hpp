@@ -2,6 +2,10 @@
 #pragma once
 // The API listener of `serve`: Footprint (/vault_proxy/*), Gr4vy (/vault-forward) and VTEX
 // (/payment-provider/…) on one HTTP port, with API-key auth, body limits and an access log.
+// The public port is a FrontDoor (front_door.hpp) in relay mode: every byte a client sends
+// passes a RequestGuard (request_guard.hpp) before an internal httplib server on 127.0.0.1
+// parses it. Its refusals and httplib's own all answer JSON with x-vaultfwd-error (Footprint
+// paths in Footprint's envelope).
 
 #include <memory>
 #include <string>
@@ -15,6 +19,8 @@ class Server;
 
 namespace vaultfwd::server {
 
+class FrontDoor;
+
 class ApiServer {
   public:
     ApiServer(const profile::Profile& profile, vault::Store& store, upstream::Client& client,
@@ -25,7 +31,7 @@ class ApiServer {
 
     // Binds to host:port (port 0 picks a free one) and returns the port.
     Result<int> bind(const std::string& host, int port);
-    // Serves until stop(); returns false if the listener failed.
+    // Serves until stop(); returns false if the listener failed (or bind() did not succeed).
     bool run();
     void stop();
 
@@ -36,7 +42,10 @@ class ApiServer {
     const profile::Profile& m_profile;
     dialect::Services m_services;
     AccessLog& m_log;
-    std::unique_ptr<httplib::Server> m_server;
+    std::unique_ptr<httplib::Server> m_server; // internal, on 127.0.0.1
+    std::unique_ptr<FrontDoor> m_door;        // the public port
+    int m_internal_socket = -1;               // the internal server's listening socket
+    bool m_bound = false;
 };
 
 // "host:port" → (host, port); IPv6 as "[::1]:7410". Error "server.bad_listen".

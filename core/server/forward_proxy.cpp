@@ -7,18 +7,12 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <condition_variable>
-#include <csignal>
-#include <deque>
-#include <fcntl.h>
 #include <map>
 #include <mutex>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <optional>
 #include <poll.h>
-#include <set>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -32,6 +26,9 @@
 #include "core/dialect/vgs/filters.hpp"
 #include "core/dialect/vgs/routes.hpp"
 #include "core/server/auth.hpp"
+#include "core/server/connect_head.hpp"
+#include "core/server/front_door.hpp"
+#include "core/server/request_guard.hpp"
 #include "core/tls/minter.hpp"
 #include "core/tls/store.hpp"
 #include "core/util/strings.hpp"
@@ -40,260 +37,193 @@ namespace vaultfwd::server {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using Ms = std::chrono::milliseconds;
 namespace vgs = dialect::vgs;
 
-constexpr int k_handshake_timeout_ms = 10000;
-constexpr int k_head_timeout_ms = 30000;
+constexpr int k_head_timeout_ms = 10000; // a head after a 407, and writes of refusals
 constexpr int k_tick_ms = 200; // how often a waiting worker looks at the stop flag
 constexpr std::size_t k_pump_buffer = 256 * 1024;
 constexpr int k_max_heads = 8;  // CONNECT retries after a 407 on one connection
 constexpr int k_internal_keep_alive_s = 5;
 constexpr const char* k_dispatched = "vaultfwd:dispatched"; // see on_error()
 
-enum class Io { ok, want_read, want_write, eof, error };
+// The client's stream as the pump sees it: nothing is ever held back for later.
+bool pending_out(const ClientStream&) { return false; }
+Io flush(ClientStream&) { return Io::ok; }
 
-void set_nonblocking(int fd) {
-    int flags = fcntl(fd, F_GETFL, 0);
-    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
-
-void set_nodelay(int fd) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-int remaining_ms(Clock::time_point deadline) {
-    auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now()).count();
-    return left < 0 ? 0 : static_cast<int>(std::min<long long>(left, INT_MAX));
-}
-
-// Waits for `events` on `fd` until `deadline`, in short ticks so that a stop is noticed.
-bool wait_fd(int fd, short events, Clock::time_point deadline, const std::atomic<bool>& stopping) {
-    while (!stopping) {
-        int left = remaining_ms(deadline);
-        if (left == 0)
-            return false;
-        pollfd p{fd, events, 0};
-        int rc = ::poll(&p, 1, std::min(left, k_tick_ms));
-        if (rc > 0)
-            return true;
-        if (rc < 0 && errno != EINTR)
-            return false;
-    }
-    return false;
-}
-
-// The client's side of a connection: a non-blocking socket, or TLS over it when the proxy
-// port itself speaks TLS.
-class ClientStream {
+// TLS inside a tunnel, terminated by the worker over the client's stream (itself plain, or TLS
+// when the proxy port speaks it) through a BIO pair, so that the decrypted bytes can pass the
+// RequestGuard. The leaf is chosen by Impl::choose_certificate from SNI or the CONNECT target.
+class InnerTls {
   public:
-    explicit ClientStream(int fd) : m_fd(fd) {}
-    ~ClientStream() {
-        if (m_ssl && !m_broken) {
+    InnerTls(ClientStream& outer, SSL_CTX* ctx, const std::string& host, std::string already_read)
+        : m_outer(outer), m_host(host), m_ssl(SSL_new(ctx)) {
+        BIO* inside = nullptr;
+        if (!m_ssl || BIO_new_bio_pair(&inside, 0, &m_net, 0) != 1) {
+            m_ssl.reset();
+            return;
+        }
+        SSL_set_bio(m_ssl.get(), inside, inside);
+        SSL_set_app_data(m_ssl.get(), const_cast<std::string*>(&m_host));
+        SSL_set_accept_state(m_ssl.get());
+        SSL_set_mode(m_ssl.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        m_in = std::move(already_read);
+    }
+    ~InnerTls() {
+        if (m_ssl && m_done && !m_broken) {
             ERR_clear_error();
             SSL_shutdown(m_ssl.get());
+            flush();
         }
         ERR_clear_error();
-        ::close(m_fd);
+        m_ssl.reset();
+        if (m_net)
+            BIO_free(m_net);
     }
-    ClientStream(const ClientStream&) = delete;
-    ClientStream& operator=(const ClientStream&) = delete;
+    InnerTls(const InnerTls&) = delete;
+    InnerTls& operator=(const InnerTls&) = delete;
 
-    int fd() const { return m_fd; }
-    bool tls() const { return m_ssl != nullptr; }
+    int fd() const { return m_outer.fd(); }
 
-    bool accept_tls(SSL_CTX* ctx, Clock::time_point deadline, const std::atomic<bool>& stopping) {
-        m_ssl.reset(SSL_new(ctx));
+    bool handshake(Clock::time_point deadline, const std::atomic<bool>& stopping) {
         if (!m_ssl)
             return false;
-        SSL_set_fd(m_ssl.get(), m_fd);
-        SSL_set_accept_state(m_ssl.get());
-        SSL_set_mode(m_ssl.get(),
-                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         for (;;) {
             ERR_clear_error();
             int rc = SSL_do_handshake(m_ssl.get());
-            if (rc == 1)
+            int err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(m_ssl.get(), rc);
+            ERR_clear_error();
+            // Whatever OpenSSL wrote (a ServerHello, an alert) goes out first.
+            while (pending()) {
+                Io io = flush();
+                if (io == Io::error)
+                    return false;
+                if (io != Io::ok && !wait_fd(fd(), io == Io::want_read ? POLLIN : POLLOUT, deadline, stopping))
+                    return false;
+            }
+            if (rc == 1) {
+                m_done = true;
                 return true;
-            int err = SSL_get_error(m_ssl.get(), rc);
-            short ev = err == SSL_ERROR_WANT_READ ? POLLIN : err == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
-            if (!ev || !wait_fd(m_fd, ev, deadline, stopping)) {
+            }
+            if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
                 m_broken = true;
                 return false;
+            }
+            if (err == SSL_ERROR_WANT_READ) {
+                Io io = fill();
+                if (io == Io::want_read || io == Io::want_write) {
+                    if (!wait_fd(fd(), io == Io::want_read ? POLLIN : POLLOUT, deadline, stopping))
+                        return false;
+                } else if (io != Io::ok) {
+                    return false;
+                }
             }
         }
     }
 
     Io read(char* buf, std::size_t cap, std::size_t& n) {
         n = 0;
-        if (m_ssl) {
+        for (;;) {
             ERR_clear_error();
             int rc = SSL_read(m_ssl.get(), buf, static_cast<int>(std::min<std::size_t>(cap, INT_MAX)));
             if (rc > 0) {
                 n = static_cast<std::size_t>(rc);
                 return Io::ok;
             }
-            return ssl_status(rc);
+            int err = SSL_get_error(m_ssl.get(), rc);
+            ERR_clear_error();
+            if (err == SSL_ERROR_ZERO_RETURN)
+                return Io::eof;
+            if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+                m_broken = true;
+                return Io::error;
+            }
+            if (flush() == Io::error)
+                return Io::error;
+            if (err == SSL_ERROR_WANT_WRITE)
+                return Io::want_write;
+            Io io = fill();
+            if (io != Io::ok)
+                return io;
         }
-        ssize_t rc = ::recv(m_fd, buf, cap, 0);
-        if (rc > 0) {
-            n = static_cast<std::size_t>(rc);
-            return Io::ok;
-        }
-        if (rc == 0)
-            return Io::eof;
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Io::want_read : Io::error;
     }
 
     Io write(const char* buf, std::size_t len, std::size_t& n) {
         n = 0;
-        if (m_ssl) {
-            ERR_clear_error();
-            int rc = SSL_write(m_ssl.get(), buf, static_cast<int>(std::min<std::size_t>(len, INT_MAX)));
-            if (rc > 0) {
-                n = static_cast<std::size_t>(rc);
-                return Io::ok;
-            }
-            return ssl_status(rc);
-        }
-        ssize_t rc = ::send(m_fd, buf, len, MSG_NOSIGNAL);
-        if (rc >= 0) {
+        ERR_clear_error();
+        int rc = SSL_write(m_ssl.get(), buf, static_cast<int>(std::min<std::size_t>(len, INT_MAX)));
+        if (rc > 0) {
             n = static_cast<std::size_t>(rc);
-            return Io::ok;
+            return flush() == Io::error ? Io::error : Io::ok;
         }
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Io::want_write : Io::error;
+        int err = SSL_get_error(m_ssl.get(), rc);
+        ERR_clear_error();
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+            m_broken = true;
+            return Io::error;
+        }
+        Io io = flush();
+        if (io == Io::error)
+            return Io::error;
+        // The pair is full until the client takes what is waiting: wait for the socket.
+        return io == Io::ok ? Io::want_write : io;
     }
 
-    // Writes all of `data` before `deadline`.
-    bool send_all(std::string_view data, Clock::time_point deadline, const std::atomic<bool>& stopping) {
-        while (!data.empty()) {
-            std::size_t n = 0;
-            Io io = write(data.data(), data.size(), n);
-            if (io == Io::ok) {
-                data.remove_prefix(n);
-            } else if (io == Io::want_read || io == Io::want_write) {
-                if (!wait_fd(m_fd, io == Io::want_read ? POLLIN : POLLOUT, deadline, stopping))
-                    return false;
-            } else {
-                return false;
-            }
-        }
-        return true;
-    }
+    // Ciphertext waiting for the client.
+    bool pending() const { return !m_out.empty() || BIO_ctrl_pending(m_net) > 0; }
 
-    // Reads at least one more byte into `buf` before `deadline`; false on EOF, error or timeout.
-    bool read_more(std::string& buf, Clock::time_point deadline, const std::atomic<bool>& stopping) {
+    // Sends waiting ciphertext to the client without blocking.
+    Io flush() {
         char tmp[16384];
         for (;;) {
-            std::size_t n = 0;
-            Io io = read(tmp, sizeof tmp, n);
-            if (io == Io::ok) {
-                buf.append(tmp, n);
-                return true;
+            if (m_out.empty()) {
+                int got = BIO_read(m_net, tmp, sizeof tmp);
+                if (got <= 0)
+                    return Io::ok;
+                m_out.assign(tmp, static_cast<std::size_t>(got));
             }
-            if (io != Io::want_read && io != Io::want_write)
-                return false;
-            if (!wait_fd(m_fd, io == Io::want_read ? POLLIN : POLLOUT, deadline, stopping))
-                return false;
+            std::size_t n = 0;
+            Io io = m_outer.write(m_out.data(), m_out.size(), n);
+            if (io != Io::ok)
+                return io == Io::eof ? Io::error : io;
+            if (n == 0)
+                return Io::want_write;
+            m_out.erase(0, n);
         }
     }
 
   private:
-    Io ssl_status(int rc) {
-        int err = SSL_get_error(m_ssl.get(), rc);
-        ERR_clear_error();
-        switch (err) {
-        case SSL_ERROR_WANT_READ:
-            return Io::want_read;
-        case SSL_ERROR_WANT_WRITE:
-            return Io::want_write;
-        case SSL_ERROR_ZERO_RETURN:
-            return Io::eof;
-        default:
-            m_broken = true; // after SSL_ERROR_SYSCALL/SSL no shutdown may be sent
-            return Io::error;
+    // Moves ciphertext from the client into OpenSSL: Io::ok when some moved.
+    Io fill() {
+        std::size_t room = BIO_ctrl_get_write_guarantee(m_net);
+        if (room == 0)
+            return Io::error; // OpenSSL asks for more while holding a full buffer: give up
+        if (!m_in.empty()) {
+            std::size_t n = std::min(room, m_in.size());
+            BIO_write(m_net, m_in.data(), static_cast<int>(n));
+            m_in.erase(0, n);
+            return Io::ok;
         }
+        char tmp[16384];
+        std::size_t n = 0;
+        Io io = m_outer.read(tmp, std::min(room, sizeof tmp), n);
+        if (io != Io::ok)
+            return io;
+        BIO_write(m_net, tmp, static_cast<int>(n));
+        return Io::ok;
     }
 
-    int m_fd;
+    ClientStream& m_outer;
+    std::string m_host; // the CONNECT target, read by choose_certificate
     ossl::SslPtr m_ssl;
-    bool m_broken = false;
+    BIO* m_net = nullptr; // the pair's far end, ours to free (OpenSSL owns the near end)
+    std::string m_in;     // ciphertext read before the handshake began
+    std::string m_out;    // ciphertext taken from the pair, not yet sent
+    bool m_done = false, m_broken = false;
 };
 
-// A request head as the worker needs it: only for CONNECT is more than the request line read.
-struct Head {
-    std::string method;
-    std::string target;
-    std::vector<http::Header> headers;
-};
-
-std::optional<Head> parse_head(std::string_view text) {
-    auto lines = util::split(text, '\n');
-    if (lines.empty())
-        return std::nullopt;
-    auto strip = [](std::string s) {
-        if (!s.empty() && s.back() == '\r')
-            s.pop_back();
-        return s;
-    };
-    auto parts = util::split(strip(lines[0]), ' ');
-    if (parts.size() != 3 || parts[0].empty() || parts[1].empty() ||
-        parts[2].rfind("HTTP/1.", 0) != 0 || !http::is_token(parts[0]))
-        return std::nullopt;
-    Head head{parts[0], parts[1], {}};
-    for (std::size_t i = 1; i < lines.size(); ++i) {
-        std::string line = strip(lines[i]);
-        if (line.empty())
-            continue;
-        auto colon = line.find(':');
-        if (colon == std::string::npos || colon == 0 || line[0] == ' ' || line[0] == '\t')
-            return std::nullopt; // no obsolete line folding, no garbage
-        head.headers.push_back({line.substr(0, colon), std::string(util::trim(line.substr(colon + 1)))});
-    }
-    return head;
-}
-
-// "host:port" or "[v6]:port" of a CONNECT.
-std::optional<std::pair<std::string, int>> parse_authority(const std::string& target) {
-    auto colon = target.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == target.size() ||
-        target.size() - colon - 1 > 5)
-        return std::nullopt;
-    std::string host = target.substr(0, colon);
-    if (host.front() == '[') {
-        if (host.back() != ']')
-            return std::nullopt;
-        host = host.substr(1, host.size() - 2);
-        if (host.find(':') == std::string::npos)
-            return std::nullopt;
-    } else if (host.find(':') != std::string::npos) {
-        return std::nullopt;
-    }
-    int port = 0;
-    for (char c : target.substr(colon + 1)) {
-        if (!std::isdigit(static_cast<unsigned char>(c)))
-            return std::nullopt;
-        port = port * 10 + (c - '0');
-    }
-    std::string norm = tls::normalize_host(host);
-    if (port < 1 || port > 65535 || norm.empty() || norm.find('*') != std::string::npos)
-        return std::nullopt;
-    return std::make_pair(norm, port);
-}
-
-std::string raw_response(const http::Response& r, bool close) {
-    std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " +
-                      std::string(http::status_text(r.status)) + "\r\n";
-    for (const auto& h : r.headers)
-        out += h.name + ": " + h.value + "\r\n";
-    out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
-    if (close)
-        out += "Connection: close\r\n";
-    out += "\r\n" + r.body;
-    return out;
-}
+bool pending_out(const InnerTls& s) { return s.pending(); }
+Io flush(InnerTls& s) { return s.flush(); }
 
 http::Response proxy_auth_required(bool had_credentials) {
     auto res = dialect::json_error(
@@ -383,25 +313,18 @@ struct ForwardProxy::Impl {
     std::string ca_pem;
     ossl::SslCtxPtr proxy_tls;
 
-    int listen_fd = -1;
-    int wake[2] = {-1, -1};
+    std::unique_ptr<FrontDoor> door;
     int port = 0;
     bool bound = false;
     std::atomic<bool> stopping{false};
 
     std::unique_ptr<httplib::Server> plain;
-    std::unique_ptr<httplib::SSLServer> intercept;
-    int plain_port = 0, intercept_port = 0;
-    std::thread plain_thread, intercept_thread;
+    int plain_port = 0;
+    std::thread plain_thread;
+    ossl::SslCtxPtr intercept; // TLS inside tunnels, with leaves minted per host
 
     std::mutex conn_mutex;
     std::unordered_map<int, Conn> conns;
-
-    std::mutex queue_mutex;
-    std::condition_variable queue_cv;
-    std::deque<int> queue;
-    std::set<int> active; // client fds being served, shut down on stop()
-    std::vector<std::thread> workers;
 
     Impl(const profile::Profile& p, vault::Store& s, upstream::Client& c, AccessLog& l)
         : profile(p), store(s), client(c), log(l), routes(vgs::RouteTable::compile(p.routes)) {
@@ -420,10 +343,8 @@ struct ForwardProxy::Impl {
 
     ~Impl() {
         stop();
+        door.reset();
         stop_internal();
-        for (int fd : {listen_fd, wake[0], wake[1]})
-            if (fd >= 0)
-                ::close(fd);
     }
 
     std::size_t threads() const { return static_cast<std::size_t>(std::max(2, profile.limits.threads)); }
@@ -455,40 +376,26 @@ struct ForwardProxy::Impl {
                                                         ossl::last_error());
         }
         minter = std::make_unique<tls::Minter>(std::move(*ca));
-        std::signal(SIGPIPE, SIG_IGN);
-
-        addrinfo hints{};
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-        addrinfo* found = nullptr;
-        std::string where = host + ":" + std::to_string(want_port);
-        if (getaddrinfo(host.c_str(), std::to_string(want_port).c_str(), &hints, &found) != 0 || !found)
-            return make_error("server.bind", "cannot resolve the proxy listen address " + where);
-        int fd = -1;
-        for (addrinfo* ai = found; ai && fd < 0; ai = ai->ai_next) {
-            fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-            if (fd < 0)
-                continue;
-            int one = 1;
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-            if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 256) != 0) {
-                ::close(fd);
-                fd = -1;
-            }
-        }
-        freeaddrinfo(found);
-        if (fd < 0)
-            return make_error("server.bind", "cannot listen on " + where +
-                                                 " (in use? pick another port with --proxy-listen)");
-        sockaddr_storage addr{};
-        socklen_t len = sizeof addr;
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-        port = addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
-                                          : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-        listen_fd = fd;
-        if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0)
-            return make_error("server.bind", "cannot create a pipe");
+        FrontDoorOptions options;
+        options.limits = guard_limits();
+        options.threads = threads();
+        options.head_timeout_ms = k_head_timeout_ms;
+        options.tls = proxy_tls.get();
+        options.listen_option = "--proxy-listen";
+        door = std::make_unique<FrontDoor>(options, [this](const Refusal& r) {
+            auto res = dialect::json_error(r.status, r.code, r.message);
+            AccessEntry entry;
+            entry.dialect = "vgs";
+            entry.status = res.status;
+            entry.error_code = r.code;
+            log.write(entry);
+            return res;
+        });
+        auto bound_port = door->bind(host, want_port);
+        if (!bound_port)
+            return bound_port.error();
+        port = *bound_port;
+        door->hand_off([this](ClientStream& c, std::string prefix) { serve_connection(c, std::move(prefix)); });
         if (auto r = start_internal(); !r)
             return r.error();
         bound = true;
@@ -496,115 +403,61 @@ struct ForwardProxy::Impl {
     }
 
     Result<void> start_internal() {
+        intercept.reset(SSL_CTX_new(TLS_server_method()));
+        if (!intercept)
+            return make_error("tls.intercept", "cannot create the TLS context for tunnels: " + ossl::last_error());
+        SSL_CTX_set_min_proto_version(intercept.get(), TLS1_2_VERSION);
+        SSL_CTX_set_options(intercept.get(), SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
+        SSL_CTX_set_cert_cb(intercept.get(), &Impl::choose_certificate, this);
         plain = std::make_unique<httplib::Server>();
-        intercept = std::make_unique<httplib::SSLServer>([this](SSL_CTX& ctx) {
-            SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-            SSL_CTX_set_options(&ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-            SSL_CTX_set_cert_cb(&ctx, &Impl::choose_certificate, this);
-            return true;
+        configure(*plain);
+        auto listen_socket = std::make_shared<int>(-1);
+        plain->set_socket_options([listen_socket](socket_t sock) {
+            int yes = 1;
+            ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+            *listen_socket = sock;
         });
-        for (httplib::Server* s : {plain.get(), static_cast<httplib::Server*>(intercept.get())})
-            configure(*s);
         plain_port = plain->bind_to_any_port("127.0.0.1");
-        intercept_port = intercept->bind_to_any_port("127.0.0.1");
-        if (plain_port <= 0 || intercept_port <= 0)
-            return make_error("server.bind", "cannot listen on 127.0.0.1 for the proxy's internal servers");
+        if (plain_port <= 0)
+            return make_error("server.bind", "cannot listen on 127.0.0.1 for the proxy's internal server");
+        // httplib listens with a backlog of 5: a burst of tunnels would overflow it and wait for
+        // SYN retransmits, a second or more each.
+        if (*listen_socket >= 0)
+            ::listen(*listen_socket, 1024);
         plain_thread = std::thread([this] { plain->listen_after_bind(); });
-        intercept_thread = std::thread([this] { intercept->listen_after_bind(); });
-        while (!plain->is_running() || !intercept->is_running())
+        while (!plain->is_running())
             std::this_thread::sleep_for(Ms(1));
         return {};
     }
 
     void stop_internal() {
-        for (httplib::Server* s : {plain.get(), static_cast<httplib::Server*>(intercept.get())})
-            if (s)
-                s->stop();
-        for (std::thread* t : {&plain_thread, &intercept_thread})
-            if (t->joinable())
-                t->join();
+        if (plain)
+            plain->stop();
+        if (plain_thread.joinable())
+            plain_thread.join();
     }
 
     void stop() {
         stopping = true;
-        if (wake[1] >= 0) {
-            char c = 1;
-            [[maybe_unused]] auto n = ::write(wake[1], &c, 1);
-        }
-        queue_cv.notify_all();
-        std::lock_guard<std::mutex> lock(queue_mutex);
-        for (int fd : active)
-            ::shutdown(fd, SHUT_RDWR);
+        if (door)
+            door->stop();
     }
 
     void run() {
         if (!bound)
             return;
-        for (std::size_t i = 0; i < threads(); ++i)
-            workers.emplace_back([this] { work(); });
-        const std::size_t max_queue = threads() * 8;
-        while (!stopping) {
-            pollfd p[2] = {{listen_fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
-            int rc = ::poll(p, 2, -1);
-            if (rc < 0 && errno != EINTR)
-                break;
-            if (stopping || (p[1].revents & POLLIN))
-                break;
-            if (!(p[0].revents & POLLIN))
-                continue;
-            int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd < 0)
-                continue; // EMFILE, ECONNABORTED, …: keep serving the others
-            std::lock_guard<std::mutex> lock(queue_mutex);
-            if (queue.size() >= max_queue) {
-                ::close(fd); // overloaded: refusing one connection beats queueing without bound
-                continue;
-            }
-            queue.push_back(fd);
-            queue_cv.notify_one();
-        }
+        door->run();
         stopping = true;
-        queue_cv.notify_all();
-        for (auto& w : workers)
-            w.join();
-        workers.clear();
-        for (int fd : queue)
-            ::close(fd);
-        queue.clear();
         stop_internal();
     }
 
-    void work() {
-        for (;;) {
-            int fd = -1;
-            {
-                std::unique_lock<std::mutex> lock(queue_mutex);
-                queue_cv.wait(lock, [this] { return stopping || !queue.empty(); });
-                if (stopping)
-                    return;
-                fd = queue.front();
-                queue.pop_front();
-                active.insert(fd);
-            }
-            try {
-                serve_connection(fd);
-            } catch (const std::exception&) {
-                // One broken connection must not take a worker down with it.
-            }
-            std::lock_guard<std::mutex> lock(queue_mutex);
-            active.erase(fd);
-        }
-    }
+    GuardLimits guard_limits() const { return {profile.limits.max_header_bytes, profile.limits.max_body_bytes}; }
 
     // ---- one client connection ----
 
-    void serve_connection(int fd) {
-        ClientStream client(fd); // closes fd
-        set_nonblocking(fd);
-        set_nodelay(fd);
-        if (proxy_tls && !client.accept_tls(proxy_tls.get(), Clock::now() + Ms(k_handshake_timeout_ms), stopping))
-            return;
-        std::string buf;
+    // A connection the front door handed over: `buf` holds its first head (TLS, when the
+    // proxy port speaks it, is already established).
+    void serve_connection(ClientStream& client, std::string buf) {
         for (int heads = 0; heads < k_max_heads; ++heads) {
             auto deadline = Clock::now() + Ms(k_head_timeout_ms);
             std::size_t end;
@@ -631,7 +484,7 @@ struct ForwardProxy::Impl {
             }
             if (head->method != "CONNECT") {
                 // Everything but CONNECT is HTTP that httplib parses; it gets the bytes as read.
-                splice(client, std::move(buf), plain_port, Conn{});
+                splice(client, std::move(buf), Conn{});
                 return;
             }
             buf.erase(0, head_len);
@@ -694,7 +547,7 @@ struct ForwardProxy::Impl {
             finish(dialect::json_error(403, allowed.error().code, allowed.error().message), true);
             return false;
         }
-        if (is_loopback(host) && (target_port == port || target_port == plain_port || target_port == intercept_port)) {
+        if (is_loopback(host) && (target_port == port || target_port == plain_port)) {
             finish(dialect::json_error(403, "proxy.loop", "CONNECT to the proxy itself is refused"), true);
             return false;
         }
@@ -705,8 +558,17 @@ struct ForwardProxy::Impl {
         if (buf.empty() && !client.read_more(buf, Clock::now() + Ms(pump_idle_ms()), stopping))
             return false;
         bool tls_inside = static_cast<unsigned char>(buf[0]) == 0x16;
-        splice(client, std::move(buf), tls_inside ? intercept_port : plain_port,
-               Conn{true, cred->id, host, target_port, tls_inside});
+        Conn conn{true, cred->id, host, target_port, tls_inside};
+        if (!tls_inside) {
+            splice(client, std::move(buf), conn);
+            return false;
+        }
+        // TLS inside: terminated here with a leaf minted for the host, so that the decrypted
+        // stream passes the guard like any other.
+        InnerTls inner(client, intercept.get(), host, std::move(buf));
+        if (!inner.handshake(Clock::now() + Ms(k_head_timeout_ms), stopping))
+            return false;
+        splice(inner, "", conn);
         return false;
     }
 
@@ -723,15 +585,15 @@ struct ForwardProxy::Impl {
         client.send_all(raw_response(res, close), Clock::now() + Ms(k_head_timeout_ms), stopping);
     }
 
-    // Connects to an internal server, registers who is behind the connection, and copies bytes
-    // both ways until either side is done.
-    void splice(ClientStream& client, std::string prefix, int internal_port, Conn conn) {
+    // Connects to the internal server, registers who is behind the connection, and copies bytes
+    // both ways until either side is done; the client's bytes pass a RequestGuard first.
+    template <class Stream> void splice(Stream& client, std::string prefix, Conn conn) {
         int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (s < 0)
             return;
         sockaddr_in to{};
         to.sin_family = AF_INET;
-        to.sin_port = htons(static_cast<uint16_t>(internal_port));
+        to.sin_port = htons(static_cast<uint16_t>(plain_port));
         to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         if (::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
             ::close(s);
@@ -749,9 +611,9 @@ struct ForwardProxy::Impl {
         // Registered before any byte is sent, so the handler always finds it.
         {
             std::lock_guard<std::mutex> lock(conn_mutex);
-            conns[key] = std::move(conn);
+            conns[key] = conn;
         }
-        pump(client, s, std::move(prefix));
+        pump(client, s, std::move(prefix), conn);
         {
             std::lock_guard<std::mutex> lock(conn_mutex);
             conns.erase(key);
@@ -759,27 +621,53 @@ struct ForwardProxy::Impl {
         ::close(s);
     }
 
-    void pump(ClientStream& client, int loop_fd, std::string up) {
-        std::string down;
+    template <class Stream> void pump(Stream& client, int loop_fd, std::string prefix, const Conn& conn) {
+        RequestGuard guard(guard_limits());
+        ResponseCounter counter; // answers the internal server owes
+        std::size_t unanswerable = 0; // a refused request httplib got part of, and never answers
+        std::string up, down, answer;
         std::size_t up_off = 0, down_off = 0;
-        bool client_eof = false, loop_eof = false, loop_shut = false;
+        bool client_eof = false, loop_eof = false, loop_shut = false, refused = false, head_timing = false;
         Io client_read = Io::ok, client_write = Io::ok;
         const int idle_ms = pump_idle_ms();
         auto idle_deadline = Clock::now() + Ms(idle_ms);
+        auto head_deadline = Clock::time_point::max();
+        // Stops the client's stream at a refusal: what went before is answered first (the
+        // internal server sees the stream end), then the refusal's answer, then the close.
+        auto guard_feed = [&](std::string_view bytes) {
+            auto r = guard.feed(bytes, up);
+            for (bool head : guard.take_passed())
+                counter.request_sent(head);
+            bool in_head = guard.in_head();
+            if (in_head && !head_timing)
+                head_deadline = Clock::now() + Ms(k_head_timeout_ms);
+            head_timing = in_head;
+            if (!in_head)
+                head_deadline = Clock::time_point::max();
+            if (r) {
+                refuse_in_stream(*r, conn, answer, refused);
+                unanswerable = r->mid_body ? 1 : 0;
+            }
+        };
+        guard_feed(prefix);
         char tmp[16384];
         while (!stopping) {
             bool progress = false;
-            if (!client_eof && up.size() - up_off < k_pump_buffer) {
+            if (!client_eof && !refused && up.size() - up_off < k_pump_buffer) {
                 std::size_t n = 0;
                 client_read = client.read(tmp, sizeof tmp, n);
                 if (client_read == Io::ok) {
-                    up.append(tmp, n);
+                    guard_feed(std::string_view(tmp, n));
                     progress = true;
                 } else if (client_read == Io::eof) {
                     client_eof = progress = true;
                 } else if (client_read == Io::error) {
                     return;
                 }
+            }
+            if (!refused && Clock::now() >= head_deadline) {
+                refuse_in_stream(guard.head_timeout(), conn, answer, refused);
+                progress = true;
             }
             if (up_off < up.size()) {
                 ssize_t w = ::send(loop_fd, up.data() + up_off, up.size() - up_off, MSG_NOSIGNAL);
@@ -794,17 +682,30 @@ struct ForwardProxy::Impl {
                     return;
                 }
             }
-            if (client_eof && up.empty() && !loop_shut) {
+            // httplib answers nothing once it sees the stream end, so the end is passed on only
+            // when nothing more is owed (but a request cut short is never answered).
+            bool partial = !guard.between_requests() && !guard.in_head();
+            if (client_eof && !refused && up.empty() && !loop_shut && counter.owed() <= (partial ? 1u : 0u)) {
                 ::shutdown(loop_fd, SHUT_WR);
                 loop_shut = true;
+            }
+            // A refusal's answer goes after the answers owed before it; then the connection ends.
+            if (refused && up.empty() && !answer.empty() && counter.owed() <= unanswerable) {
+                down.append(answer);
+                answer.clear();
+                loop_eof = true; // nothing more is read from the internal server
+                progress = true;
             }
             if (!loop_eof && down.size() - down_off < k_pump_buffer) {
                 ssize_t r = ::recv(loop_fd, tmp, sizeof tmp, 0);
                 if (r > 0) {
                     down.append(tmp, static_cast<std::size_t>(r));
+                    counter.feed(std::string_view(tmp, static_cast<std::size_t>(r)));
                     progress = true;
                 } else if (r == 0 || !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
                     loop_eof = progress = true;
+                    down.append(answer); // a refusal's answer goes after the server's
+                    answer.clear();
                 }
             }
             if (down_off < down.size()) {
@@ -821,19 +722,28 @@ struct ForwardProxy::Impl {
                     return;
                 }
             }
-            if (loop_eof && down.empty())
+            if (pending_out(client) && flush(client) == Io::error)
                 return;
+            if (loop_eof && down.empty()) {
+                flush_all(client);
+                if (refused)
+                    drain(client);
+                return;
+            }
             if (progress) {
                 idle_deadline = Clock::now() + Ms(idle_ms);
                 continue;
             }
-            int left = remaining_ms(idle_deadline);
-            if (left == 0)
-                return;
+            int left = remaining_ms(std::min(idle_deadline, head_deadline));
+            if (left == 0) {
+                if (Clock::now() >= idle_deadline)
+                    return;
+                continue; // the head deadline: refused above
+            }
             short cev = 0, lev = 0;
-            if (!client_eof && up.size() - up_off < k_pump_buffer)
+            if (!client_eof && !refused && up.size() - up_off < k_pump_buffer)
                 cev |= client_read == Io::want_write ? POLLOUT : POLLIN;
-            if (!down.empty())
+            if (!down.empty() || pending_out(client))
                 cev |= client_write == Io::want_read ? POLLIN : POLLOUT;
             if (!loop_eof && down.size() - down_off < k_pump_buffer)
                 lev |= POLLIN;
@@ -841,6 +751,45 @@ struct ForwardProxy::Impl {
                 lev |= POLLOUT;
             pollfd p[2] = {{client.fd(), cev, 0}, {loop_fd, lev, 0}};
             ::poll(p, 2, std::min(left, k_tick_ms));
+        }
+    }
+
+    void refuse_in_stream(const Refusal& r, const Conn& conn, std::string& answer, bool& refused) {
+        refused = true;
+        auto res = dialect::json_error(r.status, r.code, r.message);
+        AccessEntry entry;
+        entry.dialect = "vgs";
+        entry.upstream_host = conn.tunnel ? conn.host + ":" + std::to_string(conn.port) : "";
+        entry.principal = conn.credential;
+        entry.status = res.status;
+        entry.error_code = r.code;
+        log.write(entry);
+        answer = raw_response(res, true);
+    }
+
+    // After a refusal: reads what the client still sends, for a moment, so that closing with
+    // its bytes unread does not reset the connection and destroy the answer.
+    template <class Stream> void drain(Stream& client) {
+        auto deadline = Clock::now() + Ms(1000);
+        char tmp[16384];
+        for (;;) {
+            std::size_t n = 0;
+            Io io = client.read(tmp, sizeof tmp, n);
+            if (io == Io::ok)
+                continue;
+            if ((io != Io::want_read && io != Io::want_write) ||
+                !wait_fd(client.fd(), io == Io::want_read ? POLLIN : POLLOUT, deadline, stopping))
+                return;
+        }
+    }
+
+    // Sends what the stream still holds, for a moment at most.
+    template <class Stream> void flush_all(Stream& client) {
+        auto deadline = Clock::now() + Ms(k_head_timeout_ms);
+        while (pending_out(client)) {
+            Io io = flush(client);
+            if (io == Io::error || (io != Io::ok && !wait_fd(client.fd(), io == Io::want_read ? POLLIN : POLLOUT, deadline, stopping)))
+                return;
         }
     }
 
@@ -856,20 +805,16 @@ struct ForwardProxy::Impl {
     // minted leaf for the name the client asked for (SNI), else for the CONNECT target.
     static int choose_certificate(SSL* ssl, void* arg) {
         auto* self = static_cast<Impl*>(arg);
-        sockaddr_in peer{};
-        socklen_t len = sizeof peer;
-        if (getpeername(SSL_get_fd(ssl), reinterpret_cast<sockaddr*>(&peer), &len) != 0)
+        const auto* target = static_cast<const std::string*>(SSL_get_app_data(ssl));
+        if (!target)
             return 0;
-        auto conn = self->find_conn(ntohs(peer.sin_port));
-        if (!conn || !conn->tunnel)
-            return 0;
-        std::string host = conn->host;
+        std::string host = *target;
         if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
             if (!tls::normalize_host(sni).empty())
                 host = sni;
         auto leaf = self->minter->leaf(host);
         if (!leaf)
-            leaf = self->minter->leaf(conn->host);
+            leaf = self->minter->leaf(*target);
         if (!leaf)
             return 0;
         if (SSL_use_certificate(ssl, (*leaf)->cert.get()) != 1 ||

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -20,13 +21,15 @@ namespace {
 
 using ClientPtr = std::unique_ptr<httplib::ClientImpl>;
 
-// What the TLS layer saw during the current call on this thread: OpenSSL's message callback runs
-// on the calling thread, so thread-local flags need no locking.
-struct TlsTrace {
+// What the socket and TLS layers saw during the current attempt on this thread: httplib opens
+// sockets and OpenSSL runs its message callback on the calling thread, so thread-local flags
+// need no locking.
+struct Trace {
+    bool new_socket = false;     // httplib dialed a new connection (not a reused one)
     bool cert_requested = false; // the server sent a CertificateRequest
-    int alert = -1;              // the last alert the server sent
+    int alert = -1;              // the last fatal alert the server sent
 };
-thread_local TlsTrace t_trace;
+thread_local Trace t_trace;
 
 void trace_messages(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*,
                     void*) {
@@ -39,6 +42,9 @@ void trace_messages(int write_p, int, int content_type, const void* buf, std::si
         t_trace.alert = bytes[1];
 }
 
+void trace_new_socket(socket_t) {
+    t_trace.new_socket = true;
+}
 
 std::string pool_key(const Call& call) {
     std::string material = call.url.scheme + "|" + call.url.host + "|" +
@@ -67,8 +73,8 @@ Result<X509_STORE*> pinned_store(const std::vector<std::string>& pins) {
     for (const auto& pem : pins) {
         auto certs = tls::load_certs_pem(pem);
         if (!certs)
-            return make_error("upstream.bad_pin", "a pinned certificate is invalid: " +
-                                                      certs.error().message);
+            return make_error("upstream.bad_pin",
+                              "a pinned certificate is invalid: " + certs.error().message);
         for (auto& c : *certs)
             X509_STORE_add_cert(store.get(), c.get());
     }
@@ -76,16 +82,31 @@ Result<X509_STORE*> pinned_store(const std::vector<std::string>& pins) {
     return store.release();
 }
 
+// The system roots plus `extra_files`, loaded once per process for each list of extra files and
+// shared by every client (X509_STORE is reference counted and safe to share between threads):
+// loading the system bundle costs ~50 ms, far too much for every new upstream connection.
+// Returns a new reference for the caller.
 Result<X509_STORE*> system_store(const std::vector<std::string>& extra_files) {
-    ossl::X509StorePtr store(X509_STORE_new());
-    X509_STORE_set_default_paths(store.get());
-    for (const auto& f : extra_files) {
-        if (X509_STORE_load_file(store.get(), f.c_str()) != 1) {
-            ERR_clear_error();
-            return make_error("upstream.bad_ca_file", "cannot load trusted roots from " + f);
+    struct Cache {
+        std::mutex mutex;
+        std::map<std::vector<std::string>, X509_STORE*> stores;
+    };
+    static auto* cache = new Cache; // never freed: clients may be destroyed at exit
+    std::lock_guard<std::mutex> lock(cache->mutex);
+    auto found = cache->stores.find(extra_files);
+    if (found == cache->stores.end()) {
+        ossl::X509StorePtr store(X509_STORE_new());
+        X509_STORE_set_default_paths(store.get());
+        for (const auto& f : extra_files) {
+            if (X509_STORE_load_file(store.get(), f.c_str()) != 1) {
+                ERR_clear_error();
+                return make_error("upstream.bad_ca_file", "cannot load trusted roots from " + f);
+            }
         }
+        found = cache->stores.emplace(extra_files, store.release()).first;
     }
-    return store.release();
+    X509_STORE_up_ref(found->second);
+    return found->second;
 }
 
 Result<ClientPtr> make_client(const Call& call) {
@@ -126,6 +147,7 @@ Result<ClientPtr> make_client(const Call& call) {
     cli->set_tcp_nodelay(true); // head and body go out at once, no Nagle + delayed-ACK stall
     cli->set_keep_alive(true);
     cli->set_decompress(false);
+    cli->set_socket_options(trace_new_socket);
     return cli;
 }
 
@@ -139,7 +161,95 @@ bool tls_alert_seen(const char* reason_substring) {
     return seen;
 }
 
+struct Attempt {
+    bool sent = false;
+    httplib::Error err = httplib::Error::Success;
+    bool timed_out = false; // failed no earlier than the read/write timeout allows
+    Trace trace;
+};
+
+Attempt attempt(httplib::ClientImpl& cli, httplib::Request& req, httplib::Response& res,
+                const Call& call) {
+    auto ms = [](int v) { return std::chrono::milliseconds(v); };
+    cli.set_connection_timeout(ms(call.connect_timeout_ms));
+    cli.set_read_timeout(ms(call.timeout_ms));
+    cli.set_write_timeout(ms(call.timeout_ms));
+    ERR_clear_error();
+    t_trace = Trace{};
+    auto started = std::chrono::steady_clock::now();
+    Attempt a;
+    a.sent = cli.send(req, res, a.err);
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count();
+    a.timed_out = elapsed + 50 >= call.timeout_ms;
+    a.trace = t_trace;
+    return a;
+}
+
+Outcome classify(const Attempt& a, const httplib::Response& res, httplib::ClientImpl& cli,
+                 const Call& call, const std::string& where) {
+    long verify = 0;
+    if (auto* ssl = dynamic_cast<httplib::SSLClient*>(&cli))
+        verify = ssl->get_openssl_verify_result();
+    // The server asked for a client certificate during this handshake and then broke the
+    // connection before answering: that is its refusal. With TLS 1.3 the client's handshake ends
+    // before the server has judged the certificate, so the refusal arrives as a fatal alert
+    // (116 certificate_required, 42 bad_certificate, 48 unknown_ca, 45 certificate_expired, …)
+    // or, when the server's reset overtakes its alert, as a failed write or read.
+    bool cert_alert = tls_alert_seen("certificate required") || a.trace.alert == 116;
+    bool broke_early = res.status == -1 && !a.timed_out &&
+                       (a.err == httplib::Error::SSLConnection || a.err == httplib::Error::Read ||
+                        a.err == httplib::Error::Write);
+    bool cert_refused = cert_alert || (a.trace.cert_requested && broke_early);
+    switch (a.err) {
+    case httplib::Error::Connection:
+        return failure(FailureKind::connect, "upstream.connect_failed",
+                       "cannot connect to " + where + " (connection refused or unreachable)");
+    case httplib::Error::ConnectionTimeout:
+        return failure(FailureKind::timeout, "upstream.timeout",
+                       "connecting to " + where + " timed out after " +
+                           std::to_string(call.connect_timeout_ms) + " ms");
+    case httplib::Error::SSLServerVerification: {
+        std::string why = verify ? X509_verify_cert_error_string(verify) : "certificate rejected";
+        if (!call.tls.pin_pems.empty())
+            return failure(FailureKind::pin_mismatch, "upstream.pin_mismatch",
+                           "the certificate of " + where +
+                               " does not match any pinned certificate (" + why + ")");
+        return failure(FailureKind::tls_verify, "upstream.tls_verify_failed",
+                       "the certificate of " + where + " is not trusted (" + why + ")");
+    }
+    case httplib::Error::SSLConnection:
+        if (cert_refused)
+            return failure(FailureKind::client_cert_rejected, "upstream.client_cert_rejected",
+                           where + " refused the TLS handshake: it requires a client "
+                                   "certificate that was not presented or not accepted");
+        return failure(FailureKind::tls_handshake, "upstream.tls_handshake_failed",
+                       "the TLS handshake with " + where + " failed");
+    case httplib::Error::Read:
+    case httplib::Error::Write:
+        if (cert_refused)
+            return failure(FailureKind::client_cert_rejected, "upstream.client_cert_rejected",
+                           where + " closed the TLS connection: it requires a client "
+                                   "certificate that was not presented or not accepted");
+        if (a.timed_out)
+            return failure(FailureKind::timeout, "upstream.timeout",
+                           where + " did not answer within " + std::to_string(call.timeout_ms) +
+                               " ms");
+        return failure(FailureKind::io, "upstream.connection_broken",
+                       "the connection to " + where + " broke before a full answer arrived");
+    default:
+        return failure(FailureKind::io, "upstream.failed",
+                       "the call to " + where + " failed: " + httplib::to_string(a.err));
+    }
+}
+
 } // namespace
+
+// Idle keep-alive connections by upstream (and TLS settings), at most k_max_idle each, so that
+// the workers of a busy serve find one instead of dialling (a handshake costs far more than an
+// idle socket); a connection over that number is closed after use.
+constexpr std::size_t k_max_idle = 256;
 
 struct Client::Pool {
     std::mutex mutex;
@@ -164,7 +274,8 @@ Outcome Client::send(const Call& call) {
         req.headers.emplace(h.name, h.value);
     }
     req.body = call.body;
-    if (!call.body.empty() || call.method == "POST" || call.method == "PUT" || call.method == "PATCH") {
+    if (!call.body.empty() || call.method == "POST" || call.method == "PUT" ||
+        call.method == "PATCH") {
         if (!req.has_header("Content-Type"))
             req.headers.emplace("Content-Type", "application/octet-stream");
     }
@@ -185,74 +296,27 @@ Outcome Client::send(const Call& call) {
             return failure(FailureKind::bad_request, made.error().code, made.error().message);
         cli = std::move(*made);
     }
-    auto ms = [](int v) { return std::chrono::milliseconds(v); };
-    cli->set_connection_timeout(ms(call.connect_timeout_ms));
-    cli->set_read_timeout(ms(call.timeout_ms));
-    cli->set_write_timeout(ms(call.timeout_ms));
 
-    ERR_clear_error();
-    t_trace = TlsTrace{};
-    auto started = std::chrono::steady_clock::now();
+    const httplib::Headers headers = req.headers; // httplib adds Host, Content-Length, … to req
     httplib::Response res;
-    httplib::Error err = httplib::Error::Success;
-    bool sent = cli->send(req, res, err);
-    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now() - started)
-                       .count();
-    if (!sent) {
-        long verify = 0;
-        if (auto* ssl = dynamic_cast<httplib::SSLClient*>(cli.get()))
-            verify = ssl->get_openssl_verify_result();
-        // The server asked for a certificate and then broke the connection: with none to give,
-        // that is the refusal (TLS 1.3 may report it as a failed write, before its alert is
-        // read); with one, a fatal alert (42 bad_certificate, 48 unknown_ca, 116
-        // certificate_required, …) says it was not accepted.
-        int alert = t_trace.alert;
-            bool cert_required = tls_alert_seen("certificate required") ||
-                             (t_trace.cert_requested &&
-                              (call.tls.client_cert_pem.empty() || alert == 42 || alert == 48 || alert == 116 || alert == 40 || alert == 43 ||
-                               alert == 44 || alert == 45 || alert == 46));
-        switch (err) {
-        case httplib::Error::Connection:
-            return failure(FailureKind::connect, "upstream.connect_failed",
-                           "cannot connect to " + where + " (connection refused or unreachable)");
-        case httplib::Error::ConnectionTimeout:
-            return failure(FailureKind::timeout, "upstream.timeout",
-                           "connecting to " + where + " timed out after " +
-                               std::to_string(call.connect_timeout_ms) + " ms");
-        case httplib::Error::SSLServerVerification: {
-            std::string why = verify ? X509_verify_cert_error_string(verify) : "certificate rejected";
-            if (!call.tls.pin_pems.empty())
-                return failure(FailureKind::pin_mismatch, "upstream.pin_mismatch",
-                               "the certificate of " + where +
-                                   " does not match any pinned certificate (" + why + ")");
-            return failure(FailureKind::tls_verify, "upstream.tls_verify_failed",
-                           "the certificate of " + where + " is not trusted (" + why + ")");
-        }
-        case httplib::Error::SSLConnection:
-            if (cert_required)
-                return failure(FailureKind::client_cert_rejected, "upstream.client_cert_rejected",
-                               where + " refused the TLS handshake: it requires a client "
-                                       "certificate that was not presented or not accepted");
-            return failure(FailureKind::tls_handshake, "upstream.tls_handshake_failed",
-                           "the TLS handshake with " + where + " failed");
-        case httplib::Error::Read:
-        case httplib::Error::Write:
-            if (cert_required)
-                return failure(FailureKind::client_cert_rejected, "upstream.client_cert_rejected",
-                               where + " closed the TLS connection: it requires a client "
-                                       "certificate that was not presented or not accepted");
-            if (elapsed + 50 >= call.timeout_ms)
-                return failure(FailureKind::timeout, "upstream.timeout",
-                               where + " did not answer within " +
-                                   std::to_string(call.timeout_ms) + " ms");
-            return failure(FailureKind::io, "upstream.connection_broken",
-                           "the connection to " + where + " broke before a full answer arrived");
-        default:
-            return failure(FailureKind::io, "upstream.failed",
-                           "the call to " + where + " failed: " + httplib::to_string(err));
-        }
+    Attempt a = attempt(*cli, req, res, call);
+    // A keep-alive connection the upstream closed while it sat idle (its close_notify still
+    // looks like data to httplib's liveness check) fails before any answer byte: retry once on
+    // a new connection. Never after an answer began, after a timeout, or when the connection
+    // was dialed for this very call: then the upstream may have acted on the request.
+    if (!a.sent && !a.trace.new_socket && !a.timed_out && res.status == -1 &&
+        (a.err == httplib::Error::Write || a.err == httplib::Error::Read)) {
+        auto made = make_client(call);
+        if (!made)
+            return failure(FailureKind::bad_request, made.error().code, made.error().message);
+        cli = std::move(*made);
+        req.headers = headers;
+        res = httplib::Response{};
+        a = attempt(*cli, req, res, call);
     }
+    if (!a.sent)
+        return classify(a, res, *cli, call, where);
+
     Outcome out;
     out.response.status = res.status;
     for (const auto& [name, value] : res.headers)
@@ -261,7 +325,7 @@ Outcome Client::send(const Call& call) {
     {
         std::lock_guard<std::mutex> lock(m_pool->mutex);
         auto& list = m_pool->idle[key];
-        if (list.size() < 32)
+        if (list.size() < k_max_idle)
             list.push_back(std::move(cli));
     }
     return out;

@@ -59,7 +59,9 @@ class Client {
     Client& operator=(const Client&) = delete;
 
     // Sends `call` and waits for the answer; thread-safe. Connections are pooled per
-    // (scheme, host, port, TLS config) and reused with keep-alive.
+    // (scheme, host, port, TLS config) and reused with keep-alive; a call that fails on a reused
+    // connection before any answer byte (the upstream closed it while idle) is sent once more
+    // on a new connection, never after a timeout or once an answer began.
     Outcome send(const Call& call);
 
   private:

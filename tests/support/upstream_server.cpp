@@ -4,6 +4,7 @@
 #include <chrono>
 #include <httplib.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 namespace vaultfwd::test {
 
@@ -53,7 +54,9 @@ UpstreamServer::UpstreamServer(const TestPki& pki, UpstreamOptions options, Hand
             return res;
         };
     int delay = options.delay_ms;
-    auto record = [this, handler, delay](const httplib::Request& req, httplib::Response& res) {
+    bool keep = options.record;
+    auto record = [this, handler, delay, keep](const httplib::Request& req,
+                                               httplib::Response& res) {
         http::Request r;
         r.method = req.method;
         r.path = req.path;
@@ -65,7 +68,7 @@ UpstreamServer::UpstreamServer(const TestPki& pki, UpstreamOptions options, Hand
                 r.headers.push_back({k, v});
         r.body = req.body;
         r.remote_addr = req.remote_addr + ":" + std::to_string(req.remote_port);
-        {
+        if (keep) {
             std::lock_guard<std::mutex> lock(m_mutex);
             m_requests.push_back(r);
         }
@@ -95,7 +98,24 @@ UpstreamServer::UpstreamServer(const TestPki& pki, UpstreamOptions options, Hand
         else
             m_server->Delete(".*", record);
     }
+    int listen_fd = -1;
+    if (options.threads > 0) {
+        auto n = static_cast<std::size_t>(options.threads);
+        m_server->new_task_queue = [n] { return new httplib::ThreadPool(n); };
+        // httplib's default of 5 requests per connection would mean a handshake every 5.
+        m_server->set_keep_alive_max_count(100000);
+        m_server->set_socket_options([&listen_fd](socket_t sock) {
+            httplib::default_socket_options(sock);
+            listen_fd = sock;
+        });
+    }
     m_port = m_server->bind_to_any_port("127.0.0.1");
+    // httplib 0.11 listens with a backlog of 5: a burst of new connections (a client's pool
+    // growing under load) overflows it and waits for SYN retransmits (1 s, 3 s, ...), which a
+    // real upstream (nginx: 511) does not do. Listening again raises it.
+    if (listen_fd >= 0 && m_port > 0)
+        ::listen(listen_fd, 1024);
+    m_server->set_socket_options(httplib::default_socket_options); // drops the &listen_fd capture
     m_thread = std::thread([this] { m_server->listen_after_bind(); });
     while (!m_server->is_running())
         std::this_thread::sleep_for(std::chrono::milliseconds(1));

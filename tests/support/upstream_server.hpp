@@ -39,6 +39,11 @@ struct UpstreamOptions {
     bool tls = true;
     bool require_client_cert = false;
     int delay_ms = 0; // sleep before answering (slow upstream)
+    // Load tests: worker threads (one per open keep-alive connection; 0: httplib's defaults,
+    // otherwise also no cap on requests per connection and a listen backlog of 1024) and
+    // whether every request is kept for requests() (that list grows without bound).
+    int threads = 0;
+    bool record = true;
 };
 
 class UpstreamServer {

@@ -1,6 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+#include <httplib.h>
+
 #include "core/upstream/client.hpp"
 #include "core/upstream/url.hpp"
 #include "support/support.hpp"
@@ -8,6 +20,159 @@
 
 using namespace vaultfwd;
 using namespace vaultfwd::upstream;
+
+namespace {
+
+// An HTTPS upstream that, like a load balancer, closes a keep-alive connection after it sat idle
+// for a second (httplib sends close_notify first, so the client still sees readable bytes and
+// believes the connection alive), and records which connection each request arrived on.
+class IdleClosingUpstream {
+  public:
+    explicit IdleClosingUpstream(const test::TestPki& pki)
+        : m_server(pki.server.cert.get(), pki.server.key.get()) {
+        m_server.set_keep_alive_timeout(1);
+        m_server.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                m_remotes.push_back(req.remote_addr + ":" + std::to_string(req.remote_port));
+            }
+            res.set_content(req.body, "application/json");
+        });
+        m_port = m_server.bind_to_any_port("127.0.0.1");
+        m_thread = std::thread([this] { m_server.listen_after_bind(); });
+        while (!m_server.is_running())
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ~IdleClosingUpstream() {
+        m_server.stop();
+        m_thread.join();
+    }
+    std::string url() const { return "https://127.0.0.1:" + std::to_string(m_port) + "/charge"; }
+    std::vector<std::string> remotes() const {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_remotes;
+    }
+
+  private:
+    httplib::SSLServer m_server;
+    std::thread m_thread;
+    int m_port = 0;
+    mutable std::mutex m_mutex;
+    std::vector<std::string> m_remotes;
+};
+
+// A plain-HTTP upstream on a raw socket that does to the n-th request it reads what its script
+// says (answer once the script is used up), one connection at a time: it can break a connection
+// at the exact points that matter to the retry rule, which no real server does on purpose.
+class ScriptedUpstream {
+  public:
+    enum class Act {
+        answer,   // 200 with a short body, connection kept alive
+        truncate, // a status line and half the declared body, then close
+        drop,     // close without answering
+        hang,     // never answer; close when the client gives up
+    };
+
+    explicit ScriptedUpstream(std::vector<Act> script) : m_script(std::move(script)) {
+        m_listen = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(m_listen, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(::listen(m_listen, 8) == 0);
+        socklen_t len = sizeof addr;
+        ::getsockname(m_listen, reinterpret_cast<sockaddr*>(&addr), &len);
+        m_port = ntohs(addr.sin_port);
+        m_thread = std::thread([this] { serve(); });
+    }
+    ~ScriptedUpstream() {
+        m_stop = true;
+        m_thread.join();
+        ::close(m_listen);
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port) + "/pay"; }
+    int requests() const { return m_requests; }
+    int connections() const { return m_connections; }
+
+  private:
+    // Waits until `fd` is readable; false when stopping.
+    bool wait_readable(int fd) {
+        while (!m_stop) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 20) > 0)
+                return true;
+        }
+        return false;
+    }
+
+    // Reads one request (head and Content-Length body); false on EOF or when stopping.
+    bool read_request(int fd, std::string& buffer) {
+        while (true) {
+            auto end = buffer.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                std::size_t length = 0;
+                std::string head = buffer.substr(0, end);
+                for (auto& c : head)
+                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                if (auto at = head.find("content-length:"); at != std::string::npos)
+                    length = std::stoul(head.substr(at + 15));
+                if (buffer.size() >= end + 4 + length) {
+                    buffer.erase(0, end + 4 + length);
+                    return true;
+                }
+            }
+            if (!wait_readable(fd))
+                return false;
+            char chunk[4096];
+            ssize_t n = ::read(fd, chunk, sizeof chunk);
+            if (n <= 0)
+                return false;
+            buffer.append(chunk, static_cast<std::size_t>(n));
+        }
+    }
+
+    void send_all(int fd, const std::string& text) {
+        ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
+    }
+
+    void serve() {
+        while (wait_readable(m_listen)) {
+            int fd = ::accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0)
+                continue;
+            ++m_connections;
+            std::string buffer;
+            while (read_request(fd, buffer)) {
+                auto n = static_cast<std::size_t>(m_requests++);
+                Act act = n < m_script.size() ? m_script[n] : Act::answer;
+                if (act == Act::answer) {
+                    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                 "Content-Length: 2\r\n\r\nok");
+                    continue;
+                }
+                if (act == Act::truncate)
+                    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok");
+                if (act == Act::hang) {
+                    char sink[4096];
+                    while (wait_readable(fd) && ::read(fd, sink, sizeof sink) > 0) {
+                    }
+                }
+                break;
+            }
+            ::close(fd);
+        }
+    }
+
+    std::vector<Act> m_script;
+    int m_listen = -1;
+    int m_port = 0;
+    std::thread m_thread;
+    std::atomic<bool> m_stop{false};
+    std::atomic<int> m_requests{0};
+    std::atomic<int> m_connections{0};
+};
+
+} // namespace
 
 TEST_SUITE("upstream") {
     TEST_CASE("urls parse strictly") {
@@ -61,7 +226,8 @@ TEST_SUITE("upstream") {
         Call call;
         call.url = *parse_url(server.url("/post?x=1"));
         call.body = R"({"a":1})";
-        call.headers = {{"Content-Type", "application/json"}, {"X-Custom", "v"}, {"Connection", "close"}};
+        call.headers = {
+            {"Content-Type", "application/json"}, {"X-Custom", "v"}, {"Connection", "close"}};
 
         SUBCASE("untrusted without the test root") {
             auto out = client.send(call);
@@ -124,6 +290,122 @@ TEST_SUITE("upstream") {
         CHECK_MESSAGE(with.ok(), with.error_message);
         call.tls.client_key_pem = tls::key_to_pem(pki.server.key.get());
         CHECK(client.send(call).error_code == "upstream.client_key_mismatch");
+    }
+
+    TEST_CASE("client certificates: a refusal is named as such every time, however the race ends") {
+        // With TLS 1.3 the client finishes its handshake before the server has judged the
+        // certificate; the server's alert and its reset then race the request. A large body makes
+        // the write more likely to meet the reset, an empty one the read.
+        auto pki = test::make_pki();
+        test::UpstreamServer server(pki, {.tls = true, .require_client_cert = true});
+        tls::IssueOptions expired;
+        expired.common_name = "expired client";
+        expired.usage = tls::Usage::client;
+        expired.not_before_offset_days = -10;
+        expired.days = -2;
+        auto expired_pair = tls::issue(expired, &pki.ca);
+        REQUIRE(expired_pair.ok());
+        tls::IssueOptions foreign;
+        foreign.common_name = "foreign client";
+        foreign.usage = tls::Usage::client;
+        auto foreign_pair = tls::issue(foreign, &pki.other_ca);
+        REQUIRE(foreign_pair.ok());
+        struct Identity {
+            std::string name;
+            std::string cert, key;
+        };
+        std::vector<Identity> identities = {
+            {"none", "", ""},
+            {"unknown CA", tls::cert_to_pem(foreign_pair->cert.get()),
+             tls::key_to_pem(foreign_pair->key.get())},
+            {"expired", tls::cert_to_pem(expired_pair->cert.get()),
+             tls::key_to_pem(expired_pair->key.get())},
+        };
+        // 50 refusals, each identity with both bodies in turn; each needs a new connection.
+        Client client;
+        std::map<std::string, int> wrong;
+        std::string last;
+        for (int i = 0; i < 50; ++i) {
+            const auto& id = identities[static_cast<std::size_t>(i) % identities.size()];
+            Call call;
+            call.url = *parse_url(server.url("/mtls"));
+            call.tls.pin_pems = {pki.ca_pem()};
+            call.tls.client_cert_pem = id.cert;
+            call.tls.client_key_pem = id.key;
+            call.body = (i / 3) % 2 ? std::string(256 * 1024, 'x') : std::string();
+            auto out = client.send(call);
+            if (out.error_code != "upstream.client_cert_rejected") {
+                ++wrong[id.name];
+                last = out.error_code + ": " + out.error_message;
+            }
+        }
+        INFO("last wrong answer: ", last);
+        CHECK(wrong["none"] == 0);
+        CHECK(wrong["unknown CA"] == 0);
+        CHECK(wrong["expired"] == 0);
+        CHECK(server.request_count() == 0);
+    }
+
+    TEST_CASE("a keep-alive connection the upstream closed while idle is redialled once") {
+        auto pki = test::make_pki();
+        IdleClosingUpstream server(pki);
+        Client client;
+        Call call;
+        call.url = *parse_url(server.url());
+        call.tls.pin_pems = {pki.ca_pem()};
+        call.headers = {{"Content-Type", "application/json"}};
+        call.body = R"({"n":1})";
+        auto first = client.send(call);
+        REQUIRE_MESSAGE(first.ok(), first.error_message);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1600)); // past the 1 s idle limit
+        call.body = R"({"n":2})";
+        auto second = client.send(call);
+        REQUIRE_MESSAGE(second.ok(), (second.error_code + ": " + second.error_message));
+        CHECK(second.response.body == call.body);
+        auto remotes = server.remotes();
+        REQUIRE(remotes.size() == 2);    // each request reached the upstream once
+        CHECK(remotes[0] != remotes[1]); // the second on a new connection: the first was closed
+    }
+
+    TEST_CASE("a failed call is retried only on a reused connection, before any answer") {
+        using Act = ScriptedUpstream::Act;
+        Client client;
+        Call call;
+        call.body = "amount=1";
+        call.timeout_ms = 1000;
+        SUBCASE("reused connection broken before the answer: retried once on a new connection") {
+            ScriptedUpstream up({Act::answer, Act::drop, Act::answer});
+            call.url = *parse_url(up.url());
+            REQUIRE(client.send(call).ok());
+            auto out = client.send(call);
+            CHECK_MESSAGE(out.ok(), out.error_code);
+            CHECK(up.requests() == 3);
+            CHECK(up.connections() == 2);
+        }
+        SUBCASE("a connection dialed for this call is never retried") {
+            ScriptedUpstream up({Act::drop});
+            call.url = *parse_url(up.url());
+            auto out = client.send(call);
+            CHECK(out.error_code == "upstream.connection_broken");
+            CHECK(up.requests() == 1);
+        }
+        SUBCASE("an answer that began is never retried") {
+            ScriptedUpstream up({Act::answer, Act::truncate});
+            call.url = *parse_url(up.url());
+            REQUIRE(client.send(call).ok());
+            auto out = client.send(call);
+            CHECK(out.error_code == "upstream.connection_broken");
+            CHECK(up.requests() == 2);
+        }
+        SUBCASE("a timeout is never retried") {
+            ScriptedUpstream up({Act::answer, Act::hang});
+            call.url = *parse_url(up.url());
+            REQUIRE(client.send(call).ok());
+            call.timeout_ms = 300;
+            auto out = client.send(call);
+            CHECK(out.error_code == "upstream.timeout");
+            CHECK(up.requests() == 2);
+        }
     }
 
     TEST_CASE("slow upstreams time out; closed ports fail to connect") {
