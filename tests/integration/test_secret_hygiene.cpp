@@ -357,15 +357,8 @@ format = "FPE_SIX_T_FOUR"
                              work.path().string(), test::binary_path(), "--home",
                              home.path().string(), "serve", "--api-listen", "127.0.0.1:0",
                              "--proxy-listen", "127.0.0.1:0"});
-        std::string api, proxy;
-        for (int i = 0; i < 10 && (api.empty() || proxy.empty()); ++i) {
-            auto line = serve.read_line(15000);
-            serve_lines.push_back(line);
-            if (line.rfind("api listening on http://", 0) == 0)
-                api = line.substr(24);
-            if (line.rfind("proxy listening on http://", 0) == 0)
-                proxy = line.substr(26);
-        }
+        auto listeners = test::read_listeners(serve, &serve_lines);
+        std::string api = listeners.api, proxy = listeners.proxy;
         REQUIRE_FALSE(api.empty());
         REQUIRE_FALSE(proxy.empty());
         auto colon = api.rfind(':');

@@ -13,14 +13,8 @@ TEST_SUITE("serve-cli") {
         test::TempDir home;
         test::Process serve({test::binary_path(), "--home", home.path().string(), "serve",
                              "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"});
-        std::string api, proxy;
-        for (int i = 0; i < 8 && (api.empty() || proxy.empty()); ++i) {
-            auto line = serve.read_line(15000);
-            if (line.rfind("api listening on http://", 0) == 0)
-                api = line.substr(24);
-            if (line.rfind("proxy listening on http://", 0) == 0)
-                proxy = line.substr(26);
-        }
+        auto listeners = test::read_listeners(serve);
+        std::string api = listeners.api, proxy = listeners.proxy;
         REQUIRE_FALSE(api.empty());
         REQUIRE_FALSE(proxy.empty());
         CHECK(std::filesystem::exists(home / "default.toml"));
@@ -52,12 +46,7 @@ TEST_SUITE("serve-cli") {
         test::TempDir home;
         test::Process first({test::binary_path(), "--home", home.path().string(), "serve",
                              "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"});
-        std::string api;
-        for (int i = 0; i < 8 && api.empty(); ++i) {
-            auto line = first.read_line(15000);
-            if (line.rfind("api listening on http://", 0) == 0)
-                api = line.substr(24);
-        }
+        std::string api = test::read_listeners(first).api;
         REQUIRE_FALSE(api.empty());
         auto second = test::run_vaultfwd({"--home", home.path().string(), "serve", "--api-listen", api,
                                           "--proxy-listen", "127.0.0.1:0"});

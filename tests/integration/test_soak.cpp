@@ -177,13 +177,9 @@ struct Serve {
             std::vector<std::string>{test::binary_path(), "--home", h, "serve", "--api-listen",
                                      "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"},
             std::map<std::string, std::string>{{"MALLOC_ARENA_MAX", "1"}});
-        for (int i = 0; i < 8 && (api_port == 0 || proxy_port == 0); ++i) {
-            auto line = process->read_line(15000);
-            if (line.rfind("api listening on http://", 0) == 0)
-                api_port = std::stoi(line.substr(line.rfind(':') + 1));
-            if (line.rfind("proxy listening on http://", 0) == 0)
-                proxy_port = std::stoi(line.substr(line.rfind(':') + 1));
-        }
+        auto listeners = test::read_listeners(*process);
+        api_port = listeners.api_port();
+        proxy_port = listeners.proxy_port();
         REQUIRE(api_port > 0);
         REQUIRE(proxy_port > 0);
     }

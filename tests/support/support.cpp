@@ -215,6 +215,32 @@ int Process::stop(int sig) {
     return decode_status(status);
 }
 
+namespace {
+int port_of(const std::string& host_port) {
+    auto colon = host_port.rfind(':');
+    return colon == std::string::npos ? 0 : std::atoi(host_port.c_str() + colon + 1);
+}
+} // namespace
+
+int Listeners::api_port() const { return port_of(api); }
+int Listeners::proxy_port() const { return port_of(proxy); }
+
+Listeners read_listeners(Process& serve, std::vector<std::string>* lines) {
+    const std::string api_prefix = "api listening on http://";
+    const std::string proxy_prefix = "proxy listening on http://";
+    Listeners found;
+    for (int i = 0; i < 10 && (found.api.empty() || found.proxy.empty()); ++i) {
+        auto line = serve.read_line(15000);
+        if (lines)
+            lines->push_back(line);
+        if (line.rfind(api_prefix, 0) == 0)
+            found.api = line.substr(api_prefix.size());
+        if (line.rfind(proxy_prefix, 0) == 0)
+            found.proxy = line.substr(proxy_prefix.size());
+    }
+    return found;
+}
+
 std::string binary_path() { return VAULTFWD_BINARY; }
 fs::path source_dir() { return VAULTFWD_SOURCE_DIR; }
 fs::path shared_dir() { return VAULTFWD_SHARED_DIR; }

@@ -56,6 +56,17 @@ class Process {
     int m_status = -1;
 };
 
+// The addresses `vaultfwd serve` prints first ("api listening on http://HOST:PORT", "proxy
+// listening on http://HOST:PORT"), read from its stdout; empty when it printed none in time.
+// Every line read is appended to `lines` when given.
+struct Listeners {
+    std::string api;   // "HOST:PORT"
+    std::string proxy; // "HOST:PORT"
+    int api_port() const;
+    int proxy_port() const;
+};
+Listeners read_listeners(Process& serve, std::vector<std::string>* lines = nullptr);
+
 std::string binary_path();
 std::filesystem::path source_dir();
 std::filesystem::path shared_dir();
