@@ -28,6 +28,7 @@ struct Trace {
     bool new_socket = false;     // httplib dialed a new connection (not a reused one)
     bool cert_requested = false; // the server sent a CertificateRequest
     int alert = -1;              // the last fatal alert the server sent
+    long verify_error = X509_V_OK; // the first certificate verification error we found
 };
 thread_local Trace t_trace;
 
@@ -40,6 +41,33 @@ void trace_messages(int write_p, int, int content_type, const void* buf, std::si
         t_trace.cert_requested = true;
     if (content_type == SSL3_RT_ALERT && len >= 2 && bytes[0] == 2) // fatal alerts only
         t_trace.alert = bytes[1];
+}
+
+// Runs during the handshake (on the calling thread) for each certificate of the chain: records
+// the first error and lets OpenSSL abort the handshake on it (SSL_VERIFY_PEER).
+int verify_peer(int preverify_ok, X509_STORE_CTX* ctx) {
+    if (!preverify_ok && t_trace.verify_error == X509_V_OK)
+        t_trace.verify_error = X509_STORE_CTX_get_error(ctx);
+    return preverify_ok;
+}
+
+// We verify the server ourselves instead of httplib 0.11: its SSLClient::load_certs() calls
+// SSL_CTX_set_default_verify_paths() on whatever store the context holds, which (1) reloads the
+// system bundle into the process-wide shared store on every new connection while other threads
+// verify against it (heap corruption under load, seen in CI) and (2) adds the system roots to a
+// pinned store, so a pinned upstream would have accepted any publicly trusted certificate.
+// OpenSSL checks the chain, the name (X509_check_host/ip, subjectAltName first) and aborts the
+// handshake on failure, before a byte of the request is written.
+void verify_server(SSL_CTX* ctx, X509_STORE* store, const std::string& host) {
+    SSL_CTX_set_cert_store(ctx, store); // the context owns the reference from here on
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
+    // An IP literal must match an iPAddress entry; anything else is a DNS name.
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
+        ERR_clear_error();
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_peer);
 }
 
 void trace_new_socket(socket_t) {
@@ -136,9 +164,9 @@ Result<ClientPtr> make_client(const Call& call) {
                                               : pinned_store(tls_cfg.pin_pems);
         if (!store)
             return store.error();
-        ssl->set_ca_cert_store(*store); // httplib owns the store from here on
+        verify_server(ssl->ssl_context(), *store, call.url.host);
         SSL_CTX_set_msg_callback(ssl->ssl_context(), trace_messages);
-        ssl->enable_server_certificate_verification(true);
+        ssl->enable_server_certificate_verification(false); // see verify_server()
         cli = std::move(ssl);
     } else {
         cli = std::make_unique<httplib::ClientImpl>(call.url.host, call.url.port);
@@ -187,11 +215,8 @@ Attempt attempt(httplib::ClientImpl& cli, httplib::Request& req, httplib::Respon
     return a;
 }
 
-Outcome classify(const Attempt& a, const httplib::Response& res, httplib::ClientImpl& cli,
-                 const Call& call, const std::string& where) {
-    long verify = 0;
-    if (auto* ssl = dynamic_cast<httplib::SSLClient*>(&cli))
-        verify = ssl->get_openssl_verify_result();
+Outcome classify(const Attempt& a, const httplib::Response& res, const Call& call,
+                 const std::string& where) {
     // The server asked for a client certificate during this handshake and then broke the
     // connection before answering: that is its refusal. With TLS 1.3 the client's handshake ends
     // before the server has judged the certificate, so the refusal arrives as a fatal alert
@@ -202,6 +227,21 @@ Outcome classify(const Attempt& a, const httplib::Response& res, httplib::Client
                        (a.err == httplib::Error::SSLConnection || a.err == httplib::Error::Read ||
                         a.err == httplib::Error::Write);
     bool cert_refused = cert_alert || (a.trace.cert_requested && broke_early);
+    if (a.trace.verify_error != X509_V_OK) { // we aborted the handshake: the server is not trusted
+        std::string why = X509_verify_cert_error_string(a.trace.verify_error);
+        bool wrong_name = a.trace.verify_error == X509_V_ERR_HOSTNAME_MISMATCH ||
+                          a.trace.verify_error == X509_V_ERR_IP_ADDRESS_MISMATCH;
+        if (wrong_name)
+            return failure(FailureKind::tls_verify, "upstream.tls_verify_failed",
+                           "the certificate of " + where + " is issued for another host (" +
+                               why + "); call the upstream by a name its certificate lists");
+        if (!call.tls.pin_pems.empty())
+            return failure(FailureKind::pin_mismatch, "upstream.pin_mismatch",
+                           "the certificate of " + where +
+                               " does not match any pinned certificate (" + why + ")");
+        return failure(FailureKind::tls_verify, "upstream.tls_verify_failed",
+                       "the certificate of " + where + " is not trusted (" + why + ")");
+    }
     switch (a.err) {
     case httplib::Error::Connection:
         return failure(FailureKind::connect, "upstream.connect_failed",
@@ -210,15 +250,6 @@ Outcome classify(const Attempt& a, const httplib::Response& res, httplib::Client
         return failure(FailureKind::timeout, "upstream.timeout",
                        "connecting to " + where + " timed out after " +
                            std::to_string(call.connect_timeout_ms) + " ms");
-    case httplib::Error::SSLServerVerification: {
-        std::string why = verify ? X509_verify_cert_error_string(verify) : "certificate rejected";
-        if (!call.tls.pin_pems.empty())
-            return failure(FailureKind::pin_mismatch, "upstream.pin_mismatch",
-                           "the certificate of " + where +
-                               " does not match any pinned certificate (" + why + ")");
-        return failure(FailureKind::tls_verify, "upstream.tls_verify_failed",
-                       "the certificate of " + where + " is not trusted (" + why + ")");
-    }
     case httplib::Error::SSLConnection:
         if (cert_refused)
             return failure(FailureKind::client_cert_rejected, "upstream.client_cert_rejected",
@@ -315,7 +346,7 @@ Outcome Client::send(const Call& call) {
         a = attempt(*cli, req, res, call);
     }
     if (!a.sent)
-        return classify(a, res, *cli, call, where);
+        return classify(a, res, call, where);
 
     Outcome out;
     out.response.status = res.status;

@@ -217,6 +217,29 @@ TEST_SUITE("upstream") {
         CHECK(other.error().code == "upstream.host_not_allowed");
     }
 
+    TEST_CASE("https calls: the certificate must name the host dialed") {
+        auto pki = test::make_pki();
+        tls::IssueOptions elsewhere;
+        elsewhere.common_name = "localhost"; // a subjectAltName exists, so the CN is not used
+        elsewhere.dns_names = {"elsewhere.test"};
+        elsewhere.usage = tls::Usage::server;
+        pki.server = std::move(*tls::issue(elsewhere, &pki.ca));
+        test::UpstreamServer server(pki);
+        Client client;
+        Call call;
+        call.tls.pin_pems = {pki.ca_pem()};
+        call.body = "x";
+        for (const std::string host : {"127.0.0.1", "localhost"}) {
+            CAPTURE(host);
+            call.url = *parse_url("https://" + host + ":" + std::to_string(server.port()) + "/post");
+            auto out = client.send(call);
+            CHECK(out.failure == FailureKind::tls_verify);
+            CHECK(out.error_code == "upstream.tls_verify_failed");
+            CHECK(out.error_message.find("mismatch") != std::string::npos);
+        }
+        CHECK(server.request_count() == 0);
+    }
+
     TEST_CASE("https calls: extra roots, pins, mTLS, keep-alive, timeouts") {
         auto pki = test::make_pki();
         test::TempDir dir;
@@ -263,6 +286,16 @@ TEST_SUITE("upstream") {
             CHECK(wrong.error_code == "upstream.pin_mismatch");
             call.tls.pin_pems = {"garbage"};
             CHECK(client.send(call).error_code == "upstream.bad_pin");
+        }
+        SUBCASE("a pinned store trusts only the pins, never the system roots") {
+            // The process's system roots now include the test root (OpenSSL reads SSL_CERT_FILE
+            // when it loads the default paths): a pin on an unrelated root must still refuse.
+            ::setenv("SSL_CERT_FILE", (dir / "ca.pem").c_str(), 1);
+            call.tls.pin_pems = {pki.other_ca_pem()};
+            auto wrong = client.send(call);
+            ::unsetenv("SSL_CERT_FILE");
+            CHECK(wrong.failure == FailureKind::pin_mismatch);
+            CHECK(server.request_count() == 0);
         }
         SUBCASE("header values with CR/LF are refused before sending") {
             call.tls.pin_pems = {pki.ca_pem()};
