@@ -136,7 +136,17 @@ ApiServer::ApiServer(const profile::Profile& profile, vault::Store& store,
     m_server->set_payload_max_length(profile.limits.max_body_bytes);
     const std::size_t limit = profile.limits.max_body_bytes;
     // Footprint fails early on a declared Content-Length over the limit, before reading the body.
-    m_server->set_pre_routing_handler([limit](const httplib::Request& req, httplib::Response& res) {
+    m_server->set_pre_routing_handler([this, limit](const httplib::Request& req, httplib::Response& res) {
+        // Only the front door's own connections are served: a local process that found the
+        // internal port would otherwise skip the request guard.
+        if (!m_door->relayed_from(req.remote_addr, req.remote_port)) {
+            to_httplib(dialect::json_error(403, "server.not_relayed",
+                                           "this is serve's internal port; send requests to the "
+                                           "API port (--api-listen)"),
+                       res);
+            res.set_header("Connection", "close");
+            return httplib::Server::HandlerResponse::Handled;
+        }
         if (req.path.rfind("/vault_proxy/", 0) != 0 || !req.has_header("Content-Length"))
             return httplib::Server::HandlerResponse::Unhandled;
         if (auto err = dialect::footprint::check_content_length(req.get_header_value("Content-Length"), limit)) {

@@ -909,7 +909,7 @@ struct ForwardProxy::Impl {
     }
 
     http::Response handle(const httplib::Request& req, AccessEntry& entry) {
-        auto conn = find_conn(req.remote_port);
+        auto conn = req.remote_addr == "127.0.0.1" ? find_conn(req.remote_port) : std::nullopt;
         if (!conn)
             return dialect::json_error(403, "proxy.unknown_connection",
                                        "this port serves only connections the forward proxy hands over");

@@ -20,6 +20,7 @@
 #include <thread>
 #include <unistd.h>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <openssl/err.h>
@@ -213,6 +214,28 @@ Io ClientStream::ssl_status(int rc) {
 
 // ---- FrontDoor ----
 
+// The local ports of the loop's connections to the internal server, so that the internal server
+// can refuse anyone else: a local process connecting to it directly would skip the guard.
+class RelayPorts {
+  public:
+    void add(int port) {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_ports.insert(port);
+    }
+    void remove(int port) {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_ports.erase(port);
+    }
+    bool contains(int port) const {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_ports.count(port) != 0;
+    }
+
+  private:
+    mutable std::mutex m_mutex;
+    std::unordered_set<int> m_ports;
+};
+
 struct FrontDoor::Impl {
     enum class Mode { none, relay, hand_off };
     enum class Phase { handshake, head, relay, refusing, lingering };
@@ -233,10 +256,19 @@ struct FrontDoor::Impl {
         std::uint32_t client_mask = 0, loop_mask = 0;
         bool loop_registered = false;
 
+        int loop_port = 0;            // the loop's local port, registered in `ports`
+        RelayPorts* ports = nullptr;
+
         Conn(int fd, GuardLimits limits) : client(std::make_unique<ClientStream>(fd)), guard(limits) {}
-        ~Conn() {
-            if (loop >= 0)
-                ::close(loop);
+        ~Conn() { close_loop(); }
+        void close_loop() {
+            if (loop < 0)
+                return;
+            ::close(loop);
+            if (ports)
+                ports->remove(loop_port);
+            loop = -1;
+            loop_port = 0;
         }
         bool up_pending() const { return up_off < up.size(); }
         bool down_pending() const { return down_off < down.size(); }
@@ -251,6 +283,7 @@ struct FrontDoor::Impl {
     Render render;
     Mode mode = Mode::none;
     int internal_port = 0;
+    RelayPorts relay_ports;
     Handler handler;
 
     int listen_fd = -1, epoll_fd = -1, wake[2] = {-1, -1};
@@ -490,14 +523,28 @@ struct FrontDoor::Impl {
         linger lg{1, 0};
         setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         set_nodelay(s);
+        // Bound first so that the local port is known, and registered, before the internal
+        // server can see the connection.
+        sockaddr_in from{};
+        from.sin_family = AF_INET;
+        from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t from_len = sizeof from;
+        if (::bind(s, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+            ::getsockname(s, reinterpret_cast<sockaddr*>(&from), &from_len) != 0) {
+            ::close(s);
+            return false;
+        }
+        c.loop = s;
+        c.loop_port = ntohs(from.sin_port);
+        c.ports = &relay_ports;
+        relay_ports.add(c.loop_port);
         if (::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
             if (errno != EINPROGRESS) {
-                ::close(s);
+                c.close_loop();
                 return false;
             }
             c.loop_connecting = true;
         }
-        c.loop = s;
         return true;
     }
 
@@ -667,8 +714,7 @@ struct FrontDoor::Impl {
                 c.guard.in_head() && !c.client_eof) {
                 // The internal server ended an idle keep-alive connection while the client was
                 // still sending its next head: that head goes to a new internal connection.
-                ::close(c.loop);
-                c.loop = -1;
+                c.close_loop();
                 c.loop_eof = c.loop_shut = c.loop_connecting = c.loop_registered = false;
                 c.loop_mask = 0;
             }
@@ -681,10 +727,7 @@ struct FrontDoor::Impl {
                     // drained for a moment so that a reset does not destroy the answer.
                     c.phase = Phase::lingering;
                     c.linger_until = Clock::now() + Ms(k_linger_ms);
-                    if (c.loop >= 0) {
-                        ::close(c.loop);
-                        c.loop = -1;
-                    }
+                    c.close_loop();
                     ::shutdown(c.client->fd(), SHUT_WR);
                     c.client_shut = true;
                     continue;
@@ -790,6 +833,10 @@ Result<int> FrontDoor::bind(const std::string& host, int port) { return m_impl->
 void FrontDoor::relay_to(int internal_port) {
     m_impl->mode = Impl::Mode::relay;
     m_impl->internal_port = internal_port;
+}
+
+bool FrontDoor::relayed_from(const std::string& remote_addr, int remote_port) const {
+    return remote_addr == "127.0.0.1" && m_impl->relay_ports.contains(remote_port);
 }
 
 void FrontDoor::hand_off(Handler handler) {

@@ -108,6 +108,9 @@ class FrontDoor {
     // Exactly one of these, before run().
     void relay_to(int internal_port);
     void hand_off(Handler handler);
+    // Relay mode: whether a connection from remote_addr:remote_port, as the internal server sees
+    // it, is one the loop opened (anything else connected to the internal server directly).
+    bool relayed_from(const std::string& remote_addr, int remote_port) const;
     // Serves until stop(); returns at once if bind() did not succeed.
     void run();
     // Makes run() return: stops accepting, ends open connections, joins the workers.

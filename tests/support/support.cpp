@@ -7,9 +7,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <poll.h>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <sys/wait.h>
@@ -242,6 +244,30 @@ Listeners read_listeners(Process& serve, std::vector<std::string>* lines) {
 }
 
 std::string binary_path() { return VAULTFWD_BINARY; }
+
+std::vector<int> listening_ports(int pid) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    std::set<std::string> inodes; // "socket:[12345]" -> "12345"
+    for (const auto& fd : std::filesystem::directory_iterator(proc + "/fd")) {
+        std::error_code ec;
+        auto target = std::filesystem::read_symlink(fd.path(), ec).string();
+        if (!ec && target.rfind("socket:[", 0) == 0)
+            inodes.insert(target.substr(8, target.size() - 9));
+    }
+    std::vector<int> ports;
+    std::ifstream tcp(proc + "/net/tcp");
+    std::string line;
+    std::getline(tcp, line); // the column names
+    while (std::getline(tcp, line)) {
+        // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+        std::istringstream row(line);
+        std::string sl, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+        row >> sl >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+        if (state == "0A" && inodes.count(inode))
+            ports.push_back(std::stoi(local.substr(local.find(':') + 1), nullptr, 16));
+    }
+    return ports;
+}
 fs::path source_dir() { return VAULTFWD_SOURCE_DIR; }
 fs::path shared_dir() { return VAULTFWD_SHARED_DIR; }
 fs::path report_dir() {

@@ -68,6 +68,9 @@ struct Listeners {
 Listeners read_listeners(Process& serve, std::vector<std::string>* lines = nullptr);
 
 std::string binary_path();
+
+// The TCP ports process `pid` listens on (from /proc: its socket inodes in /proc/PID/net/tcp).
+std::vector<int> listening_ports(int pid);
 std::filesystem::path source_dir();
 std::filesystem::path shared_dir();
 std::filesystem::path report_dir();
