@@ -466,11 +466,16 @@ struct ForwardProxy::Impl {
                     return; // a TLS handshake on the plain proxy port: nothing useful to say
                 if (buf.size() > profile.limits.max_header_bytes)
                     break;
-                if (!client.read_more(buf, deadline, stopping))
+                if (!client.read_more(buf, deadline, stopping)) {
+                    if (!buf.empty() && !stopping && remaining_ms(deadline) == 0) { // half a head, then silence
+                        Refusal late = RequestGuard::head_timeout();
+                        refuse(client, "", "", dialect::json_error(late.status, late.code, late.message), true);
+                    }
                     return;
+                }
             }
             if (end == std::string::npos || end + 4 > profile.limits.max_header_bytes) {
-                refuse(client, "", "", dialect::json_error(431, "proxy.header_too_large",
+                refuse(client, "", "", dialect::json_error(431, "request.header_too_large",
                                                            "the request head is larger than limits.max_header_bytes (" +
                                                                std::to_string(profile.limits.max_header_bytes) + " bytes)"),
                        true);

@@ -52,7 +52,7 @@ std::vector<bool> RequestGuard::take_passed() {
     return out;
 }
 
-Refusal RequestGuard::head_timeout() const {
+Refusal RequestGuard::head_timeout() {
     return refusal(Refusal::Kind::timeout, 408, "request.timeout",
                    "the request head took too long to arrive");
 }

@@ -63,7 +63,7 @@ class RequestGuard {
     // True between requests: no byte of the next one has arrived.
     bool between_requests() const { return m_state == State::head && m_head.empty(); }
     // A refusal for a head that took too long (the caller keeps the clock).
-    Refusal head_timeout() const;
+    static Refusal head_timeout();
     // For each head passed since the last call, in order: whether it was a HEAD request (its
     // answer has no body). Feed these to a ResponseCounter.
     std::vector<bool> take_passed();

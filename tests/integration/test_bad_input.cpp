@@ -1128,7 +1128,7 @@ std::vector<ProxyRow> proxy_catalogue(ProxyContext& c) {
         {"garbage request line", 0, simple("HELLO\r\n\r\n", {400}, "proxy.bad_request")},
 
         // --- heads ---
-        {"first head over max_header_bytes", 0, simple("GET " + abs + "/x HTTP/1.1\r\nx-big: " + std::string(9000, 'a') + "\r\n" + proxy_auth() + "\r\n", {431}, "proxy.header_too_large")},
+        {"first head over max_header_bytes", 0, simple("GET " + abs + "/x HTTP/1.1\r\nx-big: " + std::string(9000, 'a') + "\r\n" + proxy_auth() + "\r\n", {431}, "request.header_too_large")},
         {"head over max_header_bytes inside a tunnel", 0, simple(plain_tunnel("GET /x HTTP/1.1\r\nHost: a\r\nx-big: " + std::string(9000, 'a') + "\r\n\r\n"), {200, 431}, "request.header_too_large")},
         {"unknown method through the proxy", 0, simple("BREW " + abs + "/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + proxy_auth() + "\r\n", {405}, "request.method_not_allowed")},
 
@@ -1206,6 +1206,11 @@ std::vector<ProxyRow> proxy_catalogue(ProxyContext& c) {
              if (failure.empty() && timed_out != fds.size())
                  failure = std::to_string(timed_out) + " of " + std::to_string(fds.size()) + " slow heads got 408 request.timeout";
              return failure;
+         }},
+        {"a second head that stops halfway after a 407 gets 408", 0, [port, plain_host, connect_head](ProxyContext&) {
+             auto r = proxy_exchange(port, connect_head(plain_host, "") + "CONNECT " + plain_host + " HTTP/1.1\r\nHost: a\r\n",
+                                     15000);
+             return expect_replies(r, {407, 408}, "request.timeout");
          }},
     };
     return rows;

@@ -638,7 +638,7 @@ TEST_SUITE("forward_proxy") {
         send_text(fd, "GET http://127.0.0.1/ HTTP/1.1\r\nX-Big: " + std::string(8000, 'x') + "\r\n\r\n");
         std::string big = read_all(fd);
         CHECK(big.rfind("HTTP/1.1 431", 0) == 0);
-        CHECK(big.find("proxy.header_too_large") != std::string::npos);
+        CHECK(big.find("request.header_too_large") != std::string::npos);
         ::close(fd);
 
         fd = connect_loopback(proxy.port);
