@@ -28,6 +28,7 @@
 #include "core/tls/store.hpp"
 #include "core/util/ossl.hpp"
 #include "core/util/strings.hpp"
+#include "support/api_harness.hpp"
 #include "support/support.hpp"
 #include "support/upstream_server.hpp"
 
@@ -38,55 +39,12 @@ using namespace std::string_literals;
 
 namespace {
 
-const char* k_fp = "fp_id_test_jane";
-const char* k_kyc_key = "sk_test_kyc0000000000";
+using test::k_fp;
+using test::k_kyc_key;
 
-// The API listener with a fresh profile and vault, as tests/integration/test_serve.cpp builds
-// it, but with plain http allowed to no host.
-struct Harness {
-    test::TempDir home;
-    test::TestPki pki = test::make_pki();
-    profile::Profile profile;
-    std::unique_ptr<vault::Store> store;
-    std::unique_ptr<server::AccessLog> log;
-    upstream::Client client;
-    std::unique_ptr<server::ApiServer> api;
-    std::thread thread;
-    int port = 0;
-    std::string key;
-
-    Harness() {
-        REQUIRE(profile::init_profile(home.path(), "default", profile::Overwrite::never).ok());
-        test::write_text(home / "root.pem", pki.ca_pem());
-        auto text = test::read_text(home / "default.toml");
-        text = util::replace_all(text, "connect_timeout_ms = 5000", "connect_timeout_ms = 2000");
-        text = util::replace_all(text, "timeout_ms = 15000", "timeout_ms = 3000\nca_files = [\"root.pem\"]");
-        text = util::replace_all(text, "allow_http = [\"localhost\", \"127.0.0.1\", \"::1\"]", "allow_http = []");
-        text += "\n[[api_keys]]\nid = \"kyc\"\nkey = \"" + std::string(k_kyc_key) + "\"\nreveal = [\"id.*\"]\n";
-        test::write_text(home / "default.toml", text);
-        auto loaded = profile::load(home.path(), "default");
-        REQUIRE_MESSAGE(loaded.ok(), loaded.error().describe());
-        profile = std::move(*loaded);
-        REQUIRE(profile.upstream.allow_http.empty());
-        key = profile.api_keys.front().key;
-        store = std::move(*vault::Store::open(profile.vault_dir(), profile.vault_key()));
-        REQUIRE(store->put(k_fp, {{"id.first_name", "Jane"}, {"id.last_name", "Doè"},
-                                  {"id.dob", "1988-12-30"}, {"custom.credit_card", "4242424242424242"},
-                                  {"custom.ach_account", "12-1212-1212"}}).ok());
-        REQUIRE(store->put("pm_1", {{"card.number", "4111111111111111"}, {"card.exp_month", "02"},
-                                    {"card.exp_year", "2028"}}).ok());
-        REQUIRE(store->put("pm_2", {{"card.number", "5555444433331111"}, {"card.exp_month", "11"},
-                                    {"card.exp_year", "2031"}}).ok());
-        log = std::move(*server::AccessLog::open(profile.access_log_path()));
-        api = std::make_unique<server::ApiServer>(profile, *store, client, *log);
-        port = *api->bind("127.0.0.1", 0);
-        thread = std::thread([this] { api->run(); });
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ~Harness() {
-        api->stop();
-        thread.join();
-    }
+// The API listener in-process, with plain http allowed to no host.
+struct Harness : test::ApiHarness {
+    Harness() : test::ApiHarness({{}, {}, false}) {}
 };
 
 // --- raw sockets -------------------------------------------------------------------------------

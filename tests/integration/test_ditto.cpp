@@ -15,23 +15,6 @@ using test::run_vaultfwd;
 
 namespace {
 
-// The answers shown in the seed's Playground section: the text between the empty line after
-// each `$ curl` line and the closing fence.
-std::vector<std::string> seed_answers() {
-    auto text = test::read_text(test::shared_dir() / "seeds" / "footprint-vault-proxy.md");
-    std::vector<std::string> out;
-    std::size_t pos = 0;
-    while ((pos = text.find("$ curl", pos)) != std::string::npos) {
-        auto start = text.find("\n\n", pos);
-        auto fence = text.find("\n```", start);
-        if (start == std::string::npos || fence == std::string::npos)
-            break;
-        out.push_back(text.substr(start + 2, fence - start - 2));
-        pos = fence;
-    }
-    return out;
-}
-
 // Hex (as `openssl x509 -serial` prints it) to decimal, by long multiplication.
 std::string hex_to_decimal(const std::string& hex) {
     std::string dec = "0";
@@ -146,7 +129,7 @@ TEST_SUITE("ditto") {
 
     TEST_CASE("the answer is the seed's byte for byte, over HTTP and over HTTPS without a "
               "client certificate") {
-        auto answers = seed_answers();
+        auto answers = test::footprint_seed_answers();
         REQUIRE(answers.size() == 2);
         Home h;
         Ditto d({"--home", h.home(), "ditto"});
@@ -175,7 +158,7 @@ TEST_SUITE("ditto") {
     }
 
     TEST_CASE("a client certificate's serial is echoed, as openssl reports it") {
-        auto answers = seed_answers();
+        auto answers = test::footprint_seed_answers();
         REQUIRE(answers.size() == 2);
         Home h;
         auto [cert, key] = h.client("ditto-client");

@@ -35,24 +35,8 @@ namespace {
 
 const std::string k_vault_key_hex(64, 'b');
 
-const char* k_echo_route = R"(
-[[routes]]
-id = "echo"
-host = '127\.0\.0\.1|localhost'
-
-[[routes.filters]]
-phase = "request"
-operation = "reveal"
-transformer = "json_path"
-targets = ["$.account_number"]
-
-[[routes.filters]]
-phase = "response"
-operation = "redact"
-transformer = "json_path"
-targets = ["$.card.number"]
-format = "FPE_SIX_T_FOUR"
-)";
+const std::string k_echo_route =
+    test::reveal_redact_route("echo", R"(127\.0\.0\.1|localhost)", "$.account_number", "$.card.number");
 
 struct Options {
     bool proxy_tls = false;

@@ -279,24 +279,7 @@ TEST_SUITE("secret_hygiene") {
         REQUIRE(contains(profile_text, "\ntimeout_ms = 15000"));
         profile_text = util::replace_all(profile_text, "\ntimeout_ms = 15000",
                                          "\ntimeout_ms = 5000\nca_files = [\"upstream-root.pem\"]");
-        profile_text += R"(
-[[routes]]
-id = "hygiene"
-host = '127\.0\.0\.1'
-
-[[routes.filters]]
-phase = "request"
-operation = "reveal"
-transformer = "json_path"
-targets = ["$.card.number"]
-
-[[routes.filters]]
-phase = "response"
-operation = "redact"
-transformer = "json_path"
-targets = ["$.card.number"]
-format = "FPE_SIX_T_FOUR"
-)";
+        profile_text += test::reveal_redact_route("hygiene", R"(127\.0\.0\.1)", "$.card.number", "$.card.number");
         test::write_text(home / "default.toml", profile_text);
         REQUIRE(vf_scanned("config check", {"config", "check"}).exit_code == 0);
         vf_scanned("config show", {"config", "show"});

@@ -12,6 +12,7 @@
 #include "core/profile/profile.hpp"
 #include "core/server/api_server.hpp"
 #include "core/util/strings.hpp"
+#include "support/api_harness.hpp"
 #include "support/support.hpp"
 #include "support/upstream_server.hpp"
 
@@ -20,62 +21,13 @@ using nlohmann::json;
 
 namespace {
 
-const char* k_fp = "fp_id_test_jane";
+using test::k_fp;
 
-struct Harness {
-    test::TempDir home;
-    test::TestPki pki = test::make_pki();
-    profile::Profile profile;
-    std::unique_ptr<vault::Store> store;
-    std::unique_ptr<server::AccessLog> log;
-    upstream::Client client;
-    std::unique_ptr<server::ApiServer> api;
-    std::thread thread;
-    int port = 0;
-    std::string key;
-
-    explicit Harness(const std::string& extra_profile = {}, const std::string& root_pem = {}) {
-        REQUIRE(profile::init_profile(home.path(), "default", profile::Overwrite::never).ok());
-        test::write_text(home / "root.pem", root_pem.empty() ? pki.ca_pem() : root_pem);
-        auto text = test::read_text(home / "default.toml");
-        text = util::replace_all(text, "connect_timeout_ms = 5000", "connect_timeout_ms = 2000");
-        text = util::replace_all(text, "timeout_ms = 15000", "timeout_ms = 3000\nca_files = [\"root.pem\"]");
-        text += "\n[[api_keys]]\nid = \"kyc\"\nkey = \"sk_test_kyc0000000000\"\nreveal = [\"id.*\"]\n";
-        text += extra_profile;
-        test::write_text(home / "default.toml", text);
-        auto loaded = profile::load(home.path(), "default");
-        REQUIRE_MESSAGE(loaded.ok(), loaded.error().describe());
-        profile = std::move(*loaded);
-        key = profile.api_keys.front().key;
-        store = std::move(*vault::Store::open(profile.vault_dir(), profile.vault_key()));
-        REQUIRE(store->put(k_fp, {{"id.first_name", "Jane"}, {"id.last_name", "Doè"},
-                                  {"id.dob", "1988-12-30"}, {"id.ssn4", "1234"},
-                                  {"card.primary.name", "Jane Doè"},
-                                  {"custom.credit_card", "4242424242424242"},
-                                  {"custom.ach_account", "12-1212-1212"}}).ok());
-        REQUIRE(store->put("pm_1", {{"card.number", "4111111111111111"}, {"card.exp_month", "02"},
-                                    {"card.exp_year", "2028"}}).ok());
-        REQUIRE(store->put("pm_2", {{"card.number", "5555444433331111"}, {"card.exp_month", "11"},
-                                    {"card.exp_year", "2031"}}).ok());
-        log = std::move(*server::AccessLog::open(profile.access_log_path()));
-        api = std::make_unique<server::ApiServer>(profile, *store, client, *log);
-        port = *api->bind("127.0.0.1", 0);
-        thread = std::thread([this] { api->run(); });
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ~Harness() {
-        api->stop();
-        thread.join();
-    }
-
-    httplib::Result post(const std::string& path, const std::string& body, httplib::Headers headers,
-                         bool auth = true, const std::string& content_type = "text/plain") {
-        httplib::Client cli("127.0.0.1", port);
-        cli.set_read_timeout(20, 0);
-        if (auth)
-            cli.set_basic_auth(key.c_str(), "");
-        return cli.Post(path.c_str(), headers, body, content_type.c_str());
-    }
+// The API listener in-process (tests/support/api_harness.hpp); Harness(extra, root_pem) keeps
+// this file's calls short.
+struct Harness : test::ApiHarness {
+    explicit Harness(const std::string& extra_profile = {}, const std::string& root_pem = {})
+        : test::ApiHarness({extra_profile, root_pem}) {}
 };
 
 std::string pct(const std::string& pem) { return util::percent_encode(pem); }

@@ -245,6 +245,30 @@ Listeners read_listeners(Process& serve, std::vector<std::string>* lines) {
 
 std::string binary_path() { return VAULTFWD_BINARY; }
 
+std::vector<std::string> footprint_seed_answers() {
+    auto text = read_text(shared_dir() / "seeds" / "footprint-vault-proxy.md");
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while ((pos = text.find("$ curl", pos)) != std::string::npos) {
+        auto start = text.find("\n\n", pos);
+        auto fence = text.find("\n```", start);
+        if (start == std::string::npos || fence == std::string::npos)
+            break;
+        out.push_back(text.substr(start + 2, fence - start - 2));
+        pos = fence;
+    }
+    return out;
+}
+
+std::string reveal_redact_route(const std::string& id, const std::string& host_regex,
+                                const std::string& reveal, const std::string& redact) {
+    return "\n[[routes]]\nid = \"" + id + "\"\nhost = '" + host_regex + "'\n\n"
+           "[[routes.filters]]\nphase = \"request\"\noperation = \"reveal\"\n"
+           "transformer = \"json_path\"\ntargets = [\"" + reveal + "\"]\n\n"
+           "[[routes.filters]]\nphase = \"response\"\noperation = \"redact\"\n"
+           "transformer = \"json_path\"\ntargets = [\"" + redact + "\"]\nformat = \"FPE_SIX_T_FOUR\"\n";
+}
+
 std::vector<int> listening_ports(int pid) {
     const std::string proc = "/proc/" + std::to_string(pid);
     std::set<std::string> inodes; // "socket:[12345]" -> "12345"

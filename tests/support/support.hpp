@@ -69,6 +69,15 @@ Listeners read_listeners(Process& serve, std::vector<std::string>* lines = nullp
 
 std::string binary_path();
 
+// The answers shown in the Footprint seed's Playground section, in order: the text between the
+// empty line that follows each `$ curl` line and the closing fence.
+std::vector<std::string> footprint_seed_answers();
+
+// A profile route (TOML) for hosts matching `host_regex`: request-phase reveal of the JSONPath
+// `reveal`, response-phase redact of the JSONPath `redact` into FPE_SIX_T_FOUR aliases.
+std::string reveal_redact_route(const std::string& id, const std::string& host_regex,
+                                const std::string& reveal, const std::string& redact);
+
 // The TCP ports process `pid` listens on (from /proc: its socket inodes in /proc/PID/net/tcp).
 std::vector<int> listening_ports(int pid);
 std::filesystem::path source_dir();

@@ -13,23 +13,6 @@ using namespace vaultfwd;
 
 namespace {
 
-// The answers shown in the seed's Playground section, in order: the text between the empty line
-// that follows each `$ curl` line and the closing fence.
-std::vector<std::string> seed_answers() {
-    auto text = test::read_text(test::shared_dir() / "seeds" / "footprint-vault-proxy.md");
-    std::vector<std::string> out;
-    std::size_t pos = 0;
-    while ((pos = text.find("$ curl", pos)) != std::string::npos) {
-        auto start = text.find("\n\n", pos);
-        auto fence = text.find("\n```", start);
-        if (start == std::string::npos || fence == std::string::npos)
-            break;
-        out.push_back(text.substr(start + 2, fence - start - 2));
-        pos = fence;
-    }
-    return out;
-}
-
 // The request of the seed's examples, as curl sends it minus User-Agent and Accept (which the
 // seed's transcript does not show).
 ditto::EchoRequest seed_request() {
@@ -80,7 +63,7 @@ std::unique_ptr<httplib::SSLClient> tls_client(int port, const tls::KeyPair* cli
 
 TEST_SUITE("ditto") {
     TEST_CASE("the text answer is the seed's, byte for byte") {
-        auto answers = seed_answers();
+        auto answers = test::footprint_seed_answers();
         REQUIRE(answers.size() == 2);
         CHECK(answers[0] ==
               "test-header: FootprintRocks\ncontent-type: application/x-www-form-urlencoded\n\n"
