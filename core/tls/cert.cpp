@@ -231,6 +231,10 @@ Result<KeyPair> load_pair_files(const std::string& cert_file, const std::string&
     return KeyPair{std::move(*cert), std::move(*key)};
 }
 
+void prepare_for_sharing(X509* cert) {
+    X509_check_purpose(cert, -1, 0); // documented to cache the extensions and nothing else
+}
+
 bool key_matches(X509* cert, EVP_PKEY* key) {
     EVP_PKEY* pub = X509_get0_pubkey(cert);
     return pub && EVP_PKEY_eq(pub, key) == 1;

@@ -56,6 +56,12 @@ Result<KeyPair> load_pair_files(const std::string& cert_file, const std::string&
 // True when `key` is the private key of `cert`.
 bool key_matches(X509* cert, EVP_PKEY* key);
 
+// Computes the certificate's cached extension data (key identifiers, usages, flags) now.
+// OpenSSL 3.0 fills that cache on first use with an unlocked fast path, so a certificate that
+// several threads will verify against (a shared trust store, a cached minted leaf) must have it
+// filled before it is shared.
+void prepare_for_sharing(X509* cert);
+
 struct CertInfo {
     std::string subject;        // RFC 2253 one-line form
     std::string issuer;

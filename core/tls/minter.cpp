@@ -34,7 +34,9 @@ std::string normalize_host(std::string_view host) {
 }
 
 Minter::Minter(KeyPair ca, std::size_t max_cached)
-    : m_ca(std::move(ca)), m_max(max_cached ? max_cached : 1) {}
+    : m_ca(std::move(ca)), m_max(max_cached ? max_cached : 1) {
+    prepare_for_sharing(m_ca.cert.get());
+}
 
 std::size_t Minter::cached() const {
     std::lock_guard<std::mutex> lock(m_mutex);
@@ -66,6 +68,7 @@ Result<std::shared_ptr<const KeyPair>> Minter::leaf(std::string_view host) {
     auto minted = issue(opts, &m_ca);
     if (!minted)
         return minted.error();
+    prepare_for_sharing(minted->cert.get());
     auto made = std::make_shared<const KeyPair>(std::move(*minted));
     std::lock_guard<std::mutex> lock(m_mutex);
     auto [it, inserted] = m_cache.emplace(key, made);

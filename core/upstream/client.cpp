@@ -2,6 +2,7 @@
 #include "core/upstream/client.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <openssl/err.h>
@@ -124,13 +125,27 @@ Result<X509_STORE*> system_store(const std::vector<std::string>& extra_files) {
     auto found = cache->stores.find(extra_files);
     if (found == cache->stores.end()) {
         ossl::X509StorePtr store(X509_STORE_new());
-        X509_STORE_set_default_paths(store.get());
+        // The system bundle is loaded whole, now: OpenSSL's hashed-directory lookup (part of
+        // X509_STORE_set_default_paths) adds certificates to the store lazily, during
+        // verification, so a store shared between threads would change under its readers
+        // (ThreadSanitizer saw it in the soak test). The directory is the fallback only for
+        // systems without a bundle file.
+        const char* env_file = std::getenv(X509_get_default_cert_file_env()); // SSL_CERT_FILE
+        std::string bundle = env_file && *env_file ? env_file : X509_get_default_cert_file();
+        if (X509_STORE_load_file(store.get(), bundle.c_str()) != 1) {
+            ERR_clear_error();
+            X509_STORE_set_default_paths(store.get());
+        }
         for (const auto& f : extra_files) {
             if (X509_STORE_load_file(store.get(), f.c_str()) != 1) {
                 ERR_clear_error();
                 return make_error("upstream.bad_ca_file", "cannot load trusted roots from " + f);
             }
         }
+        STACK_OF(X509)* certs = X509_STORE_get1_all_certs(store.get());
+        for (int i = 0; i < sk_X509_num(certs); ++i)
+            tls::prepare_for_sharing(sk_X509_value(certs, i));
+        sk_X509_pop_free(certs, X509_free);
         found = cache->stores.emplace(extra_files, store.release()).first;
     }
     X509_STORE_up_ref(found->second);
