@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/util/fs.hpp"
+#include "core/util/json_text.hpp"
 #include "core/util/strings.hpp"
 
 namespace vaultfwd::replay {
@@ -51,27 +52,6 @@ class Namer {
     std::string m_stem;
     std::set<std::string> m_used;
 };
-
-std::pair<int, int> line_column(std::string_view text, std::size_t byte) {
-    int line = 1, column = 1;
-    for (std::size_t i = 0; i < byte && i < text.size(); ++i) {
-        if (text[i] == '\n') {
-            ++line;
-            column = 1;
-        } else {
-            ++column;
-        }
-    }
-    return {line, column};
-}
-
-// nlohmann's message without its "[json.exception…] parse error at line L, column C: " head.
-std::string json_reason(const json::parse_error& e) {
-    std::string what = e.what();
-    auto col = what.find("column ");
-    auto colon = what.find(": ", col == std::string::npos ? 0 : col);
-    return colon == std::string::npos ? what : what.substr(colon + 2);
-}
 
 std::string form_encode(const json& params, const std::string& where, Error& error) {
     std::string body;
@@ -430,13 +410,10 @@ Result<std::pair<std::string, std::string>> split_target(std::string_view target
 }
 
 Result<std::vector<Recording>> parse_har(std::string_view text, const std::string& file) {
-    json doc;
-    try {
-        doc = json::parse(text);
-    } catch (const json::parse_error& e) {
-        auto [line, column] = line_column(text, e.byte == 0 ? 0 : e.byte - 1);
-        return make_error("replay.bad_json", "invalid JSON: " + json_reason(e), line, column);
-    }
+    auto parsed = util::parse_json(text, "replay.bad_json");
+    if (!parsed)
+        return parsed.error();
+    const json& doc = *parsed;
     if (!doc.is_object() || !doc.contains("log") || !doc["log"].is_object())
         return make_error("replay.bad_har", "not a HAR file: there is no top-level \"log\" object");
     const json& log = doc["log"];

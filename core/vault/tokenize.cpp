@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include "core/util/json_text.hpp"
 #include "core/util/strings.hpp"
 
 namespace vaultfwd::vault {
@@ -39,20 +40,6 @@ bool looks_like_format_name(std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
         return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
     });
-}
-
-// 1-based line and column (in bytes) of byte offset `at`.
-std::pair<int, int> line_column(std::string_view text, std::size_t at) {
-    int line = 1, column = 1;
-    for (std::size_t i = 0; i < at && i < text.size(); ++i) {
-        if (text[i] == '\n') {
-            ++line;
-            column = 1;
-        } else {
-            ++column;
-        }
-    }
-    return {line, column};
 }
 
 enum class Kind { string, number, other };
@@ -321,22 +308,12 @@ Tokenizer::apply_many(const std::vector<std::string_view>& json_texts, Store& st
         Doc& doc = docs[d];
         doc.text = json_texts[d];
         doc.stats.per_rule.assign(m_rules.size(), 0);
-        json parsed;
-        try {
-            parsed = json::parse(doc.text);
-        } catch (const json::parse_error& e) {
-            auto [l, c] = line_column(doc.text, e.byte > 0 ? e.byte - 1 : 0);
-            // Keep nlohmann's reason, not its position (ours is in line/column) nor its "last
-            // read" excerpt, which may quote a value.
-            std::string what = e.what();
-            if (auto p = what.find("column "); p != std::string::npos)
-                if (auto colon = what.find(": ", p); colon != std::string::npos)
-                    what = what.substr(colon + 2);
-            if (auto p = what.find("; last read"); p != std::string::npos)
-                what.resize(p);
-            doc.error = make_error("tokenize.bad_json", "invalid JSON: " + what, l, c);
+        auto parsed_or = util::parse_json(doc.text, "tokenize.bad_json");
+        if (!parsed_or) {
+            doc.error = parsed_or.error();
             continue;
         }
+        json parsed = std::move(*parsed_or);
         for (std::size_t r = 0; r < m_rules.size(); ++r) {
             for (const auto& node : jsonpath::select(m_rules[r].query, parsed)) {
                 if (doc.claims.count(node.path))

@@ -14,8 +14,10 @@
 #include "core/dialect/footprint.hpp"
 #include "core/dialect/vtex.hpp"
 #include "core/profile/init.hpp"
+#include "core/replay/recording.hpp"
 #include "core/template/footprint.hpp"
 #include "core/upstream/url.hpp"
+#include "core/util/json_text.hpp"
 #include "core/util/strings.hpp"
 #include "support/support.hpp"
 #include "support/upstream_server.hpp"
@@ -104,6 +106,35 @@ TEST_SUITE("regressions") {
             CHECK_MESSAGE(url->host.front() != '.', text);
             CHECK_MESSAGE(url->host.back() != '.', text);
         }
+    }
+
+    TEST_CASE("fuzz har: a number too large for a double is invalid JSON, not an uncaught throw") {
+        // nlohmann reports "55e445" as out_of_range.406, not parse_error, so `catch (parse_error)`
+        // let it through and `vaultfwd replay` / `vaultfwd tokenize` died in std::terminate.
+        // Its message also quoted the number.
+        for (const std::string& text : {"55e445"s, "{\"log\": {\"entries\": [1e999]}}"s,
+                                        "[\n  1,\n  -9e400\n]"s}) {
+            Result<std::vector<replay::Recording>> har = make_error("unset", "");
+            CHECK_NOTHROW(har = replay::parse_har(text, "x.har"));
+            REQUIRE_FALSE(har.ok());
+            CHECK(har.error().code == "replay.bad_json");
+            CHECK(har.error().message.find("number overflow") != std::string::npos);
+            CHECK(har.error().message.find("e4") == std::string::npos);
+            CHECK(har.error().message.find("e9") == std::string::npos);
+        }
+        auto at = util::parse_json("[\n  1,\n  -9e400\n]", "x.bad_json");
+        REQUIRE_FALSE(at.ok());
+        CHECK(at.error().line == 3);
+        CHECK(at.error().column == 8);
+        // Syntax errors keep their reason and position, without the "last read" excerpt.
+        auto syntax = util::parse_json("{\"a\": \"4111111111111111\",\n \"b\": 4111x}", "x.bad_json");
+        REQUIRE_FALSE(syntax.ok());
+        CHECK(syntax.error().line == 2);
+        CHECK(syntax.error().message.rfind("invalid JSON: syntax error", 0) == 0);
+        CHECK(syntax.error().message.find("4111") == std::string::npos);
+        auto fine = util::parse_json(" {\"a\": [1, 2.5, \"x\"]} ", "x.bad_json");
+        REQUIRE(fine.ok());
+        CHECK((*fine)["a"][1].get<double>() == 2.5);
     }
 
     TEST_CASE("fuzz footprint: a truncated UTF-8 sequence in an ingress rule header does not throw") {

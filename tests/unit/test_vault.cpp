@@ -730,6 +730,11 @@ TEST_SUITE("vault") {
         CHECK(bad.error().code == "tokenize.bad_json");
         CHECK(bad.error().line == 3);
         CHECK(bad.error().message.find("4111") == std::string::npos);
+        // A number too large for a double is invalid JSON too (nlohmann throws out_of_range).
+        auto huge = tok.apply("{\"a\": 41e999}", *s);
+        REQUIRE_FALSE(huge.ok());
+        CHECK(huge.error().code == "tokenize.bad_json");
+        CHECK(huge.error().message.find("41e999") == std::string::npos);
         // In a batch, one bad document does not stop the others.
         auto many = tok.apply_many({"{\"a\": \"x\"}", "{", "{\"a\": \"y\"}"}, *s);
         REQUIRE(many.ok());
