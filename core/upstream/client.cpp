@@ -190,8 +190,29 @@ Result<ClientPtr> make_client(const Call& call) {
     cli->set_tcp_nodelay(true); // head and body go out at once, no Nagle + delayed-ACK stall
     cli->set_keep_alive(true);
     cli->set_decompress(false);
+    cli->set_url_encode(false); // the target goes as given: see wire_target()
     cli->set_socket_options(trace_new_socket);
     return cli;
+}
+
+// The request target as it goes on the wire: byte for byte what the caller gave (parse_url has
+// refused spaces and control characters), except that bytes outside ASCII are percent-encoded.
+// httplib's own encoding is off: it also rewrites '+', ',', ';' and '\'', so a form-encoded
+// query "q=a+b" (a space) would reach the upstream as "q=a%2Bb" (a plus).
+std::string wire_target(const std::string& target) {
+    static constexpr char k_hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(target.size());
+    for (unsigned char c : target) {
+        if (c < 0x80) {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += k_hex[c >> 4];
+            out += k_hex[c & 0xf];
+        }
+    }
+    return out;
 }
 
 bool tls_alert_seen(const char* reason_substring) {
@@ -309,7 +330,7 @@ Outcome Client::send(const Call& call) {
     const std::string where = call.url.host_for_url() + ":" + std::to_string(call.url.port);
     httplib::Request req;
     req.method = call.method;
-    req.path = call.url.path_and_query;
+    req.path = wire_target(call.url.path_and_query);
     for (const auto& h : call.headers) {
         if (http::is_hop_by_hop(h.name))
             continue;

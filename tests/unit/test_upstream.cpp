@@ -297,6 +297,21 @@ TEST_SUITE("upstream") {
             CHECK(wrong.failure == FailureKind::pin_mismatch);
             CHECK(server.request_count() == 0);
         }
+        SUBCASE("the target reaches the upstream byte for byte (no re-encoding)") {
+            // httplib's client re-encodes '+', ',', ';', '\'' and spaces by default: a query
+            // "q=a+b" (a space, in form encoding) would arrive as "q=a%2Bb" (a plus).
+            call.tls.pin_pems = {pki.ca_pem()};
+            call.url = *parse_url(server.url("/post?q=a+b&list=1,2;3&n='x'&e=%2B%20"));
+            auto out = client.send(call);
+            REQUIRE_MESSAGE(out.ok(), out.error_message);
+            auto reqs = server.requests();
+            REQUIRE(reqs.size() == 1);
+            CHECK(reqs[0].query == "q=a+b&list=1,2;3&n='x'&e=%2B%20");
+            // Bytes outside ASCII are the one thing encoded: a request line is ASCII.
+            call.url = *parse_url(server.url("/post?name=Jos\xc3\xa9"));
+            REQUIRE(client.send(call).ok());
+            CHECK(server.requests().back().query == "name=Jos%C3%A9");
+        }
         SUBCASE("header values with CR/LF are refused before sending") {
             call.tls.pin_pems = {pki.ca_pem()};
             call.headers.push_back({"X-Evil", "a\r\nInjected: yes"});
