@@ -10,42 +10,13 @@
 #include "core/dialect/vtex.hpp"
 #include "core/server/auth.hpp"
 #include "core/server/front_door.hpp"
+#include "core/server/httplib_bridge.hpp"
 #include "core/util/redact.hpp"
 #include "core/util/strings.hpp"
 
 namespace vaultfwd::server {
 
 namespace {
-
-http::Request from_httplib(const httplib::Request& req) {
-    http::Request r;
-    r.method = req.method;
-    r.path = req.path;
-    auto q = req.target.find('?');
-    if (q != std::string::npos)
-        r.query = req.target.substr(q + 1);
-    for (const auto& [k, v] : req.headers)
-        if (k != "REMOTE_ADDR" && k != "REMOTE_PORT" && k != "LOCAL_ADDR" && k != "LOCAL_PORT")
-            r.headers.push_back({k, v});
-    r.body = req.body;
-    r.remote_addr = req.remote_addr;
-    return r;
-}
-
-void to_httplib(const http::Response& out, httplib::Response& res) {
-    res.status = out.status;
-    std::string content_type;
-    for (const auto& h : out.headers) {
-        if (util::iequals(h.name, "content-type"))
-            content_type = h.value;
-        else if (!util::iequals(h.name, "content-length"))
-            res.headers.emplace(h.name, h.value);
-    }
-    if (!content_type.empty())
-        res.set_content(out.body, content_type);
-    else
-        res.body = out.body;
-}
 
 http::Response unauthorized(bool footprint) {
     const std::string msg = "missing or unknown API key: pass it with -u KEY: or "

@@ -28,6 +28,7 @@
 #include "core/server/auth.hpp"
 #include "core/server/connect_head.hpp"
 #include "core/server/front_door.hpp"
+#include "core/server/httplib_bridge.hpp"
 #include "core/server/request_guard.hpp"
 #include "core/tls/minter.hpp"
 #include "core/tls/store.hpp"
@@ -247,47 +248,14 @@ bool is_loopback(const std::string& host) {
     return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-http::Request from_httplib(const httplib::Request& req) {
-    http::Request r;
-    r.method = req.method;
-    r.path = req.path;
-    for (const auto& [k, v] : req.headers) {
-        if (k == "REMOTE_ADDR" || k == "REMOTE_PORT" || k == "LOCAL_ADDR" || k == "LOCAL_PORT")
-            continue;
-        // Meant for this hop only: the credentials, and the proxy's own connection handling.
-        if (util::iequals(k, "proxy-authorization") || util::iequals(k, "proxy-connection"))
-            continue;
-        // httplib has already decoded a gzip/deflate/br body (so filters see the text): what
-        // goes upstream is the plain body, without the encoding that no longer applies.
-        if (util::iequals(k, "content-encoding"))
-            continue;
-        r.headers.push_back({k, v});
-    }
-    r.body = req.body;
-    r.remote_addr = req.remote_addr;
+// The request to forward: the credentials and the proxy's own connection handling are meant for
+// this hop only; httplib has already decoded a gzip/deflate/br body (so filters see the text), so
+// what goes upstream is the plain body, without the encoding that no longer applies.
+http::Request to_forward(const httplib::Request& req) {
+    http::Request r = from_httplib(req);
+    for (const char* hop : {"proxy-authorization", "proxy-connection", "content-encoding"})
+        http::remove(r.headers, hop);
     return r;
-}
-
-// httplib frames the message itself (length, connection handling).
-bool is_framing(std::string_view name) {
-    for (const char* n : {"content-length", "transfer-encoding", "connection", "keep-alive"})
-        if (util::iequals(name, n))
-            return true;
-    return false;
-}
-
-void to_httplib(const http::Response& out, httplib::Response& res) {
-    res.status = out.status;
-    std::string content_type;
-    for (const auto& h : out.headers) {
-        if (util::iequals(h.name, "content-type"))
-            content_type = h.value;
-        else if (!is_framing(h.name))
-            res.headers.emplace(h.name, h.value);
-    }
-    res.body = out.body;
-    if (!content_type.empty())
-        res.headers.emplace("Content-Type", content_type);
 }
 
 } // namespace
@@ -974,7 +942,7 @@ struct ForwardProxy::Impl {
         entry.upstream_host = dialect::host_port(url);
         if (auto allowed = upstream::check_allowed(url, dialect::allowlist(profile)); !allowed)
             return dialect::json_error(403, allowed.error().code, allowed.error().message);
-        http::Request r = from_httplib(req);
+        http::Request r = to_forward(req);
         auto q = url.path_and_query.find('?');
         r.path = url.path_and_query.substr(0, q);
         entry.path = r.path;

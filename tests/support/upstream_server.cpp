@@ -6,6 +6,8 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include "core/server/httplib_bridge.hpp"
+
 namespace vaultfwd::test {
 
 TestPki make_pki() {
@@ -57,17 +59,8 @@ UpstreamServer::UpstreamServer(const TestPki& pki, UpstreamOptions options, Hand
     bool keep = options.record;
     auto record = [this, handler, delay, keep](const httplib::Request& req,
                                                httplib::Response& res) {
-        http::Request r;
-        r.method = req.method;
-        r.path = req.path;
-        auto q = req.target.find('?');
-        if (q != std::string::npos)
-            r.query = req.target.substr(q + 1);
-        for (const auto& [k, v] : req.headers)
-            if (k != "REMOTE_ADDR" && k != "REMOTE_PORT" && k != "LOCAL_ADDR" && k != "LOCAL_PORT")
-                r.headers.push_back({k, v});
-        r.body = req.body;
-        r.remote_addr = req.remote_addr + ":" + std::to_string(req.remote_port);
+        http::Request r = server::from_httplib(req);
+        r.remote_addr += ":" + std::to_string(req.remote_port); // tells connections apart
         if (keep) {
             std::lock_guard<std::mutex> lock(m_mutex);
             m_requests.push_back(r);

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Between cpp-httplib's messages and vaultfwd's http:: ones, for every server built on httplib:
+// the API port, the forward proxy's internal servers (and the test upstreams).
+
+#include "core/http/message.hpp"
+
+namespace httplib {
+struct Request;
+struct Response;
+} // namespace httplib
+
+namespace vaultfwd::server {
+
+// The request as vaultfwd sees it: httplib's decoded path, the query as it was sent (from the raw
+// target), the headers without httplib's REMOTE_ADDR/REMOTE_PORT/LOCAL_ADDR/LOCAL_PORT entries,
+// the body, and the peer's address (without its port).
+http::Request from_httplib(const httplib::Request& req);
+
+// Fills `res` from `out`; framing headers (Content-Length, Transfer-Encoding, Connection,
+// Keep-Alive) are left to httplib, which frames the message itself.
+void to_httplib(const http::Response& out, httplib::Response& res);
+
+} // namespace vaultfwd::server
