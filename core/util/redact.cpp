@@ -2,7 +2,7 @@
 #include "core/util/redact.hpp"
 
 #include <cctype>
-#include <regex>
+#include <algorithm>
 
 namespace vaultfwd::util {
 
@@ -49,17 +49,153 @@ std::string mask_digit_runs(const std::string& in) {
     return out;
 }
 
+bool is_upper_or_space(char c) { return (c >= 'A' && c <= 'Z') || c == ' '; }
+
+// At `at`: "-----<word> " then [A-Z ]+ then "-----" (a PEM armour line); its end, or npos.
+std::size_t armour_end(std::string_view s, std::size_t at, std::string_view word) {
+    std::string head = "-----" + std::string(word) + " ";
+    if (s.substr(at, head.size()) != head)
+        return std::string_view::npos;
+    std::size_t i = at + head.size(), label = i;
+    while (i < s.size() && is_upper_or_space(s[i]))
+        ++i;
+    // [A-Z ]+ then "-----": the label may not swallow the dashes, which it cannot (not in the set).
+    if (i == label || s.substr(i, 5) != "-----")
+        return std::string_view::npos;
+    return i + 5;
+}
+
+// PEM blocks ("-----BEGIN X-----" … the first "-----END Y-----" after it) become one marker.
+std::string mask_pem(std::string_view s) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        std::size_t begin = s.find("-----BEGIN ", i);
+        if (begin == std::string_view::npos)
+            break;
+        std::size_t body = armour_end(s, begin, "BEGIN");
+        std::size_t end = std::string_view::npos;
+        for (std::size_t e = body; e != std::string_view::npos && end == std::string_view::npos;) {
+            e = s.find("-----END ", e);
+            if (e != std::string_view::npos) {
+                end = armour_end(s, e, "END");
+                ++e;
+            }
+        }
+        if (body != std::string_view::npos && end == std::string_view::npos)
+            break; // no END after this BEGIN: none after a later one either
+        if (body == std::string_view::npos) {
+            out.append(s.substr(i, begin + 1 - i));
+            i = begin + 1;
+            continue;
+        }
+        out.append(s.substr(i, begin - i));
+        out += "[pem redacted]";
+        i = end;
+    }
+    out.append(s.substr(std::min(i, s.size())));
+    return out;
+}
+
+bool is_credential_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=' ||
+           c == '.' || c == '_' || c == '~' || c == '-';
+}
+
+bool starts_with_icase(std::string_view s, std::size_t at, std::string_view word) {
+    if (s.size() - at < word.size())
+        return false;
+    for (std::size_t k = 0; k < word.size(); ++k)
+        if (std::tolower(static_cast<unsigned char>(s[at + k])) != word[k])
+            return false;
+    return true;
+}
+
+// "Basic X" / "Bearer X" (any case, any white space between): the credential X becomes "****".
+std::string mask_credentials(std::string_view s) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        std::size_t word = 0;
+        if (starts_with_icase(s, i, "basic"))
+            word = 5;
+        else if (starts_with_icase(s, i, "bearer"))
+            word = 6;
+        std::size_t j = i + word, k = j;
+        while (word && k < s.size() && std::isspace(static_cast<unsigned char>(s[k])))
+            ++k;
+        std::size_t m = k;
+        while (word && k > j && m < s.size() && is_credential_char(s[m]))
+            ++m;
+        if (!word || k == j || m == k) {
+            out += s[i++];
+            continue;
+        }
+        out.append(s.substr(i, k - i));
+        out += "****";
+        i = m;
+    }
+    return out;
+}
+
+bool is_regex_word(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
+std::size_t alnum_run(std::string_view s, std::size_t at) {
+    std::size_t e = at;
+    while (e < s.size() && is_alnum(s[e]))
+        ++e;
+    return e - at;
+}
+
+// Keys: at a word start, sk_/pk_/key_/secret_, then an optional test_/live_, then 4 or more
+// letters or digits, which become "****" ("sk_test_abcdef123" -> "sk_test_****").
+std::string mask_keys(std::string_view s) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        bool word_start = i == 0 || !is_regex_word(s[i - 1]);
+        std::size_t prefix = 0;
+        if (word_start) {
+            for (std::string_view p : {"sk_", "pk_", "key_", "secret_"})
+                if (s.substr(i, p.size()) == p)
+                    prefix = p.size();
+        }
+        std::size_t keep = 0, run = 0;
+        if (prefix) {
+            for (std::string_view env : {"test_", "live_"}) {
+                if (s.substr(i + prefix, env.size()) == env &&
+                    alnum_run(s, i + prefix + env.size()) >= 4) {
+                    keep = prefix + env.size();
+                    run = alnum_run(s, i + keep);
+                }
+            }
+            if (!keep && alnum_run(s, i + prefix) >= 4) {
+                keep = prefix;
+                run = alnum_run(s, i + keep);
+            }
+        }
+        if (!keep) {
+            out += s[i++];
+            continue;
+        }
+        out.append(s.substr(i, keep));
+        out += "****";
+        i += keep + run;
+    }
+    return out;
+}
+
 } // namespace
 
+// Every pass is a linear scan: std::regex matched these patterns recursively, one stack frame
+// per character, and a 30 000-character "Bearer …" in a logged header overflowed a worker's stack.
+std::string mask_patterns(std::string_view text) {
+    return mask_keys(mask_credentials(mask_pem(text)));
+}
+
 std::string redact(std::string_view text) {
-    std::string s(text);
-    static const std::regex pem("-----BEGIN [A-Z ]+-----[\\s\\S]*?-----END [A-Z ]+-----");
-    s = std::regex_replace(s, pem, "[pem redacted]");
-    static const std::regex auth("((?:Basic|Bearer)\\s+)[A-Za-z0-9+/=._~-]+",
-                                 std::regex::icase);
-    s = std::regex_replace(s, auth, "$1****");
-    static const std::regex keys("\\b((?:sk|pk|key|secret)_(?:test_|live_)?)[A-Za-z0-9]{4,}");
-    s = std::regex_replace(s, keys, "$1****");
+    std::string s = mask_patterns(text);
     // Long opaque runs (hex keys, base64 blobs) are masked whole.
     std::string out;
     std::size_t i = 0;

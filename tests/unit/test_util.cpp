@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <doctest/doctest.h>
 
+#include <random>
+#include <regex>
+#include <thread>
+
 #include "core/util/fs.hpp"
 #include "core/util/random.hpp"
 #include "core/util/redact.hpp"
@@ -61,6 +65,59 @@ TEST_SUITE("util") {
               "[pem redacted]");
         CHECK(util::mask_secret("sk_test_0123456789") == "sk_test_****");
         CHECK(util::mask_secret("short") == "****");
+    }
+
+    TEST_CASE("redact scans in linear time and never recurses per character") {
+        // std::regex matched "Bearer <credential>" with one stack frame per character: a header
+        // of 30 000 characters, logged, overflowed a worker's 8 MiB stack and killed serve.
+        std::string out[4];
+        std::thread worker([&] { // a worker thread's stack, as in serve
+            const std::string long_run(1 << 20, 'a');
+            out[0] = util::redact("x-fp-access-reason: Bearer " + long_run);
+            out[1] = util::redact("-----BEGIN X-----" + long_run + "-----END X-----");
+            out[2] = util::redact("sk_test_" + long_run);
+            std::string begins;
+            for (int i = 0; i < 20000; ++i)
+                begins += "-----BEGIN X-----";
+            out[3] = util::redact(begins);
+        });
+        worker.join();
+        CHECK(out[0] == "x-fp-access-reason: Bearer ****");
+        CHECK(out[1] == "[pem redacted]");
+        CHECK(out[2] == "sk_test_****");
+        CHECK(out[3].size() == 20000 * 17);
+    }
+
+    TEST_CASE("redact masks exactly what the former std::regex patterns masked") {
+        // The three patterns redact() used to run through std::regex are the reference, on short
+        // texts made of the pieces that matter to them.
+        auto reference = [](std::string s) {
+            static const std::regex pem("-----BEGIN [A-Z ]+-----[\\s\\S]*?-----END [A-Z ]+-----");
+            s = std::regex_replace(s, pem, "[pem redacted]");
+            static const std::regex auth("((?:Basic|Bearer)\\s+)[A-Za-z0-9+/=._~-]+",
+                                         std::regex::icase);
+            s = std::regex_replace(s, auth, "$1****");
+            static const std::regex keys(
+                "\\b((?:sk|pk|key|secret)_(?:test_|live_)?)[A-Za-z0-9]{4,}");
+            return std::regex_replace(s, keys, "$1****");
+        };
+        const std::vector<std::string> pieces = {
+            "Basic",  "bEaReR", " ",     "\n",    "\t",   "sk_",        "pk_", "key_", "secret_",
+            "test_",  "live_",  "abcd",  "ab",    "Z9",   "-----BEGIN ", "-----END ",
+            "RSA KEY", "-----", "x",     "_",     "=",    "+/",         "~.", "-", ":", "my"};
+        std::mt19937 rng(20261124);
+        std::uniform_int_distribution<std::size_t> pick(0, pieces.size() - 1), count(1, 12);
+        for (int n = 0; n < 20000; ++n) {
+            std::string text;
+            for (std::size_t k = count(rng); k > 0; --k)
+                text += pieces[pick(rng)];
+            REQUIRE_MESSAGE(util::mask_patterns(text) == reference(text), text);
+        }
+        CHECK(util::redact("Bearer\t\tabc.def~") == "Bearer\t\t****");
+        CHECK(util::redact("sk_test_ab") == "sk_****_ab");
+        CHECK(util::redact("my_sk_abcdef") == "my_sk_abcdef");
+        CHECK(util::redact("a -----BEGIN A-----x-----END B----- b -----END C-----") ==
+              "a [pem redacted] b -----END C-----");
     }
 
     TEST_CASE("atomic writes keep the mode and replace the content") {
