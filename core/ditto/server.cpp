@@ -7,6 +7,8 @@
 #include <httplib.h>
 #include <openssl/err.h>
 
+#include "core/server/httplib_bridge.hpp"
+#include "core/server/request_guard.hpp"
 #include "core/tls/cert.hpp"
 
 namespace vaultfwd::ditto {
@@ -25,7 +27,7 @@ EchoRequest to_echo_request(const httplib::Request& req) {
     out.target = req.target;
     for (const auto& [name, value] : req.headers)
         if (!is_httplib_pseudo_header(name))
-            out.headers.emplace_back(name, value);
+            out.headers.emplace_back(server::unhide_header_name(name), value);
     out.body = req.body;
     if (req.ssl) {
         ossl::X509Ptr peer(SSL_get1_peer_certificate(req.ssl));
@@ -75,9 +77,11 @@ struct Server::Impl {
         server.Patch(any, handler);
         server.Delete(any, handler);
         server.Options(any, handler);
+        // The body as sent (no multipart parsing, no 8 KiB limit on forms), the echo whole.
         // httplib routes no handler for TRACE and CONNECT; they carry no body to wait for.
         server.set_pre_routing_handler(
             [handler](const httplib::Request& req, httplib::Response& res) {
+                server::hide_from_httplib(req);
                 if (req.method != "TRACE" && req.method != "CONNECT")
                     return httplib::Server::HandlerResponse::Unhandled;
                 handler(req, res);

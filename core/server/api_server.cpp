@@ -55,8 +55,6 @@ http::Response httplib_error(int status, const std::string& target, std::size_t 
         return dialect::json_error(408, "request.timeout", "the request took too long to arrive");
     case 411:
         return dialect::json_error(411, "request.length_required", "the request needs a Content-Length");
-    case 416:
-        return dialect::json_error(416, "request.bad_range", "the requested range is not satisfiable");
     case 431:
         return dialect::json_error(431, "request.header_too_large", "the request head is too large");
     default:

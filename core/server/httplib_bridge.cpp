@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include "core/server/request_guard.hpp"
 #include "core/util/strings.hpp"
 
 namespace vaultfwd::server {
@@ -27,10 +28,26 @@ http::Request from_httplib(const httplib::Request& req) {
         r.query = req.target.substr(q + 1);
     for (const auto& [k, v] : req.headers)
         if (k != "REMOTE_ADDR" && k != "REMOTE_PORT" && k != "LOCAL_ADDR" && k != "LOCAL_PORT")
-            r.headers.push_back({k, v});
+            r.headers.push_back({std::string(unhide_header_name(k)), v});
     r.body = req.body;
     r.remote_addr = req.remote_addr;
     return r;
+}
+
+void hide_from_httplib(const httplib::Request& req) {
+    // The request is httplib's own (non-const) object; the handler signature is const only.
+    auto& r = const_cast<httplib::Request&>(req);
+    httplib::Headers renamed;
+    for (auto it = r.headers.begin(); it != r.headers.end();) {
+        if (hidden_from_httplib(it->first)) {
+            renamed.emplace(std::string(k_hidden_prefix) + it->first, it->second);
+            it = r.headers.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    r.headers.insert(renamed.begin(), renamed.end());
+    r.ranges.clear();
 }
 
 void to_httplib(const http::Response& out, httplib::Response& res) {

@@ -13,9 +13,16 @@ struct Response;
 namespace vaultfwd::server {
 
 // The request as vaultfwd sees it: httplib's decoded path, the query as it was sent (from the raw
-// target), the headers without httplib's REMOTE_ADDR/REMOTE_PORT/LOCAL_ADDR/LOCAL_PORT entries,
-// the body, and the peer's address (without its port).
+// target), the headers under the client's names (see hidden_from_httplib) without httplib's
+// REMOTE_ADDR/REMOTE_PORT/LOCAL_ADDR/LOCAL_PORT entries, the body, and the peer's address
+// (without its port).
 http::Request from_httplib(const httplib::Request& req);
+
+// For an httplib server that no RequestGuard fronts (ditto), from its pre-routing handler, which
+// runs before httplib reads the body: hides the headers the guard hides (hidden_from_httplib in
+// request_guard.hpp) so the body arrives as sent and the answer goes out whole and unencoded.
+// (httplib has parsed Range before that handler: a malformed one still gets its 416.)
+void hide_from_httplib(const httplib::Request& req);
 
 // Fills `res` from `out`; framing headers (Content-Length, Transfer-Encoding, Connection,
 // Keep-Alive) are left to httplib, which frames the message itself.

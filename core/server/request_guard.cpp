@@ -46,6 +46,18 @@ std::size_t find_end(const std::string& head, std::size_t from) {
 
 } // namespace
 
+bool hidden_from_httplib(std::string_view name) {
+    return util::iequals(name, "content-type") || util::iequals(name, "range") ||
+           util::iequals(name, "accept-encoding") ||
+           util::starts_with_icase(name, k_hidden_prefix);
+}
+
+std::string_view unhide_header_name(std::string_view name) {
+    if (util::starts_with_icase(name, k_hidden_prefix))
+        name.remove_prefix(k_hidden_prefix.size());
+    return name;
+}
+
 std::vector<bool> RequestGuard::take_passed() {
     std::vector<bool> out;
     out.swap(m_passed);
@@ -229,6 +241,9 @@ std::optional<Refusal> RequestGuard::end_of_head(std::size_t end, std::string& o
             ++encodings;
             encoding = std::string(value);
         }
+        const std::size_t line_start = rewritten.size();
+        if (hidden_from_httplib(name))
+            rewritten += k_hidden_prefix;
         rewritten.append(name);
         rewritten += ": ";
         for (char c : value) {
@@ -238,6 +253,12 @@ std::optional<Refusal> RequestGuard::end_of_head(std::size_t end, std::string& o
                 rewritten.push_back(c);
         }
         rewritten += "\r\n";
+        if (rewritten.size() - line_start > k_httplib_max_header_line)
+            return refusal(Refusal::Kind::header_too_large, 431, "request.header_too_large",
+                           "the header line " + std::string(name) + " is longer than " +
+                               std::to_string(k_httplib_max_header_line) +
+                               " bytes, the most one header line may hold",
+                           target);
     }
     rewritten += "\r\n";
 

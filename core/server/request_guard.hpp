@@ -21,7 +21,10 @@
 // - POST, PUT or PATCH with neither Content-Length nor Transfer-Encoding: 411
 //   request.length_required (instead of httplib reading the body until EOF).
 // It rewrites each header value's '%' as "%25", so httplib's decoding gives the value the
-// client sent. Broken chunk framing stops the stream before the broken line: httplib sees the
+// client sent, and hides from httplib the headers its server would act on by itself
+// (hidden_header_name below): a request passes through vaultfwd as the client sent it. A header
+// line longer than httplib reads (8 KiB) is refused with 431 request.header_too_large instead of
+// httplib's bare 400. Broken chunk framing stops the stream before the broken line: httplib sees the
 // body end early (and answers nothing: the stream has ended), then the guard's 400 goes out.
 
 #include <cstddef>
@@ -32,6 +35,20 @@
 #include <vector>
 
 namespace vaultfwd::server {
+
+// httplib's server acts by itself on three request headers: Content-Type (it parses
+// multipart/form-data into parts and leaves the body empty, and refuses a form-urlencoded body
+// over 8 KiB), Range (it slices whatever the handler answers, or answers 416 itself) and
+// Accept-Encoding (it compresses the answer). The guard passes these (and, so that the renaming
+// is reversible, any header already carrying the prefix) under "X-Vaultfwd-Hidden-<name>";
+// unhide_header_name gives back the client's name, so handlers see the request as sent.
+inline constexpr std::string_view k_hidden_prefix = "X-Vaultfwd-Hidden-";
+bool hidden_from_httplib(std::string_view name);
+// The client's name of a header as httplib handed it over (the prefix taken off once).
+std::string_view unhide_header_name(std::string_view name);
+
+// The longest header line httplib 0.11 reads, line end included (CPPHTTPLIB_HEADER_MAX_LENGTH).
+inline constexpr std::size_t k_httplib_max_header_line = 8192;
 
 struct GuardLimits {
     std::size_t max_header_bytes = 65536;

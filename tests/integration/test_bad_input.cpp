@@ -585,6 +585,7 @@ std::vector<Row> catalogue(Context& c) {
         RowBuilder("port out of range").post(jit).h("x-fp-proxy-target-url", "https://127.0.0.1:65536/").body("hi").expect(400, "upstream.bad_url"),
         RowBuilder("space in the target").post(jit).h("x-fp-proxy-target-url", up + "/a b").body("hi").expect(400, "upstream.bad_url"),
         RowBuilder("tab in the target").post(jit).h("x-fp-proxy-target-url", up + "/a\tb").body("hi").expect(400, "upstream.bad_url"),
+        RowBuilder("a header line over 8 KiB (an access reason of 40 000 characters)").post(jit).h("x-fp-proxy-target-url", up).h("x-fp-access-reason", "Bearer " + std::string(40000, 'a')).body("hi").expect(431, "request.header_too_large"),
         RowBuilder("raw UTF-8 in the target path reaches the upstream").post(jit).h("x-fp-proxy-target-url", up + "/caf\xc3\xa9").body("hi").expect(200, "", 1),
         RowBuilder("raw UTF-8 in the target host").post(jit).h("x-fp-proxy-target-url", "https://127.0.0.1\xc3\xa9:" + upport + "/").body("hi").expect(400, "upstream.bad_url"),
         RowBuilder("invalid UTF-8 in the target host").post(jit).h("x-fp-proxy-target-url", "https://127.0.0.1\xff/").body("hi").expect(400, "upstream.bad_url"),

@@ -154,6 +154,24 @@ TEST_SUITE("ditto") {
         CHECK(del.body.find("user-agent: curl/") != std::string::npos);
         CHECK(del.body.find("host:") == std::string::npos);
 
+        // Any body comes back as it was sent: an upload (httplib would have parsed it into parts
+        // and echoed nothing), a form over 8 KiB (httplib refuses those), whole (no Range cut).
+        const std::string file_text = std::string(20000, 'u') + "\n";
+        test::write_text(std::filesystem::path(h.home()) / "upload.txt", file_text);
+        auto upload = curl({d.http + "/upload", "-F", "note=hi", "-F",
+                            "file=@" + h.home() + "/upload.txt", "-H", "Range: bytes=0-9"});
+        REQUIRE(upload.exit_code == 0);
+        CHECK(upload.head.rfind("HTTP/1.1 200", 0) == 0);
+        CHECK(upload.body.find("content-type: multipart/form-data; boundary=") != std::string::npos);
+        CHECK(upload.body.find("range: bytes=0-9\n") != std::string::npos);
+        CHECK(upload.body.find("name=\"note\"\r\n\r\nhi\r\n") != std::string::npos);
+        CHECK(upload.body.find(file_text) != std::string::npos);
+        const std::string form = "pad=" + std::string(9000, 'x') + "&n=1";
+        auto big_form = curl({d.http + "/form", "--data", form});
+        REQUIRE(big_form.exit_code == 0);
+        CHECK(big_form.head.rfind("HTTP/1.1 200", 0) == 0);
+        CHECK(big_form.body.find("\n\n" + form) != std::string::npos);
+
         CHECK(d.process->stop(SIGINT) == 0);
     }
 

@@ -351,6 +351,53 @@ TEST_SUITE("forward_proxy") {
         CHECK(up.requests().back().body == R"({"account_number": "4111111111111111"})");
     }
 
+    TEST_CASE("uploads and forms of any size pass as sent; Range and Accept-Encoding reach the upstream") {
+        // httplib's server would drop a multipart body (parsed into parts), refuse a form over
+        // 8 KiB, slice the answer for a Range header and gzip it for Accept-Encoding.
+        auto pki = test::make_pki();
+        test::TempDir dir;
+        const std::string file_text = std::string(30000, 'f') + "\nend\n";
+        test::write_text(dir / "upload.txt", file_text);
+        test::UpstreamServer up(pki);
+        const std::string ip_url = up.url("/upload"); // 127.0.0.1: no route
+        // Uploads go to a host no route matches (they pass untouched); forms to one whose route
+        // reveals a form field.
+        Options options;
+        options.routes = "\n[[routes]]\nid = \"form\"\nhost = 'localhost'\n\n[[routes.filters]]\n"
+                         "phase = \"request\"\noperation = \"reveal\"\ntransformer = \"form_field\"\n"
+                         "targets = [\"card\"]\n";
+        Proxy proxy(pki, options);
+        proxy.start();
+        auto alias = proxy.store->alias("4111111111111111", vault::AliasFormat::uuid);
+        REQUIRE(alias.ok());
+
+        auto upload = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, ip_url, "-F",
+                            "note=hello", "-F", "file=@" + (dir / "upload.txt").string(), "-H",
+                            "Range: bytes=0-3", "-H", "Accept-Encoding: gzip"});
+        INFO(upload.err);
+        REQUIRE(upload.exit_code == 0);
+        CHECK_MESSAGE(upload.status == 200, upload.body);
+        REQUIRE(up.request_count() == 1);
+        auto seen = up.requests().back();
+        CHECK(http::find(seen.headers, "content-type").value_or("").rfind("multipart/form-data; boundary=", 0) == 0);
+        CHECK(seen.body.find("name=\"note\"\r\n\r\nhello\r\n") != std::string::npos);
+        CHECK(seen.body.find(file_text) != std::string::npos);
+        CHECK(http::find(seen.headers, "range") == "bytes=0-3");
+        CHECK(http::find(seen.headers, "accept-encoding") == "gzip");
+        // The upstream's answer (its echo of the body) comes back whole and as it was encoded.
+        CHECK(upload.body == seen.body);
+
+        const std::string pad = "pad=" + std::string(20000, 'x');
+        auto localhost = "https://localhost:" + std::to_string(up.port()) + "/form";
+        auto big_form = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, localhost, "--data",
+                              pad + "&card=" + *alias + "&n=1"});
+        INFO(big_form.body);
+        REQUIRE(big_form.exit_code == 0);
+        CHECK(big_form.status == 200);
+        REQUIRE(up.request_count() == 2);
+        CHECK(up.requests().back().body == pad + "&card=4111111111111111&n=1");
+    }
+
     TEST_CASE("missing or wrong credentials give 407 and reach nothing") {
         auto pki = test::make_pki();
         test::UpstreamServer up(pki, {}, echo_with_card);

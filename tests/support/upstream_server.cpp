@@ -78,19 +78,17 @@ UpstreamServer::UpstreamServer(const TestPki& pki, UpstreamOptions options, Hand
         }
         res.set_content(out.body, content_type);
     };
-    for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
-        std::string m = method;
-        if (m == "GET")
-            m_server->Get(".*", record);
-        else if (m == "POST")
-            m_server->Post(".*", record);
-        else if (m == "PUT")
-            m_server->Put(".*", record);
-        else if (m == "PATCH")
-            m_server->Patch(".*", record);
-        else
-            m_server->Delete(".*", record);
-    }
+    m_server->Get(".*", record);
+    m_server->Post(".*", record);
+    m_server->Put(".*", record);
+    m_server->Patch(".*", record);
+    m_server->Delete(".*", record);
+    // Like a real upstream, it records any body as sent (httplib would parse multipart bodies
+    // away and refuse forms over 8 KiB).
+    m_server->set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+        server::hide_from_httplib(req);
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
     int listen_fd = -1;
     if (options.threads > 0) {
         auto n = static_cast<std::size_t>(options.threads);

@@ -221,7 +221,7 @@ Result<void> apply_json(const CompiledFilter& f, Phase phase, std::string& body,
             return {};
         return make_error("vgs.body_not_json",
                           "the request body is not valid JSON, so the JSONPath filter (" +
-                              f.where + ") cannot apply; nothing was sent upstream");
+                              f.where + ") cannot apply");
     }
     struct Selected {
         std::string path;
