@@ -2,7 +2,6 @@
 #include "core/dialect/vtex.hpp"
 
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "core/crypto/hash.hpp"
 #include "core/jsonlogic/jsonlogic.hpp"
@@ -45,12 +44,22 @@ struct Route {
     std::string transaction_id, payment_id, kind; // kind: proxy | tokens
 };
 
+// Letters, digits, '-' and '_', 1 to `max` of them (ids and token names). A plain scan: std::regex
+// matches a repetition with one stack frame per character.
+bool is_id(std::string_view s, std::size_t max = std::string_view::npos) {
+    return !s.empty() && s.size() <= max && std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+}
+
+// /payment-provider/transactions/{transaction}/payments/{payment}/(proxy|tokens)
 std::optional<Route> parse_route(const std::string& path) {
-    static const std::regex re("^/payment-provider/transactions/([A-Za-z0-9_-]+)/payments/([A-Za-z0-9_-]+)/(proxy|tokens)$");
-    std::smatch m;
-    if (!std::regex_match(path, m, re))
+    auto parts = util::split(path, '/');
+    if (parts.size() != 7 || !parts[0].empty() || parts[1] != "payment-provider" ||
+        parts[2] != "transactions" || !is_id(parts[3]) || parts[4] != "payments" ||
+        !is_id(parts[5]) || (parts[6] != "proxy" && parts[6] != "tokens"))
         return std::nullopt;
-    return Route{m[1], m[2], m[3]};
+    return Route{parts[3], parts[5], parts[6]};
 }
 
 std::string query_param(const std::string& query, const std::string& name) {
@@ -143,14 +152,13 @@ http::Response handle_tokens(const http::Request& r, const std::string& hash, Se
         return json_error(400, "vtex.bad_tokens_body", "the tokens body is nested too deeply");
     if (body.is_discarded() || !body.is_object() || !body.contains("tokens") || !body["tokens"].is_array())
         return json_error(400, "vtex.bad_tokens_body", "the body must be {\"tokens\": [{\"name\": …, \"value\": <JsonLogic>}]}");
-    static const std::regex name_re("^[A-Za-z0-9_-]{1,64}$");
     vault::Fields fields = s.store.get(record).value_or(vault::Fields{});
     std::vector<std::string> created;
     for (const auto& t : body["tokens"]) {
         if (!t.is_object() || !t.contains("name") || !t["name"].is_string() || !t.contains("value"))
             return json_error(400, "vtex.bad_tokens_body", "each token needs a string name and a JsonLogic value");
         std::string name = t["name"].get<std::string>();
-        if (!std::regex_match(name, name_re) || name == "number" || name == "holder" || name == "csc" || name == "token")
+        if (!is_id(name, 64) || name == "number" || name == "holder" || name == "csc" || name == "token")
             return json_error(400, "vtex.bad_token_name", "token name \"" + name + "\" must be 1-64 letters, digits, '-' or '_' and not a card token");
         fields["custom_token." + name] = t["value"].dump();
         created.push_back(name);
