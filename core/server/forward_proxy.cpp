@@ -835,13 +835,14 @@ struct ForwardProxy::Impl {
         } catch (const std::exception&) {
             out = dialect::json_error(500, "server.internal", "something went wrong");
         }
-        // httplib would answer a Range request by slicing the body again, and compress it again
-        // for an Accept-Encoding it has already been forwarded with: a proxy relays the
-        // upstream's answer as it is. (The request object is httplib's own, not const.)
-        auto& mutable_req = const_cast<httplib::Request&>(req);
-        mutable_req.ranges.clear();
-        mutable_req.headers.erase("Accept-Encoding");
+        // httplib neither cuts nor compresses the answer: the guard hid Range and Accept-Encoding
+        // from it (hidden_from_httplib), the upstream has had them.
         to_httplib(out, res);
+        // The answer to HEAD has no body but tells the length a GET would get: httplib would
+        // write "Content-Length: 0" for the empty body.
+        if (req.method == "HEAD")
+            if (auto length = http::find(out.headers, "content-length"))
+                res.set_header("Content-Length", *length);
         // Marks the response as one this proxy made or relayed, so that on_error leaves an
         // upstream's empty 4xx/5xx alone. `location` is never written by httplib's server.
         res.location = k_dispatched;
@@ -984,9 +985,12 @@ struct ForwardProxy::Impl {
             return dialect::json_error(status, outcome.error_code, outcome.error_message);
         }
         http::Response res = std::move(outcome.response);
+        auto head_length = call.method == "HEAD" ? http::find(res.headers, "content-length") : std::nullopt;
         res.headers.erase(std::remove_if(res.headers.begin(), res.headers.end(),
                                          [](const http::Header& h) { return http::is_hop_by_hop(h.name); }),
                           res.headers.end());
+        if (head_length) // no body to frame: the length is what a GET would get (see on_request)
+            res.headers.push_back({"Content-Length", *head_length});
         if (response_match.route) {
             auto applied = vgs::apply_filters(response_match.filters, vgs::Phase::response, res.headers, res.body, store);
             if (!applied) {

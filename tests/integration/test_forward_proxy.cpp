@@ -391,11 +391,22 @@ TEST_SUITE("forward_proxy") {
         auto localhost = "https://localhost:" + std::to_string(up.port()) + "/form";
         auto big_form = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, localhost, "--data",
                               pad + "&card=" + *alias + "&n=1"});
-        INFO(big_form.body);
         REQUIRE(big_form.exit_code == 0);
         CHECK(big_form.status == 200);
         REQUIRE(up.request_count() == 2);
         CHECK(up.requests().back().body == pad + "&card=4111111111111111&n=1");
+
+        // HEAD: no body, but the length a GET would get, as the upstream said it.
+        test::UpstreamServer sized(pki, {}, [](const http::Request&) {
+            http::Response r;
+            r.headers = {{"Content-Type", "text/plain"}};
+            r.body = "0123456789";
+            return r;
+        });
+        auto head = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, "-I", sized.url("/sized")});
+        REQUIRE(head.exit_code == 0);
+        CHECK(head.status == 200);
+        CHECK(head.header("content-length") == "10");
     }
 
     TEST_CASE("missing or wrong credentials give 407 and reach nothing") {
