@@ -376,6 +376,16 @@ TEST_SUITE("vgs") {
         REQUIRE_FALSE(refused.ok());
         CHECK(refused.error().message.find("body match at byte 4") != std::string::npos);
         CHECK(refused.error().message.find("98765") == std::string::npos);
+        // Let pass, an unknown match stays exactly as it was: the replacement is for swaps
+        // (found by fuzz/fuzz_vgs.cpp: "Bearer x" became "x").
+        auto lenient = regex("Bearer (?<token>\\S+)", "%s");
+        lenient.on_unknown_alias = "pass";
+        auto bearer = one_route({lenient});
+        std::string header_like = "Bearer tok_sandbox_Unknown1 and Bearer " + a;
+        auto passed = run(bearer, Phase::request, header_like, *store);
+        REQUIRE(passed.ok());
+        CHECK(passed->revealed == 1);
+        CHECK(header_like == "Bearer tok_sandbox_Unknown1 and 111");
 
         // Redact: the group is vaulted, the match rebuilt around its alias.
         auto f = regex(R"(PAN=(?<token>\d{16}))", "PAN=%s");

@@ -189,8 +189,10 @@ Result<std::string> transform_regex(const CompiledFilter& f, std::string_view su
         const auto& m = (*matches)[i];
         const auto& p = parts[i];
         out.append(subject.substr(pos, m.begin - pos));
-        const std::string& token = resolver.result(i) ? *resolver.result(i) : p.token;
-        out += expand(f.replacement, re, m, subject, p.prefix + token + p.suffix);
+        if (const auto& token = resolver.result(i))
+            out += expand(f.replacement, re, m, subject, p.prefix + *token + p.suffix);
+        else // nothing to swap (an unknown alias let pass, an alias already): the match stays
+            out.append(subject.substr(m.begin, m.end - m.begin));
         pos = m.end;
     }
     out.append(subject.substr(pos));
