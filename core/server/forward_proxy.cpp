@@ -607,8 +607,7 @@ struct ForwardProxy::Impl {
         auto head_deadline = Clock::time_point::max();
         // Stops the client's stream at a refusal: what went before is answered first (the
         // internal server sees the stream end), then the refusal's answer, then the close.
-        auto guard_feed = [&](std::string_view bytes) {
-            auto r = guard.feed(bytes, up);
+        auto guarded = [&](std::optional<Refusal> r) {
             for (bool head : guard.take_passed())
                 counter.request_sent(head);
             bool in_head = guard.in_head();
@@ -622,11 +621,12 @@ struct ForwardProxy::Impl {
                 unanswerable = r->mid_body ? 1 : 0;
             }
         };
+        auto guard_feed = [&](std::string_view bytes) { guarded(guard.feed(bytes, up)); };
         guard_feed(prefix);
         char tmp[16384];
         while (!stopping) {
             bool progress = false;
-            if (!client_eof && !refused && up.size() - up_off < k_pump_buffer) {
+            if (!client_eof && !refused && up.size() - up_off < k_pump_buffer && guard.held() < k_pump_buffer) {
                 std::size_t n = 0;
                 client_read = client.read(tmp, sizeof tmp, n);
                 if (client_read == Io::ok) {
@@ -674,6 +674,9 @@ struct ForwardProxy::Impl {
                 if (r > 0) {
                     down.append(tmp, static_cast<std::size_t>(r));
                     counter.feed(std::string_view(tmp, static_cast<std::size_t>(r)));
+                    // Every answer owed is here: a pipelined request the guard held goes on.
+                    if (counter.owed() == 0 && !refused)
+                        guarded(guard.answered(up));
                     progress = true;
                 } else if (r == 0 || !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
                     loop_eof = progress = true;
@@ -714,7 +717,7 @@ struct ForwardProxy::Impl {
                 continue; // the head deadline: refused above
             }
             short cev = 0, lev = 0;
-            if (!client_eof && !refused && up.size() - up_off < k_pump_buffer)
+            if (!client_eof && !refused && up.size() - up_off < k_pump_buffer && guard.held() < k_pump_buffer)
                 cev |= client_read == Io::want_write ? POLLOUT : POLLIN;
             if (!down.empty() || pending_out(client))
                 cev |= client_write == Io::want_read ? POLLIN : POLLOUT;

@@ -552,7 +552,7 @@ struct FrontDoor::Impl {
     // Returns false when the connection is to be dropped.
     bool read_client(Conn& c, bool& progress) {
         char tmp[65536];
-        while (!c.client_eof && c.up.size() - c.up_off < k_buffer &&
+        while (!c.client_eof && c.up.size() - c.up_off < k_buffer && c.guard.held() < k_buffer &&
                (c.phase == Phase::head || c.phase == Phase::relay)) {
             std::size_t n = 0;
             c.client_read = c.client->read(tmp, sizeof tmp, n);
@@ -573,17 +573,24 @@ struct FrontDoor::Impl {
                 c.up.clear();
                 c.up_off = 0;
             }
-            auto refused = c.guard.feed(std::string_view(tmp, n), c.up);
-            for (bool head : c.guard.take_passed())
-                c.counter.request_sent(head);
-            bool in_head = c.guard.in_head();
-            if (in_head && !c.head_timing)
-                c.head_started = Clock::now();
-            c.head_timing = in_head;
-            if (refused) {
-                refuse(c, *refused);
+            if (!guarded(c, c.guard.feed(std::string_view(tmp, n), c.up)))
                 break;
-            }
+        }
+        return true;
+    }
+
+    // After the guard passed bytes on (or refused): the requests passed are owed an answer, a
+    // head that began starts its clock, a refusal takes over the connection. False on refusal.
+    bool guarded(Conn& c, std::optional<Refusal> refused) {
+        for (bool head : c.guard.take_passed())
+            c.counter.request_sent(head);
+        bool in_head = c.guard.in_head();
+        if (in_head && !c.head_timing)
+            c.head_started = Clock::now();
+        c.head_timing = in_head;
+        if (refused) {
+            refuse(c, *refused);
+            return false;
         }
         return true;
     }
@@ -676,6 +683,14 @@ struct FrontDoor::Impl {
                     }
                     c.down.append(tmp, static_cast<std::size_t>(r));
                     c.counter.feed(std::string_view(tmp, static_cast<std::size_t>(r)));
+                    // Every answer owed is here: a pipelined request the guard held goes on.
+                    if (c.counter.owed() == 0 && c.phase == Phase::relay) {
+                        if (c.up_off == c.up.size()) {
+                            c.up.clear();
+                            c.up_off = 0;
+                        }
+                        guarded(c, c.guard.answered(c.up));
+                    }
                     progress = true;
                 } else if (r == 0 || !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
                     c.loop_eof = progress = true;
@@ -754,7 +769,7 @@ struct FrontDoor::Impl {
     void watch(std::uint64_t id, Conn& c) {
         std::uint32_t cm = 0, lm = 0;
         bool reading = (c.phase == Phase::head || c.phase == Phase::relay) && !c.client_eof &&
-                       c.up.size() - c.up_off < k_buffer;
+                       c.up.size() - c.up_off < k_buffer && c.guard.held() < k_buffer;
         if (c.phase == Phase::handshake)
             cm |= c.client_read == Io::want_write ? EPOLLOUT : EPOLLIN;
         if (reading || c.phase == Phase::lingering)

@@ -58,6 +58,15 @@ std::string_view unhide_header_name(std::string_view name) {
     return name;
 }
 
+std::optional<Refusal> RequestGuard::answered(std::string& out) {
+    m_awaiting = false;
+    if (m_held.empty())
+        return std::nullopt;
+    std::string held;
+    held.swap(m_held);
+    return feed(held, out);
+}
+
 std::vector<bool> RequestGuard::take_passed() {
     std::vector<bool> out;
     out.swap(m_passed);
@@ -89,6 +98,10 @@ std::optional<Refusal> RequestGuard::feed(std::string_view in, std::string& out)
                 if (first == std::string_view::npos)
                     return std::nullopt;
                 in.remove_prefix(first);
+                if (m_awaiting) { // a pipelined request: it waits for the answers before it
+                    m_held.append(in);
+                    return std::nullopt;
+                }
             }
             std::size_t before = m_head.size();
             // Takes no more than the limit allows (plus the bytes that may end the head), so a
@@ -288,6 +301,7 @@ std::optional<Refusal> RequestGuard::end_of_head(std::size_t end, std::string& o
 
     out += rewritten;
     m_passed.push_back(method == "HEAD");
+    m_awaiting = true;
     m_head.clear();
     if (encodings) {
         m_state = State::chunk_size;

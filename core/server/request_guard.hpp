@@ -73,7 +73,17 @@ class RequestGuard {
 
     // Feeds bytes from the client and appends to `out` what httplib may read. Returns the
     // refusal once one is found; from then on nothing more passes.
+    //
+    // Pipelining: httplib 0.11 answers only the first of several requests that arrive together
+    // (it waits on the socket for the next one while it sits in its own read buffer). So a
+    // request that begins before the answers to the ones passed have all come back is held,
+    // unread, until answered() says they have; held() tells how much waits (stop reading the
+    // client when it is a buffer's worth).
     std::optional<Refusal> feed(std::string_view in, std::string& out);
+    // Every request passed so far has its whole answer: what was held goes on (it may be held
+    // again behind the next request).
+    std::optional<Refusal> answered(std::string& out);
+    std::size_t held() const { return m_held.size(); }
 
     // True while a head has begun (its first byte arrived) and has not ended.
     bool in_head() const { return m_state == State::head && !m_head.empty(); }
@@ -97,6 +107,8 @@ class RequestGuard {
     std::size_t m_remaining = 0; // body or chunk bytes still to pass
     std::size_t m_trailer_bytes = 0;
     std::vector<bool> m_passed;
+    bool m_awaiting = false; // a request passed whose answer has not been reported
+    std::string m_held;      // the client's bytes from the start of the next request on
 };
 
 // Counts whole answers in what an HTTP/1.1 server (httplib: well-formed) sends back, so that a

@@ -797,6 +797,26 @@ std::vector<Row> catalogue(Context& c) {
             Reply r = replies[1];
             return r.status == 400 && r.headers["x-vaultfwd-error"] == "request.malformed" ? "" : "the second got " + describe(r);
         }),
+        RowBuilder("pipelined: requests sent together are all answered, in order").custom([](Context& ctx) -> std::string {
+            // httplib answers only the first of requests that arrive together: the guard holds
+            // each one back until the answers before it are out.
+            int fd = connect_to(ctx.h.port);
+            auto reflect_request = [&](const std::string& body, const std::string& extra) {
+                return "POST /vault_proxy/reflect HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " + ctx.h.key +
+                       "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body;
+            };
+            std::string bytes = reflect_request("one", "") + reflect_request("two", "") + reflect_request("three", "Connection: close\r\n");
+            ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            auto replies = read_replies(fd, 5000);
+            ::close(fd);
+            if (replies.size() != 3)
+                return std::to_string(replies.size()) + " answer(s), expected 3";
+            const char* want[] = {"one", "two", "three"};
+            for (std::size_t i = 0; i < 3; ++i)
+                if (replies[i].status != 200 || replies[i].body != want[i])
+                    return "answer " + std::to_string(i + 1) + " is " + describe(replies[i]);
+            return "";
+        }),
         RowBuilder("keep-alive: a head that arrives too slowly after a first request is timed out").custom([](Context& ctx) -> std::string {
             int fd = connect_to(ctx.h.port);
             std::string first = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -1099,6 +1119,8 @@ std::vector<ProxyRow> proxy_catalogue(ProxyContext& c) {
         {"plain request declaring a body over the limit", 0, simple("POST " + abs + "/x HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "Content-Length: 70000\r\n\r\n", {413}, "request.too_large")},
         {"plain request: a smuggled second request on the same connection", 1, simple("GET " + abs + "/first HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "\r\n" +
                                                                                         "POST " + abs + "/second HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "Content-Length: 1\r\nContent-Length: 20\r\n\r\nx", {200, 400}, "request.malformed")},
+        {"plain requests pipelined: both answered, in order", 2, simple("GET " + abs + "/first HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "\r\n" +
+                                                                    "GET " + abs + "/second HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + proxy_auth() + "\r\n", {200, 200}, "")},
         {"plain request: percent escapes in a header reach the upstream unchanged", 1, [port, raw_abs, upstream_header](ProxyContext&) {
              auto f = expect_replies(proxy_exchange(port, "GET " + raw_abs + "/pct HTTP/1.1\r\nHost: a\r\nConnection: close\r\nx-sig: a%2Fb%25c%0d\r\n" + proxy_auth() + "\r\n"), {200}, "");
              return f.empty() ? upstream_header("x-sig", "a%2Fb%25c%0d", true)() : f;
@@ -1118,6 +1140,13 @@ std::vector<ProxyRow> proxy_catalogue(ProxyContext& c) {
              auto r = tls_tunnel_exchange(port, std::stoi(tls_port), ctx.p.ca_file,
                                           "POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", failure);
              return failure.empty() ? expect_replies(r, {400}, "request.malformed") : failure;
+         }},
+        {"TLS tunnel: requests pipelined, all answered in order", 3, [port, tls_port](ProxyContext& ctx) {
+             std::string failure;
+             auto r = tls_tunnel_exchange(port, std::stoi(tls_port), ctx.p.ca_file,
+                                          "GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                                          "GET /c HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", failure);
+             return failure.empty() ? expect_replies(r, {200, 200, 200}, "") : failure;
          }},
         {"TLS tunnel: keep-alive, a valid request then an obs-fold one", 1, [port, tls_port](ProxyContext& ctx) {
              std::string failure;

@@ -14,18 +14,49 @@ struct Fed {
     std::optional<Refusal> refusal;
 };
 
-// Feeds `bytes` in pieces of `step` bytes, as a socket may deliver them.
+// Feeds `bytes` in pieces of `step` bytes, as a socket may deliver them; every request passed is
+// answered at once, so what the guard holds back for pipelining goes on.
 Fed feed(const std::string& bytes, std::size_t step = 1 << 20, GuardLimits limits = {1024, 100}) {
     RequestGuard guard(limits);
     Fed f;
-    for (std::size_t at = 0; at < bytes.size() && !f.refusal; at += step)
+    for (std::size_t at = 0; at < bytes.size() && !f.refusal; at += step) {
         f.refusal = guard.feed(std::string_view(bytes).substr(at, step), f.out);
+        while (!f.refusal && guard.held() > 0)
+            f.refusal = guard.answered(f.out);
+    }
     return f;
 }
 
 } // namespace
 
 TEST_SUITE("request_guard") {
+    TEST_CASE("holds a pipelined request until the answers before it are out") {
+        RequestGuard guard({1024, 100});
+        std::string out;
+        const std::string a = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+        const std::string b = "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+        const std::string c = "GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+        CHECK_FALSE(guard.feed(a + b.substr(0, 10), out));
+        CHECK(out == a);
+        CHECK(guard.held() == 10);
+        CHECK_FALSE(guard.in_head()); // a held head starts no clock
+        CHECK_FALSE(guard.feed(b.substr(10) + c, out));
+        CHECK(out == a);
+        CHECK(guard.held() == b.size() + c.size());
+        CHECK_FALSE(guard.answered(out)); // /a answered: /b goes on, /c waits for its answer
+        CHECK(out == a + b);
+        CHECK(guard.held() == c.size());
+        CHECK_FALSE(guard.answered(out));
+        CHECK(out == a + b + c);
+        CHECK(guard.held() == 0);
+        CHECK(guard.take_passed().size() == 3);
+        // Answered before the next request begins: nothing is held.
+        CHECK_FALSE(guard.answered(out));
+        CHECK_FALSE(guard.feed(a, out));
+        CHECK(guard.held() == 0);
+        CHECK(out == a + b + c + a);
+    }
+
     TEST_CASE("passes well-framed keep-alive requests, one byte at a time too") {
         std::string two = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
                           "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
