@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/util/redact.hpp"
 
-#include <cctype>
 #include <algorithm>
+#include <cctype>
+
+#include "core/util/strings.hpp"
 
 namespace vaultfwd::util {
 
@@ -102,24 +104,15 @@ bool is_credential_char(char c) {
            c == '.' || c == '_' || c == '~' || c == '-';
 }
 
-bool starts_with_icase(std::string_view s, std::size_t at, std::string_view word) {
-    if (s.size() - at < word.size())
-        return false;
-    for (std::size_t k = 0; k < word.size(); ++k)
-        if (std::tolower(static_cast<unsigned char>(s[at + k])) != word[k])
-            return false;
-    return true;
-}
-
 // "Basic X" / "Bearer X" (any case, any white space between): the credential X becomes "****".
 std::string mask_credentials(std::string_view s) {
     std::string out;
     std::size_t i = 0;
     while (i < s.size()) {
         std::size_t word = 0;
-        if (starts_with_icase(s, i, "basic"))
+        if (starts_with_icase(s.substr(i), "basic"))
             word = 5;
-        else if (starts_with_icase(s, i, "bearer"))
+        else if (starts_with_icase(s.substr(i), "bearer"))
             word = 6;
         std::size_t j = i + word, k = j;
         while (word && k < s.size() && std::isspace(static_cast<unsigned char>(s[k])))
