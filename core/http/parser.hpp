@@ -14,7 +14,10 @@
 // decimal digits only; Content-Length with Transfer-Encoding is refused; a request
 // Transfer-Encoding must be exactly "chunked"; chunk sizes are hex without overflow, chunk
 // extensions are tokens, trailers are header lines. A request target has no CTL, SP or bytes
-// above 0x7E; methods are tokens; the version is HTTP/1.0 or HTTP/1.1.
+// above 0x7E; methods are those llhttp knows (RFC 9110's, WebDAV's, the other registered ones);
+// the version is HTTP/1.0 or HTTP/1.1. A CONNECT request has no body (what follows is the
+// tunnel's). Stray CR/LF bytes before a message are skipped (RFC 9112 §2.2). The README's
+// "Strict HTTP" section and tests/unit/test_http_conformance.cpp hold the rules against llhttp.
 
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +30,7 @@ namespace vaultfwd::http {
 
 struct ParseLimits {
     std::size_t max_head_bytes = 65536;           // request/status line + headers + blank line
+    std::size_t max_header_line = 8192;           // one header line, its CRLF included (431)
     std::uint64_t max_body_bytes = 5u * 1024 * 1024; // declared or chunked total
     // Requests: POST, PUT and PATCH without Content-Length or Transfer-Encoding are refused with
     // 411 (serve's listeners) instead of having no body (RFC 9112 §6.3; replay's raw files).
@@ -95,19 +99,48 @@ class Parser {
     bool idle() const;
 
   private:
-    struct State;
+    enum class Stage {
+        start,      // between messages: stray CRLF skipped, then the head gathered
+        head_done,  // head returned; the body (or message_end) comes next
+        length,     // Content-Length bytes
+        chunk_line, // a chunk-size line
+        chunk_data,
+        chunk_cr,   // the CRLF after a chunk's data
+        chunk_lf,
+        trailers,   // trailer lines up to the blank line
+        until_close,
+        ended,      // message_end is due
+        failed,
+    };
+    enum class Gather { more, done, bare_lf, too_long };
+
+    Gather gather(std::string_view in, std::size_t& consumed, bool until_blank, std::size_t limit,
+                  std::string_view& text);
+    bool parse_head(std::string_view text);
+    bool parse_request_line(std::string_view line);
+    bool parse_status_line(std::string_view line);
+    bool frame_body(std::string_view length, int lengths, std::string_view encoding, int encodings,
+                    bool chunked_last);
+    bool parse_chunk_line(std::string_view line);
+    bool parse_trailers(std::string_view text);
+    // Records the refusal (request_status: 400, 411, 413 or 431; responses map it to 502) and
+    // returns false.
+    bool fail(int request_status, std::string message, std::string header = {});
+
     Kind m_kind;
     ParseLimits m_limits;
     Head m_head;
     Headers m_trailers;
     ParseError m_error;
     std::string_view m_piece;
-    std::string m_line;          // the head (or a chunk line / trailer) gathered so far
+    std::string m_line;        // the head (or a chunk line / trailer section) gathered so far
+    std::size_t m_scan = 0;    // m_line: where the next line begins
     std::uint64_t m_remaining = 0;
     std::uint64_t m_body_total = 0;
-    int m_state = 0;
+    Stage m_stage = Stage::start;
     bool m_head_request = false;
     bool m_connect_request = false;
+    bool m_have_target = false; // the current request line was readable (for ParseError::target)
 };
 
 // Writing. The head as given: the request line (or status line) and each header in order, then
