@@ -59,9 +59,10 @@ enum class TlsRole { client, server };
 
 // TLS over `lower`. The SSL object is made from `ctx` (its verification, certificates, ALPN and
 // SNI callbacks are the caller's); set SNI / host checks on ssl() before handshake().
+// `already_read`: bytes read from `lower` before TLS began (the first bytes inside a tunnel).
 class TlsStream final : public Stream {
   public:
-    TlsStream(std::unique_ptr<Stream> lower, SSL_CTX* ctx, TlsRole role);
+    TlsStream(std::unique_ptr<Stream> lower, SSL_CTX* ctx, TlsRole role, std::string already_read = {});
     ~TlsStream() override;
     TlsStream(const TlsStream&) = delete;
     TlsStream& operator=(const TlsStream&) = delete;

@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/server/api_server.hpp"
 
-#include <chrono>
-#include <thread>
-#include <httplib.h>
+#include <algorithm>
 
 #include "core/dialect/footprint.hpp"
 #include "core/dialect/gr4vy.hpp"
 #include "core/dialect/vtex.hpp"
 #include "core/server/auth.hpp"
-#include "core/server/front_door.hpp"
-#include "core/server/httplib_bridge.hpp"
+#include "core/server/engine.hpp"
 #include "core/util/redact.hpp"
 #include "core/util/strings.hpp"
 
@@ -27,8 +24,6 @@ http::Response unauthorized(bool footprint) {
     return res;
 }
 
-constexpr const char* k_dispatched = "vaultfwd:dispatched"; // see the error handler
-
 bool is_footprint_path(const std::string& target) { return target.rfind("/vault_proxy/", 0) == 0; }
 
 // Footprint paths answer a body over the limit (declared or read) in Footprint's own way.
@@ -38,30 +33,6 @@ http::Response too_large(const std::string& target, std::size_t limit) {
     return dialect::json_error(413, "request.too_large",
                                "the request body is larger than limits.max_body_bytes (" +
                                    std::to_string(limit) + " bytes)");
-}
-
-// httplib's own refusals, which come without a body.
-http::Response httplib_error(int status, const std::string& target, std::size_t limit) {
-    switch (status) {
-    case 413:
-        return too_large(target, limit);
-    case 414:
-        return dialect::json_error(414, "request.uri_too_long", "the request target is longer than 8192 bytes");
-    case 404:
-        return dialect::json_error(404, "request.not_found", "no endpoint at this path");
-    case 405:
-        return dialect::json_error(405, "request.method_not_allowed", "this method is not served here");
-    case 408:
-        return dialect::json_error(408, "request.timeout", "the request took too long to arrive");
-    case 411:
-        return dialect::json_error(411, "request.length_required", "the request needs a Content-Length");
-    case 431:
-        return dialect::json_error(431, "request.header_too_large", "the request head is too large");
-    default:
-        if (status >= 500)
-            return dialect::json_error(status, "server.internal", "something went wrong");
-        return dialect::json_error(status, "request.malformed", "the HTTP request is malformed");
-    }
 }
 
 } // namespace
@@ -82,157 +53,81 @@ Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
     return std::make_pair(host, p);
 }
 
-ApiServer::ApiServer(const profile::Profile& profile, vault::Store& store,
-                     upstream::Client& client, AccessLog& log)
-    : m_profile(profile), m_services{profile, store, client}, m_log(log),
-      m_server(std::make_unique<httplib::Server>()) {
-    int threads = profile.limits.threads;
-    m_server->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-    // httplib's default also sets SO_REUSEPORT, which would let a second serve share the port
-    // silently; plain SO_REUSEADDR makes a taken port the clear error it should be.
-    m_server->set_socket_options([this](socket_t sock) {
-        int yes = 1;
-        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-        m_internal_socket = sock;
-    });
-    // The front door relays each answer: without this, Nagle's algorithm and the relay's
-    // delayed ACK add 40 ms to every answer (httplib writes head and body separately).
-    m_server->set_tcp_nodelay(true);
-    m_server->set_keep_alive_max_count(10000);
-    m_server->set_keep_alive_timeout(5);
-    m_server->set_read_timeout(30, 0);
-    m_server->set_write_timeout(30, 0);
-    m_server->set_payload_max_length(profile.limits.max_body_bytes);
-    const std::size_t limit = profile.limits.max_body_bytes;
-    // Footprint fails early on a declared Content-Length over the limit, before reading the body.
-    m_server->set_pre_routing_handler([this, limit](const httplib::Request& req, httplib::Response& res) {
-        // Only the front door's own connections are served: a local process that found the
-        // internal port would otherwise skip the request guard.
-        if (!m_door->relayed_from(req.remote_addr, req.remote_port)) {
-            to_httplib(dialect::json_error(403, "server.not_relayed",
-                                           "this is serve's internal port; send requests to the "
-                                           "API port (--api-listen)"),
-                       res);
-            res.set_header("Connection", "close");
-            return httplib::Server::HandlerResponse::Handled;
-        }
-        if (req.path.rfind("/vault_proxy/", 0) != 0 || !req.has_header("Content-Length"))
-            return httplib::Server::HandlerResponse::Unhandled;
-        if (auto err = dialect::footprint::check_content_length(req.get_header_value("Content-Length"), limit)) {
-            to_httplib(*err, res);
-            res.set_header("Connection", "close");
-            return httplib::Server::HandlerResponse::Handled;
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-    });
-    auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
-        AccessEntry entry;
-        auto started = std::chrono::steady_clock::now();
-        http::Response out;
-        try {
-            out = handle(from_httplib(req), entry);
-        } catch (const std::exception&) {
-            out = dialect::json_error(500, "server.internal", "something went wrong");
-        }
-        to_httplib(out, res);
-        // Marks an answer the dialects made (or relayed from an upstream), so that the error
-        // handler leaves an empty 4xx/5xx alone. `location` is never written by httplib's server.
-        res.location = k_dispatched;
-        entry.method = req.method;
-        entry.path = req.path;
-        entry.status = out.status;
-        if (entry.error_code.empty())
-            if (auto code = http::find(out.headers, dialect::k_error_header))
-                entry.error_code = *code;
-        entry.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-        m_log.write(entry);
-    };
-    m_server->Get(".*", dispatch);
-    m_server->Post(".*", dispatch);
-    m_server->Put(".*", dispatch);
-    m_server->Patch(".*", dispatch);
-    m_server->Delete(".*", dispatch);
-    m_server->Options(".*", dispatch);
-    m_server->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        to_httplib(dialect::json_error(500, "server.internal", "something went wrong"), res);
-    });
-    m_server->set_error_handler([this, limit](const httplib::Request& req, httplib::Response& res) {
-        if (res.location == k_dispatched || !res.body.empty())
-            return;
-        http::Response out = httplib_error(res.status, req.target.empty() ? req.path : req.target, limit);
-        res.headers.clear();
-        to_httplib(out, res);
-        AccessEntry entry;
-        entry.method = req.method.substr(0, 20);
-        entry.path = util::redact(req.path.substr(0, 200));
-        entry.status = out.status;
-        entry.error_code = http::find(out.headers, dialect::k_error_header).value_or("");
-        m_log.write(entry);
-    });
+// The API port's phases: Footprint's early Content-Length check on the head, the dialects on a
+// worker, refusals in the dialect's envelope, one access-log line per exchange.
+class ApiPhases final : public Phases {
+  public:
+    explicit ApiPhases(ApiServer& api) : m_api(api), m_limit(api.m_profile.limits.max_body_bytes) {}
 
-    FrontDoorOptions door;
-    door.limits = {profile.limits.max_header_bytes, profile.limits.max_body_bytes};
-    door.relay_idle_ms = std::max(60000, profile.upstream.connect_timeout_ms + profile.upstream.timeout_ms + 5000);
-    door.listen_option = "--api-listen";
-    m_door = std::make_unique<FrontDoor>(door, [this, limit](const Refusal& r) {
-        http::Response out;
-        if (r.kind == Refusal::Kind::too_large)
-            out = too_large(r.target, limit);
-        else if (r.kind == Refusal::Kind::bad_content_length && is_footprint_path(r.target))
-            out = *dialect::footprint::check_content_length("x", limit);
-        else
-            out = dialect::json_error(r.status, r.code, r.message);
-        AccessEntry entry;
-        entry.path = util::redact(r.target.substr(0, r.target.find('?')).substr(0, 200));
-        entry.status = out.status;
-        entry.error_code = http::find(out.headers, dialect::k_error_header).value_or("");
-        m_log.write(entry);
-        return out;
-    });
+    std::optional<http::Response> on_head(Exchange& ex) override {
+        // Footprint fails early on a declared Content-Length over the limit, before the body.
+        if (!is_footprint_path(ex.request.path))
+            return std::nullopt;
+        if (auto length = http::find(ex.request.headers, "content-length"))
+            return dialect::footprint::check_content_length(*length, m_limit);
+        return std::nullopt;
+    }
+
+    http::Response on_request(Exchange& ex) override {
+        // A header sent with an empty value counts as absent for the dialects (an empty
+        // x-fp-proxy-method is the default method, not an invalid one).
+        auto& h = ex.request.headers;
+        h.erase(std::remove_if(h.begin(), h.end(), [](const http::Header& x) { return x.value.empty(); }), h.end());
+        try {
+            return m_api.handle(ex.request, ex.entry);
+        } catch (const std::exception&) {
+            return dialect::json_error(500, "server.internal", "something went wrong");
+        }
+    }
+
+    http::Response on_refusal(const http::ParseError& e, Exchange& ex) override {
+        const std::string target = e.target.empty() ? ex.head.target : e.target;
+        ex.entry.path = target.substr(0, target.find('?')).substr(0, 200);
+        if (e.code == "request.too_large")
+            return too_large(target, m_limit);
+        // Footprint answers a Content-Length that is not a number in its own envelope.
+        if (is_footprint_path(target) && e.status == 400 &&
+            e.message.rfind("Content-Length is not a number", 0) == 0)
+            return *dialect::footprint::check_content_length("x", m_limit);
+        return dialect::json_error(e.status, e.code, e.message);
+    }
+
+    void log(const Exchange& ex) override { m_api.m_log.write(ex.entry); }
+
+  private:
+    ApiServer& m_api;
+    std::size_t m_limit;
+};
+
+ApiServer::ApiServer(const profile::Profile& profile, vault::Store& store, upstream::Client& client, AccessLog& log)
+    : m_profile(profile), m_services{profile, store, client}, m_log(log), m_phases(std::make_unique<ApiPhases>(*this)) {}
+
+ApiServer::~ApiServer() {
+    stop();
+    m_engine.reset();
 }
 
-ApiServer::~ApiServer() { stop(); }
-
 Result<int> ApiServer::bind(const std::string& host, int port) {
-    int internal = m_server->bind_to_any_port("127.0.0.1");
-    if (internal <= 0)
-        return make_error("server.bind", "cannot listen on 127.0.0.1 for the API port's internal server");
-    // httplib listens with a backlog of 5: a burst of new client connections (each opens an
-    // internal one) would overflow it and wait for SYN retransmits, a second or more each.
-    if (m_internal_socket >= 0)
-        ::listen(m_internal_socket, 1024);
-    auto bound = m_door->bind(host, port);
-    if (!bound)
-        return bound.error();
-    m_door->relay_to(internal);
-    m_bound = true;
-    return *bound;
+    EngineOptions options;
+    options.limits.max_head_bytes = m_profile.limits.max_header_bytes;
+    options.limits.max_body_bytes = m_profile.limits.max_body_bytes;
+    options.threads = static_cast<std::size_t>(std::max(1, m_profile.limits.threads));
+    options.listen_option = "--api-listen";
+    m_engine = std::make_unique<Engine>(options, *m_phases);
+    return m_engine->bind(host, port);
 }
 
 bool ApiServer::run() {
-    if (!m_bound)
+    if (!m_engine || m_stopped)
         return false;
-    std::atomic<bool> inner_done{false};
-    std::thread inner([this, &inner_done] {
-        m_server->listen_after_bind();
-        inner_done = true;
-    });
-    // The internal server must be running before it can be stopped.
-    while (!m_server->is_running() && !inner_done)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    bool ok = !inner_done;
-    if (ok)
-        m_door->run();
-    m_server->stop();
-    inner.join();
-    return ok;
+    m_engine->run();
+    return true;
 }
 
 void ApiServer::stop() {
-    if (m_door)
-        m_door->stop();
-    if (m_server)
-        m_server->stop();
+    m_stopped = true;
+    if (m_engine)
+        m_engine->stop();
 }
 
 http::Response ApiServer::handle(const http::Request& r, AccessEntry& entry) {

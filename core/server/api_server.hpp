@@ -2,24 +2,21 @@
 #pragma once
 // The API listener of `serve`: Footprint (/vault_proxy/*), Gr4vy (/vault-forward) and VTEX
 // (/payment-provider/…) on one HTTP port, with API-key auth, body limits and an access log.
-// The public port is a FrontDoor (front_door.hpp) in relay mode: every byte a client sends
-// passes a RequestGuard (request_guard.hpp) before an internal httplib server on 127.0.0.1
-// parses it. Its refusals and httplib's own all answer JSON with x-vaultfwd-error (Footprint
-// paths in Footprint's envelope).
+// The port is an Engine (engine.hpp): requests are parsed once by http::Parser, the dialects run
+// as its phases (auth and routing on the head, the dialect's work on a worker). Refusals answer
+// JSON with x-vaultfwd-error (Footprint paths in Footprint's envelope).
 
+#include <atomic>
 #include <memory>
 #include <string>
 
 #include "core/dialect/services.hpp"
 #include "core/server/access_log.hpp"
 
-namespace httplib {
-class Server;
-}
-
 namespace vaultfwd::server {
 
-class FrontDoor;
+class Engine;
+class ApiPhases;
 
 class ApiServer {
   public:
@@ -39,13 +36,13 @@ class ApiServer {
     http::Response handle(const http::Request& request, AccessEntry& entry);
 
   private:
+    friend class ApiPhases;
     const profile::Profile& m_profile;
     dialect::Services m_services;
     AccessLog& m_log;
-    std::unique_ptr<httplib::Server> m_server; // internal, on 127.0.0.1
-    std::unique_ptr<FrontDoor> m_door;        // the public port
-    int m_internal_socket = -1;               // the internal server's listening socket
-    bool m_bound = false;
+    std::unique_ptr<ApiPhases> m_phases;
+    std::unique_ptr<Engine> m_engine;
+    std::atomic<bool> m_stopped{false};
 };
 
 // "host:port" → (host, port); IPv6 as "[::1]:7410". Error "server.bad_listen".

@@ -19,14 +19,10 @@
 //   (400 bad request or unknown alias, 403 host not allowed, 407, 413, 431, 502 TLS/connect
 //   failures naming the cause, 504 timeouts). One access-log entry per request.
 //
-// How: the public port is a FrontDoor (front_door.hpp) in hand-off mode: its event loop reads
-// each connection's first head (and does the TLS handshake of a TLS proxy port) without a
-// thread per connection, then hands the connection to one of limits.threads workers. A worker
-// answers a CONNECT itself; everything else, and the stream inside an accepted tunnel (TLS
-// inside a tunnel is terminated by the worker with a leaf minted for the host), goes through a
-// RequestGuard (request_guard.hpp) to an internal httplib server on 127.0.0.1, which parses
-// HTTP. The internal server serves only connections a worker opened and registered, so
-// nothing reaches it around the credentials check.
+// How: the port is an Engine (engine.hpp) whose phases are dialect::vgs::ProxyPhases
+// (core/dialect/vgs/proxy.hpp): the engine's event loops read every head and tunnel without a
+// thread per connection; TLS inside a tunnel is terminated by the engine with a leaf minted for
+// the host by the profile's local CA, and the requests inside go through the same phases.
 
 #include <memory>
 #include <string>

@@ -439,7 +439,7 @@ TEST_SUITE("forward_proxy") {
         CHECK(plain.requests()[0].query == "y=1");
         CHECK(plain.requests()[0].body == "[1, 2]");
         CHECK_FALSE(http::find(plain.requests()[0].headers, "proxy-authorization"));
-        // A compressed request body is passed on decoded (the filters read it as text).
+        // A compressed request body a route's filters must read is passed on decoded.
         test::TempDir dir;
         REQUIRE(test::run_program({"sh", "-c", "printf '[3]' | gzip > " + (dir / "b.gz").string()}).exit_code == 0);
         auto gz = curl({"-x", proxy.url(), plain.url("/gz"), "-H", "Content-Type: application/json",

@@ -107,7 +107,7 @@ TEST_SUITE("replay_cli") {
         CHECK(contains(profile_put, "> PUT /v2/profiles/42\n"));
         CHECK(contains(profile_put, "name=JANE DOE&born=Friday in December of 88&ach=1212121212"));
         CHECK(test::read_text(fixtures() / "golden" / "reflect" / "checkout-2.txt") ==
-              "HTTP/1.1 200 OK\ncontent-type: text/plain\n\n"
+              "HTTP/1.1 200 OK\n\n"
               "name=JANE DOE&born=Friday in December of 88&ach=1212121212");
     }
 
@@ -127,8 +127,8 @@ TEST_SUITE("replay_cli") {
         CHECK(contains(r.out, "ok        checkout-charge-card ("));
         CHECK(contains(r.out, "MISMATCH  checkout-2 ("));
         CHECK(contains(r.out, "--- " + golden("reflect") +
-                                  "/checkout-2.txt\n+++ actual\n@@ -1,4 +1,4 @@\n"
-                                  " HTTP/1.1 200 OK\n content-type: text/plain\n \n"
+                                  "/checkout-2.txt\n+++ actual\n@@ -1,3 +1,3 @@\n"
+                                  " HTTP/1.1 200 OK\n \n"
                                   "-name=JANE DOE&born=Friday in December of 88&ach=1212121212\n"
                                   "\\ No newline at end of file\n"
                                   "+name=jane doe&born=Friday in December of 88&ach=1212121212\n"));

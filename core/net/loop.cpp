@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/net/loop.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <condition_variable>
+#include <deque>
+#include <stdexcept>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace vaultfwd::net {
+
+Loop::Loop() : m_thread(std::this_thread::get_id()) {
+    m_epoll = ::epoll_create1(EPOLL_CLOEXEC);
+    m_wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (m_epoll < 0 || m_wake < 0)
+        throw std::runtime_error("cannot create the event loop (epoll/eventfd)");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr; // the wake-up descriptor
+    ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_wake, &ev);
+}
+
+Loop::~Loop() {
+    ::close(m_wake);
+    ::close(m_epoll);
+}
+
+void Loop::add(int fd, std::uint32_t events, Handler* h) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = h;
+    ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void Loop::modify(int fd, std::uint32_t events, Handler* h) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = h;
+    ::epoll_ctl(m_epoll, EPOLL_CTL_MOD, fd, &ev);
+}
+
+void Loop::remove(int fd) { ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr); }
+
+void Loop::set_deadline(Handler* h, Clock::time_point when) {
+    if (h->m_timed) {
+        if (h->m_timer->first == when)
+            return;
+        m_timers.erase(h->m_timer);
+    }
+    h->m_timer = m_timers.emplace(when, h);
+    h->m_timed = true;
+}
+
+void Loop::clear_deadline(Handler* h) {
+    if (h->m_timed) {
+        m_timers.erase(h->m_timer);
+        h->m_timed = false;
+    }
+}
+
+void Loop::post(std::function<void()> fn) {
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_posted.push_back(std::move(fn));
+    }
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(m_wake, &one, sizeof one);
+}
+
+void Loop::stop() {
+    post([this] { m_stop = true; });
+}
+
+void Loop::fire_deadlines() {
+    auto now = Clock::now();
+    while (!m_timers.empty() && m_timers.begin()->first <= now) {
+        Handler* h = m_timers.begin()->second;
+        m_timers.erase(m_timers.begin());
+        h->m_timed = false;
+        h->on_deadline(); // may delete h, or set a new deadline
+    }
+}
+
+void Loop::run() {
+    m_thread = std::this_thread::get_id();
+    constexpr int k_events = 256;
+    epoll_event events[k_events];
+    std::vector<std::function<void()>> posted;
+    while (!m_stop) {
+        int timeout = -1;
+        if (!m_timers.empty()) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(m_timers.begin()->first - Clock::now()).count();
+            timeout = static_cast<int>(std::clamp<long long>(left + 1, 0, INT_MAX));
+        }
+        int n = ::epoll_wait(m_epoll, events, k_events, timeout);
+        if (n < 0 && errno != EINTR)
+            break;
+        bool woken = false;
+        for (int i = 0; i < n; ++i) {
+            if (events[i].data.ptr == nullptr) {
+                woken = true;
+                continue;
+            }
+            static_cast<Handler*>(events[i].data.ptr)->on_events(events[i].events);
+        }
+        // Posted work runs after this round's events: a handler deleted by posted work is never
+        // called again in the same round (deletions are posted, see the engine).
+        if (woken) {
+            std::uint64_t count;
+            [[maybe_unused]] auto r = ::read(m_wake, &count, sizeof count);
+        }
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            posted.swap(m_posted);
+        }
+        for (auto& fn : posted)
+            fn();
+        posted.clear();
+        fire_deadlines();
+    }
+}
+
+// ---- Workers ----
+
+struct Workers::Impl {
+    mutable std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> jobs;
+    bool stopping = false;
+    std::vector<std::thread> threads;
+};
+
+Workers::Workers(std::size_t threads) : m_impl(std::make_unique<Impl>()) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, threads); ++i)
+        m_impl->threads.emplace_back([this] {
+            for (;;) {
+                std::function<void()> job;
+                {
+                    std::unique_lock<std::mutex> lock(m_impl->mutex);
+                    m_impl->cv.wait(lock, [this] { return m_impl->stopping || !m_impl->jobs.empty(); });
+                    if (m_impl->jobs.empty())
+                        return;
+                    job = std::move(m_impl->jobs.front());
+                    m_impl->jobs.pop_front();
+                }
+                job();
+            }
+        });
+}
+
+Workers::~Workers() {
+    {
+        std::lock_guard<std::mutex> lock(m_impl->mutex);
+        m_impl->stopping = true;
+    }
+    m_impl->cv.notify_all();
+    for (auto& t : m_impl->threads)
+        t.join();
+}
+
+void Workers::submit(std::function<void()> job) {
+    {
+        std::lock_guard<std::mutex> lock(m_impl->mutex);
+        m_impl->jobs.push_back(std::move(job));
+    }
+    m_impl->cv.notify_one();
+}
+
+std::size_t Workers::queued() const {
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    return m_impl->jobs.size();
+}
+
+} // namespace vaultfwd::net

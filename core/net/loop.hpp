@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The event loop of serve's engine: one epoll set and one thread, owning the sockets registered
+// with it. Other threads talk to it only through post(). Deadlines are kept in an ordered set,
+// so epoll sleeps until the nearest one and there is no polling tick.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace vaultfwd::net {
+
+class Loop {
+  public:
+    using Clock = std::chrono::steady_clock;
+    // Something registered with the loop; called on the loop's thread.
+    class Handler {
+      public:
+        virtual ~Handler() = default;
+        virtual void on_events(std::uint32_t events) = 0; // EPOLLIN/EPOLLOUT/EPOLLERR/EPOLLHUP
+        virtual void on_deadline() {}
+
+      private:
+        friend class Loop;
+        std::multimap<Clock::time_point, Handler*>::iterator m_timer;
+        bool m_timed = false;
+    };
+
+    Loop();
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+
+    // Loop thread only (or before run()).
+    void add(int fd, std::uint32_t events, Handler* h);
+    void modify(int fd, std::uint32_t events, Handler* h);
+    void remove(int fd);
+    // One deadline per handler: set replaces the previous one; on_deadline() is called once.
+    void set_deadline(Handler* h, Clock::time_point when);
+    void clear_deadline(Handler* h);
+
+    // Any thread: runs `fn` on the loop's thread soon (never inline).
+    void post(std::function<void()> fn);
+    // Runs until stop(); on the calling thread.
+    void run();
+    // Any thread; run() returns after the current round.
+    void stop();
+    bool on_loop_thread() const { return std::this_thread::get_id() == m_thread; }
+
+  private:
+    void fire_deadlines();
+    int m_epoll = -1;
+    int m_wake = -1; // eventfd
+    std::multimap<Clock::time_point, Handler*> m_timers;
+    std::mutex m_mutex;
+    std::vector<std::function<void()>> m_posted;
+    bool m_stop = false;
+    std::thread::id m_thread;
+};
+
+// A fixed set of threads for handler work (vault, templates, JsonLogic, blocking upstream calls).
+class Workers {
+  public:
+    explicit Workers(std::size_t threads);
+    ~Workers(); // finishes queued work, joins
+    Workers(const Workers&) = delete;
+    Workers& operator=(const Workers&) = delete;
+    void submit(std::function<void()> job);
+    std::size_t queued() const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace vaultfwd::net

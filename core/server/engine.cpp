@@ -1,0 +1,828 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/server/engine.hpp"
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <mutex>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <vector>
+
+#include <openssl/ssl.h>
+
+#include "core/net/loop.hpp"
+#include "core/net/stream.hpp"
+#include "core/util/strings.hpp"
+
+namespace vaultfwd::server {
+
+namespace {
+
+using Ms = std::chrono::milliseconds;
+using net::Io;
+
+constexpr std::size_t k_read_chunk = 64 * 1024;
+constexpr std::size_t k_max_unparsed = 256 * 1024; // bytes read ahead of the parser, per connection
+constexpr int k_linger_ms = 1000;                  // draining a refused client before closing
+constexpr int k_accept_pause_ms = 100;             // after EMFILE/ENFILE
+constexpr std::size_t k_max_target = 8192;         // longer request targets: 414
+
+// The generic JSON error of the engine itself (the phases make every other answer).
+http::Response engine_error(int status, const std::string& code, const std::string& message) {
+    http::Response r;
+    r.status = status;
+    r.headers.push_back({"content-type", "application/json"});
+    r.headers.push_back({"x-vaultfwd-error", code});
+    r.body = "{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}";
+    return r;
+}
+
+bool is_framing(std::string_view name) {
+    return util::iequals(name, "content-length") || util::iequals(name, "transfer-encoding") ||
+           util::iequals(name, "connection") || util::iequals(name, "keep-alive");
+}
+
+bool has_no_body(int status) { return (status >= 100 && status < 200) || status == 204 || status == 304; }
+
+// Lets the process hold as many sockets as the system allows it (10 000 idle clients must fit).
+void raise_descriptor_limit() {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+std::string peer_address(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+        return {};
+    char host[NI_MAXHOST] = {};
+    if (getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0)
+        return {};
+    std::string h = host;
+    if (h.rfind("::ffff:", 0) == 0 && h.find('.') != std::string::npos)
+        h = h.substr(7);
+    return h;
+}
+
+} // namespace
+
+const std::string* tunnel_host_of(SSL* ssl) { return static_cast<const std::string*>(SSL_get_app_data(ssl)); }
+
+std::optional<http::Response> Phases::on_connect(Exchange&) {
+    return engine_error(405, "request.method_not_allowed", "CONNECT is not served on this port");
+}
+
+http::Response Phases::on_refusal(const http::ParseError& e, Exchange&) { return engine_error(e.status, e.code, e.message); }
+
+void write_answer(std::string& out, const http::Response& response, std::string_view request_method, bool close) {
+    http::Head head;
+    head.status = response.status;
+    const bool head_request = request_method == "HEAD";
+    std::optional<std::string> head_length;
+    head.headers.reserve(response.headers.size() + 2);
+    for (const auto& h : response.headers) {
+        if (is_framing(h.name)) {
+            if (head_request && !head_length && util::iequals(h.name, "content-length"))
+                head_length = h.value;
+            continue;
+        }
+        head.headers.push_back(h);
+    }
+    if (!has_no_body(response.status))
+        head.headers.push_back({"Content-Length", head_length ? *head_length : std::to_string(response.body.size())});
+    if (close)
+        head.headers.push_back({"Connection", "close"});
+    http::write_response_head(out, head);
+    if (!head_request && !has_no_body(response.status))
+        out += response.body;
+}
+
+// ---- one connection ----
+
+struct LoopCtx;
+
+class Conn final : public net::Loop::Handler, public std::enable_shared_from_this<Conn> {
+  public:
+    enum class State { handshake, head, body, busy, sniff, tunnel_handshake, linger, closed };
+
+    Conn(LoopCtx& ctx, std::unique_ptr<net::Stream> stream, std::string remote);
+    void start();
+    void on_events(std::uint32_t events) override;
+    void on_deadline() override;
+    void close();
+    void on_answer(http::Response response); // from a worker, on the loop
+
+  private:
+    void drive();
+    bool flush_out();       // false when the connection closed
+    bool read_in();         // false when nothing more could be read now
+    bool parse();           // true when an event was handled
+    void on_head();
+    void on_message_end();
+    void respond(http::Response response, bool close);
+    void refuse(const http::ParseError& error);
+    void after_written();
+    void begin_tunnel_tls();
+    void log_exchange();
+    void arm();
+    void set_deadline_ms(int ms);
+    bool wants_read() const;
+
+    LoopCtx& m_ctx;
+    std::unique_ptr<net::Stream> m_stream;
+    net::TlsStream* m_tls = nullptr; // the outermost TLS layer being handshaken
+    std::string m_remote;
+    State m_state = State::head;
+    http::Parser m_parser;
+    std::string m_in;
+    std::size_t m_in_off = 0;
+    std::string m_out;
+    std::size_t m_out_off = 0;
+    Io m_blocked_read = Io::want_read;  // what the last read waited for
+    Io m_blocked_write = Io::want_write;
+    bool m_write_blocked = false;
+    bool m_read_blocked = false;
+    bool m_peer_eof = false;
+    bool m_close_after = false;
+    bool m_head_clock = false; // the head deadline runs
+    bool m_answering = false;  // the exchange's answer is queued in m_out
+    std::shared_ptr<Exchange> m_ex;
+    std::optional<http::Response> m_early; // on_head's answer, sent once the body is drained
+    std::optional<Tunnel> m_tunnel;
+    ossl::X509Ptr m_peer; // the client's certificate on a TLS listener
+    std::uint32_t m_armed = 0;
+};
+
+struct Engine::Impl {
+    EngineOptions opt;
+    Phases& phases;
+    int listen_fd = -1;
+    std::vector<std::unique_ptr<LoopCtx>> loops;
+    std::unique_ptr<net::Workers> workers;
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> is_running{false};
+    std::atomic<std::size_t> open{0};
+    std::mutex run_mutex;
+
+    Impl(EngineOptions o, Phases& p) : opt(std::move(o)), phases(p) {}
+};
+
+struct LoopCtx final : public net::Loop::Handler {
+    Engine::Impl& engine;
+    net::Loop loop;
+    std::unordered_map<Conn*, std::shared_ptr<Conn>> conns;
+    bool accepting = false;
+
+    explicit LoopCtx(Engine::Impl& e) : engine(e) {}
+
+    void listen() {
+        accepting = true;
+        loop.add(engine.listen_fd, EPOLLIN | EPOLLEXCLUSIVE, this);
+    }
+    void pause_accepting() {
+        if (!accepting)
+            return;
+        accepting = false;
+        loop.remove(engine.listen_fd);
+        loop.set_deadline(this, Clock::now() + Ms(k_accept_pause_ms));
+    }
+    void on_deadline() override {
+        if (!engine.stopping && !accepting)
+            listen();
+    }
+    void on_events(std::uint32_t) override {
+        for (int i = 0; i < 64 && !engine.stopping; ++i) {
+            if (engine.open >= engine.opt.max_connections) {
+                pause_accepting();
+                return;
+            }
+            int fd = ::accept4(engine.listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                    pause_accepting();
+                return; // EAGAIN: another loop took it, or nothing left
+            }
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            std::string remote = peer_address(fd);
+            std::unique_ptr<net::Stream> stream = std::make_unique<net::SocketStream>(fd);
+            auto conn = std::make_shared<Conn>(*this, std::move(stream), std::move(remote));
+            conns.emplace(conn.get(), conn);
+            ++engine.open;
+            conn->start();
+        }
+    }
+    void close_all() {
+        if (accepting) {
+            accepting = false;
+            loop.remove(engine.listen_fd);
+        }
+        loop.clear_deadline(this);
+        auto all = conns;
+        for (auto& [p, c] : all)
+            c->close();
+    }
+    void forget(Conn* c) {
+        auto it = conns.find(c);
+        if (it != conns.end()) {
+            // Destroyed after this round: the connection may still be on the call stack.
+            loop.post([keep = std::move(it->second)] {});
+            conns.erase(it);
+            --engine.open;
+            if (!accepting && !engine.stopping && engine.open < engine.opt.max_connections)
+                listen();
+        }
+    }
+};
+
+Conn::Conn(LoopCtx& ctx, std::unique_ptr<net::Stream> stream, std::string remote)
+    : m_ctx(ctx), m_stream(std::move(stream)), m_remote(std::move(remote)),
+      m_parser(http::Parser::Kind::request, ctx.engine.opt.limits) {}
+
+void Conn::start() {
+    if (SSL_CTX* tls = m_ctx.engine.opt.listener_tls) {
+        auto t = std::make_unique<net::TlsStream>(std::move(m_stream), tls, net::TlsRole::server);
+        m_tls = t.get();
+        m_stream = std::move(t);
+        m_state = State::handshake;
+        set_deadline_ms(m_ctx.engine.opt.head_timeout_ms);
+    } else {
+        // Until the first byte, a new connection is on the head clock (a silent client is closed).
+        set_deadline_ms(m_ctx.engine.opt.head_timeout_ms);
+    }
+    m_ctx.loop.add(m_stream->fd(), EPOLLIN, this);
+    m_armed = EPOLLIN;
+    drive();
+}
+
+void Conn::set_deadline_ms(int ms) { m_ctx.loop.set_deadline(this, Clock::now() + Ms(ms)); }
+
+void Conn::on_events(std::uint32_t events) {
+    auto keep = shared_from_this();
+    if ((events & (EPOLLHUP | EPOLLERR)) && m_state == State::busy && m_out_off == m_out.size()) {
+        // The client is gone while its answer is being made: nothing can reach it any more
+        // (and a hung-up socket would wake the loop until then).
+        close();
+        return;
+    }
+    if (events & EPOLLOUT)
+        m_write_blocked = false;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        m_read_blocked = false;
+    drive();
+}
+
+void Conn::on_deadline() {
+    auto keep = shared_from_this();
+    switch (m_state) {
+    case State::head:
+        if (m_head_clock || !m_parser.idle() || m_in_off < m_in.size()) {
+            http::ParseError e;
+            e.status = 408;
+            e.code = "request.timeout";
+            e.message = "the request head did not arrive whole within " +
+                        std::to_string(m_ctx.engine.opt.head_timeout_ms / 1000) + " s";
+            refuse(e);
+            drive();
+            return;
+        }
+        close(); // idle between requests
+        return;
+    case State::body: {
+        http::ParseError e;
+        e.status = 408;
+        e.code = "request.timeout";
+        e.message = "the request body stopped arriving";
+        refuse(e);
+        drive();
+        return;
+    }
+    default:
+        close();
+    }
+}
+
+void Conn::close() {
+    if (m_state == State::closed)
+        return;
+    auto keep = shared_from_this();
+    // An answer that was being written when the client went away is still logged; one still
+    // being made on a worker is logged when it arrives.
+    bool owed_log = m_ex && m_answering;
+    m_state = State::closed;
+    m_ctx.loop.clear_deadline(this);
+    if (m_stream) {
+        m_ctx.loop.remove(m_stream->fd());
+        m_stream.reset();
+    }
+    if (owed_log)
+        log_exchange();
+    m_ctx.forget(this);
+}
+
+bool Conn::wants_read() const {
+    switch (m_state) {
+    case State::head:
+    case State::body:
+    case State::sniff:
+    case State::linger:
+        return !m_peer_eof && m_in.size() - m_in_off < k_max_unparsed;
+    default:
+        return false;
+    }
+}
+
+void Conn::drive() {
+    for (int round = 0; round < 256 && m_state != State::closed; ++round) {
+        bool progress = false;
+        if (m_out_off < m_out.size() && !m_write_blocked) {
+            if (!flush_out())
+                return;
+            if (m_out_off == m_out.size()) {
+                after_written();
+                progress = true;
+            }
+        }
+        if (m_state == State::closed)
+            return;
+        if ((m_state == State::handshake || m_state == State::tunnel_handshake) && !m_read_blocked && !m_write_blocked) {
+            Io io = m_tls->handshake();
+            if (io == Io::ok) {
+                if (m_state == State::handshake)
+                    m_peer.reset(SSL_get1_peer_certificate(m_tls->ssl()));
+                m_tls = nullptr;
+                m_state = State::head;
+                set_deadline_ms(m_ctx.engine.opt.head_timeout_ms);
+                progress = true;
+            } else if (io == Io::want_read) {
+                m_read_blocked = true;
+            } else if (io == Io::want_write) {
+                m_write_blocked = true;
+            } else {
+                close();
+                return;
+            }
+        }
+        // In a body the parser may have an event without new bytes (the end of an empty body).
+        if ((m_state == State::head && m_in_off < m_in.size()) || m_state == State::body) {
+            if (parse())
+                progress = true;
+        }
+        if (m_state == State::closed)
+            return;
+        // The CONNECT's 200 goes out as it is, before TLS wraps the stream.
+        if (m_state == State::sniff && m_in_off < m_in.size() && m_out_off == m_out.size()) {
+            begin_tunnel_tls();
+            progress = true;
+            continue;
+        }
+        bool needs_input = m_state == State::sniff || m_state == State::linger ||
+                           ((m_state == State::head || m_state == State::body) && !progress);
+        if (needs_input && wants_read() && (!m_read_blocked || m_stream->readable_now())) {
+            if (read_in())
+                progress = true;
+        }
+        if (!progress)
+            break;
+    }
+    if (m_state != State::closed)
+        arm();
+}
+
+bool Conn::flush_out() {
+    while (m_out_off < m_out.size()) {
+        std::size_t n = 0;
+        Io io = m_stream->write(m_out.data() + m_out_off, m_out.size() - m_out_off, n);
+        if (io == Io::ok) {
+            m_out_off += n;
+            if (m_state != State::busy)
+                set_deadline_ms(m_ctx.engine.opt.body_timeout_ms);
+            continue;
+        }
+        if (io == Io::want_write || io == Io::want_read) {
+            m_write_blocked = true;
+            m_blocked_write = io;
+            return true;
+        }
+        close();
+        return false;
+    }
+    return true;
+}
+
+bool Conn::read_in() {
+    if (m_in_off == m_in.size()) {
+        m_in.clear();
+        m_in_off = 0;
+    } else if (m_in_off > 0 && m_in_off > m_in.size() / 2) {
+        m_in.erase(0, m_in_off);
+        m_in_off = 0;
+    }
+    thread_local std::string scratch(k_read_chunk, '\0');
+    std::size_t n = 0;
+    Io io = m_stream->read(scratch.data(), scratch.size(), n);
+    if (io == Io::ok) {
+        if (m_state != State::linger) // a lingering connection's bytes are drained, never parsed
+            m_in.append(scratch.data(), n);
+        if (m_state == State::head && !m_head_clock) {
+            m_head_clock = true;
+            set_deadline_ms(m_ctx.engine.opt.head_timeout_ms);
+        } else if (m_state == State::body) {
+            set_deadline_ms(m_ctx.engine.opt.body_timeout_ms);
+        }
+        return true;
+    }
+    if (io == Io::want_read || io == Io::want_write) {
+        m_read_blocked = true;
+        m_blocked_read = io;
+        return false;
+    }
+    // The end of the client's stream (or an error).
+    m_peer_eof = true;
+    if (m_state == State::linger || io == Io::error) {
+        close();
+        return false;
+    }
+    if (m_state == State::head && m_parser.idle() && m_in_off == m_in.size()) {
+        close(); // a clean end between requests
+        return false;
+    }
+    // A message cut short by the end of the stream gets no answer: the client stopped sending
+    // it (an answer could only say so); a message the end completes is served.
+    if (m_parser.finish() != http::Parser::Event::message_end) {
+        close();
+        return false;
+    }
+    on_message_end();
+    return true;
+}
+
+bool Conn::parse() {
+    if (m_parser.idle() && m_in_off < m_in.size() && static_cast<unsigned char>(m_in[m_in_off]) == 0x16) {
+        close(); // a TLS handshake on a plain port: an HTTP answer would be noise to it
+        return true;
+    }
+    std::size_t used = 0;
+    auto ev = m_parser.next(std::string_view(m_in).substr(m_in_off), used);
+    m_in_off += used;
+    switch (ev) {
+    case http::Parser::Event::need_more:
+        return used > 0;
+    case http::Parser::Event::head:
+        on_head();
+        return true;
+    case http::Parser::Event::body:
+        if (m_ex && !m_early)
+            m_ex->request.body.append(m_parser.body_piece());
+        return true;
+    case http::Parser::Event::message_end:
+        on_message_end();
+        return true;
+    case http::Parser::Event::error:
+        refuse(m_parser.error());
+        return true;
+    }
+    return false;
+}
+
+void Conn::on_head() {
+    const auto& opt = m_ctx.engine.opt;
+    m_head_clock = false;
+    m_early.reset();
+    m_ex = std::make_shared<Exchange>();
+    Exchange& ex = *m_ex;
+    ex.head = m_parser.head();
+    ex.tunnel = m_tunnel;
+    ex.listener_tls = opt.listener_tls != nullptr;
+    if (m_peer) {
+        X509_up_ref(m_peer.get());
+        ex.peer_certificate.reset(m_peer.get());
+    }
+    ex.request.method = ex.head.method;
+    const std::string& target = ex.head.target;
+    auto q = target.find('?');
+    std::string raw_path = target.substr(0, q);
+    ex.request.path = util::percent_decode(raw_path).value_or(raw_path);
+    if (q != std::string::npos)
+        ex.request.query = target.substr(q + 1);
+    ex.request.headers = ex.head.headers;
+    ex.request.remote_addr = m_remote;
+    ex.entry.method = ex.head.method;
+    m_state = State::body;
+    set_deadline_ms(opt.body_timeout_ms);
+
+    if (ex.head.target.size() > k_max_target) {
+        http::ParseError e;
+        e.status = 414;
+        e.code = "request.uri_too_long";
+        e.message = "the request target is longer than " + std::to_string(k_max_target) + " bytes";
+        e.target = ex.head.target.substr(0, 200);
+        refuse(e);
+        return;
+    }
+    std::optional<http::Response> answer;
+    if (ex.head.method == "CONNECT" && !m_tunnel) {
+        answer = m_ctx.engine.phases.on_connect(ex);
+        if (!answer) {
+            if (!ex.tunnel) {
+                answer = engine_error(500, "server.internal", "the CONNECT was accepted without a target");
+            } else {
+                m_tunnel = ex.tunnel;
+                ex.response.status = 200;
+                m_out += "HTTP/1.1 200 Connection established\r\n\r\n";
+                log_exchange();
+                m_ex.reset();
+                m_parser = http::Parser(http::Parser::Kind::request, opt.limits);
+                m_state = State::sniff;
+                set_deadline_ms(opt.tunnel_idle_ms);
+                return;
+            }
+        }
+        // After a refused CONNECT the client may try again on the same connection (407).
+        respond(std::move(*answer), answer->status != 407 || !ex.head.keep_alive);
+        return;
+    }
+    try {
+        answer = m_ctx.engine.phases.on_head(ex);
+    } catch (const std::exception&) {
+        answer = engine_error(500, "server.internal", "something went wrong");
+    }
+    if (answer) {
+        // The body is not wanted: with Expect: 100-continue it was never sent, so answer now and
+        // close; otherwise read it through (unkept) and answer at its end.
+        if (ex.head.body == http::BodyKind::none) {
+            m_early = std::move(answer);
+            return; // message_end follows at once
+        }
+        if (ex.head.expect_continue) {
+            respond(std::move(*answer), true);
+            return;
+        }
+        m_early = std::move(answer);
+        return;
+    }
+    if (ex.head.expect_continue && ex.head.body != http::BodyKind::none && m_in_off == m_in.size())
+        m_out += "HTTP/1.1 100 Continue\r\n\r\n";
+}
+
+void Conn::on_message_end() {
+    if (!m_ex)
+        return;
+    if (m_early) {
+        auto answer = std::move(*m_early);
+        m_early.reset();
+        respond(std::move(answer), !m_ex->head.keep_alive);
+        return;
+    }
+    m_state = State::busy;
+    m_ctx.loop.clear_deadline(this);
+    auto self = shared_from_this();
+    auto ex = m_ex;
+    Phases& phases = m_ctx.engine.phases;
+    net::Loop& loop = m_ctx.loop;
+    m_ctx.engine.workers->submit([self, ex, &phases, &loop] {
+        http::Response answer;
+        try {
+            answer = phases.on_request(*ex);
+        } catch (const std::exception&) {
+            answer = engine_error(500, "server.internal", "something went wrong");
+        }
+        loop.post([self, answer = std::move(answer)]() mutable { self->on_answer(std::move(answer)); });
+    });
+}
+
+void Conn::on_answer(http::Response response) {
+    if (m_state == State::closed) {
+        if (m_ex) {
+            m_ex->response = std::move(response);
+            log_exchange();
+        }
+        return;
+    }
+    respond(std::move(response), !m_ex->head.keep_alive);
+    drive();
+}
+
+void Conn::respond(http::Response response, bool close) {
+    if (!m_ex) {
+        m_ex = std::make_shared<Exchange>();
+        m_ex->tunnel = m_tunnel;
+    }
+    m_close_after = close || m_ctx.engine.stopping;
+    m_answering = true;
+    write_answer(m_out, response, m_ex->head.method, m_close_after);
+    m_ex->response = std::move(response);
+    m_state = State::busy; // nothing is read until the answer is out
+    set_deadline_ms(m_ctx.engine.opt.body_timeout_ms);
+    if (m_out_off == m_out.size())
+        after_written();
+}
+
+void Conn::refuse(const http::ParseError& error) {
+    if (!m_ex) {
+        m_ex = std::make_shared<Exchange>();
+        m_ex->tunnel = m_tunnel;
+        m_ex->request.remote_addr = m_remote;
+        m_ex->entry.path = error.target.substr(0, error.target.find('?'));
+    }
+    m_early.reset();
+    http::Response answer;
+    try {
+        answer = m_ctx.engine.phases.on_refusal(error, *m_ex);
+    } catch (const std::exception&) {
+        answer = engine_error(error.status, error.code, error.message);
+    }
+    respond(std::move(answer), true);
+}
+
+void Conn::after_written() {
+    m_out.clear();
+    m_out_off = 0;
+    if (m_state == State::sniff || m_state == State::closed)
+        return; // the CONNECT's 200 went out
+    if (!m_answering)
+        return; // an interim 100 Continue went out
+    m_answering = false;
+    if (m_ex) {
+        log_exchange();
+        m_ex.reset();
+    }
+    if (m_close_after) {
+        // Lingering close: the client's unread bytes are drained for a moment, so the answer is
+        // not lost to a reset.
+        m_stream->shutdown_write();
+        m_state = State::linger;
+        m_in.clear();
+        m_in_off = 0;
+        set_deadline_ms(k_linger_ms);
+        return;
+    }
+    if (m_state == State::busy) {
+        m_state = State::head;
+        m_head_clock = false;
+        set_deadline_ms(m_tunnel ? m_ctx.engine.opt.tunnel_idle_ms : m_ctx.engine.opt.idle_timeout_ms);
+        if (m_in_off < m_in.size()) { // a pipelined request is already here
+            m_head_clock = true;
+            set_deadline_ms(m_ctx.engine.opt.head_timeout_ms);
+        }
+    }
+}
+
+void Conn::begin_tunnel_tls() {
+    const auto& opt = m_ctx.engine.opt;
+    m_state = State::head;
+    if (static_cast<unsigned char>(m_in[m_in_off]) != 0x16 || !opt.tunnel_tls) {
+        m_tunnel->tls = false; // plain HTTP inside the tunnel: the parser takes the bytes
+        set_deadline_ms(opt.head_timeout_ms);
+        m_head_clock = true;
+        return;
+    }
+    m_tunnel->tls = true;
+    std::string already = m_in.substr(m_in_off);
+    m_in.clear();
+    m_in_off = 0;
+    auto t = std::make_unique<net::TlsStream>(std::move(m_stream), opt.tunnel_tls, net::TlsRole::server, std::move(already));
+    SSL_set_app_data(t->ssl(), &m_tunnel->host);
+    m_tls = t.get();
+    m_stream = std::move(t);
+    m_state = State::tunnel_handshake;
+    m_read_blocked = false;
+    set_deadline_ms(opt.head_timeout_ms);
+}
+
+void Conn::log_exchange() {
+    if (!m_ex)
+        return;
+    Exchange& ex = *m_ex;
+    ex.entry.status = ex.response.status;
+    if (ex.entry.method.empty())
+        ex.entry.method = ex.head.method;
+    if (ex.entry.path.empty())
+        ex.entry.path = ex.request.path;
+    if (ex.entry.error_code.empty())
+        if (auto code = http::find(ex.response.headers, "x-vaultfwd-error"))
+            ex.entry.error_code = *code;
+    ex.entry.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - ex.started).count();
+    try {
+        m_ctx.engine.phases.log(ex);
+    } catch (const std::exception&) {
+    }
+}
+
+void Conn::arm() {
+    std::uint32_t want = 0;
+    if (m_out_off < m_out.size())
+        want |= m_blocked_write == Io::want_read ? EPOLLIN : EPOLLOUT;
+    if ((m_state == State::handshake || m_state == State::tunnel_handshake)) {
+        want |= m_write_blocked && m_blocked_write == Io::want_write ? EPOLLOUT : EPOLLIN;
+    } else if (wants_read()) {
+        want |= m_blocked_read == Io::want_write ? EPOLLOUT : EPOLLIN;
+    }
+    if (want != m_armed) {
+        m_ctx.loop.modify(m_stream->fd(), want, this);
+        m_armed = want;
+    }
+}
+
+// ---- Engine ----
+
+Engine::Engine(EngineOptions options, Phases& phases) : m_impl(std::make_unique<Impl>(std::move(options), phases)) {}
+
+Engine::~Engine() {
+    stop();
+    std::lock_guard<std::mutex> lock(m_impl->run_mutex); // run() has returned
+    if (m_impl->listen_fd >= 0)
+        ::close(m_impl->listen_fd);
+}
+
+Result<int> Engine::bind(const std::string& host, int port) {
+    std::signal(SIGPIPE, SIG_IGN);
+    raise_descriptor_limit();
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    const std::string where = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res)
+        return make_error("server.bind", "cannot listen on " + where + ": unknown host (check " +
+                                             m_impl->opt.listen_option + ")");
+    int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (fd < 0 || ::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, 4096) != 0) {
+        std::string why = std::strerror(errno);
+        freeaddrinfo(res);
+        if (fd >= 0)
+            ::close(fd);
+        return make_error("server.bind", "cannot listen on " + where + ": " + why + " (choose another with " +
+                                             m_impl->opt.listen_option + ")");
+    }
+    freeaddrinfo(res);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    int bound = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                                         : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    m_impl->listen_fd = fd;
+    int n = m_impl->opt.loops > 0 ? m_impl->opt.loops : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int i = 0; i < n; ++i)
+        m_impl->loops.push_back(std::make_unique<LoopCtx>(*m_impl));
+    return bound;
+}
+
+void Engine::run() {
+    std::lock_guard<std::mutex> lock(m_impl->run_mutex);
+    if (m_impl->listen_fd < 0 || m_impl->stopping)
+        return;
+    m_impl->workers = std::make_unique<net::Workers>(m_impl->opt.threads);
+    for (auto& l : m_impl->loops)
+        l->listen();
+    m_impl->is_running = true;
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < m_impl->loops.size(); ++i)
+        threads.emplace_back([this, i] { m_impl->loops[i]->loop.run(); });
+    if (m_impl->stopping) // stop() came before the loops could hear it
+        for (auto& l : m_impl->loops)
+            l->loop.post([ctx = l.get()] {
+                ctx->close_all();
+                ctx->loop.stop();
+            });
+    m_impl->loops[0]->loop.run();
+    for (auto& t : threads)
+        t.join();
+    m_impl->workers.reset(); // waits for handlers still running; their answers go nowhere
+    for (auto& l : m_impl->loops)
+        l->conns.clear();
+    m_impl->is_running = false;
+}
+
+void Engine::stop() {
+    if (m_impl->stopping.exchange(true))
+        return;
+    for (auto& l : m_impl->loops)
+        l->loop.post([ctx = l.get()] {
+            ctx->close_all();
+            ctx->loop.stop();
+        });
+}
+
+bool Engine::running() const { return m_impl->is_running; }
+
+std::size_t Engine::connections() const { return m_impl->open; }
+
+} // namespace vaultfwd::server

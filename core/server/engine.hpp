@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// serve's one HTTP/1.1 engine. It owns every socket and TLS stream of a listener: event loops
+// (epoll, one per core) accept connections, do TLS handshakes, parse each request once with
+// http::Parser, and write answers; a tunnel (CONNECT) or an idle keep-alive connection costs a
+// buffer, never a thread. What a listener does with a request lives in a Phases object (the
+// dialects), in the spirit of Pingora's ProxyHttp: on_head (auth, limits, routing; on the loop),
+// on_request (render/reveal, the upstream call, the answer's filters; on a worker), log (once,
+// after the answer went out). Phases never touch a socket; the per-exchange context (Exchange)
+// carries everything between them.
+//
+// Path of a request: socket -> [TLS] -> Parser (head) -> on_head -> [100 Continue] -> body ->
+// worker: on_request -> answer written on the loop -> log. Requests of a keep-alive connection
+// are read one at a time: the next is parsed only once the current one is answered, which makes
+// pipelining correct by construction.
+
+#include <any>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/http/message.hpp"
+#include "core/http/parser.hpp"
+#include "core/server/access_log.hpp"
+#include "core/util/ossl.hpp"
+#include "core/util/result.hpp"
+
+namespace vaultfwd::server {
+
+using Clock = std::chrono::steady_clock;
+
+// The CONNECT a connection's requests travel through (forward proxy).
+struct Tunnel {
+    std::string host; // normalised (tls::normalize_host), no brackets
+    int port = 0;
+    bool tls = false;       // TLS inside the tunnel (terminated by the engine)
+    std::string principal;  // the proxy credential that opened it
+};
+
+// One request and its answer: the context every phase reads and writes.
+struct Exchange {
+    http::Head head;         // as parsed: method, target, headers in order
+    http::Request request;   // method, path (target up to '?'), query, headers, body, remote_addr
+    std::optional<Tunnel> tunnel; // set inside an accepted CONNECT tunnel
+    bool listener_tls = false;    // the listener itself speaks TLS
+    ossl::X509Ptr peer_certificate; // the client's certificate on a TLS listener, if it sent one
+    AccessEntry entry;            // the access-log line (the engine sets method, status, duration)
+    std::any state;               // the phases' own per-exchange state (route match, …)
+    Clock::time_point started = Clock::now();
+    http::Response response;      // the answer, once made
+};
+
+class Phases {
+  public:
+    virtual ~Phases() = default;
+    // On the loop, once the head is whole (before the body): auth, limits, routing. An answer
+    // ends the exchange there; the body is not read (the connection closes if one was sent).
+    virtual std::optional<http::Response> on_head(Exchange&) { return std::nullopt; }
+    // On a worker, once the body is whole: everything else (may block on the upstream).
+    virtual http::Response on_request(Exchange&) = 0;
+    // On the loop, for CONNECT: nullopt accepts the tunnel (fill ex.tunnel), an answer refuses.
+    // The default refuses with 405.
+    virtual std::optional<http::Response> on_connect(Exchange&);
+    // On the loop: the answer to a request the parser refused (malformed, too large, timeout).
+    virtual http::Response on_refusal(const http::ParseError& error, Exchange&);
+    // Once per exchange, after the answer was written (or the client went away).
+    virtual void log(const Exchange&) {}
+};
+
+struct EngineOptions {
+    http::ParseLimits limits;
+    std::size_t threads = 16;        // workers for on_request
+    int loops = 0;                   // event loops; 0: one per core (at least 1)
+    int head_timeout_ms = 10000;     // from a head's first byte (or the accept) to its end
+    int idle_timeout_ms = 5000;      // between requests of a keep-alive connection
+    int body_timeout_ms = 30000;     // between two reads of a body, and for writing an answer
+    int tunnel_idle_ms = 60000;      // a CONNECT tunnel before its first request and between requests
+    std::size_t max_connections = 1u << 20; // beyond it new connections wait in the backlog
+    SSL_CTX* listener_tls = nullptr; // the listener speaks TLS (not owned)
+    SSL_CTX* tunnel_tls = nullptr;   // TLS inside CONNECT tunnels (not owned); its servername
+                                     // callback finds the CONNECT host with tunnel_host_of()
+    std::string listen_option = "--api-listen"; // named in the bind error
+};
+
+// The CONNECT target host of a TLS connection inside a tunnel, for the tunnel context's
+// certificate callback (the SNI may be missing or differ).
+const std::string* tunnel_host_of(SSL* ssl);
+
+class Engine {
+  public:
+    Engine(EngineOptions options, Phases& phases);
+    ~Engine(); // stops and joins
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // Listens on host:port (0: any free port) and returns the port ("server.bind" otherwise).
+    Result<int> bind(const std::string& host, int port);
+    // Serves until stop(); returns at once if bind() did not succeed.
+    void run();
+    // Makes run() return: stops accepting, closes open connections, finishes the workers.
+    // Thread-safe and idempotent; may be called before run().
+    void stop();
+    bool running() const;
+    // Open connections right now (for tests and the soak test).
+    std::size_t connections() const;
+
+    struct Impl; // shared with the loops and connections of engine.cpp
+
+  private:
+    std::unique_ptr<Impl> m_impl;
+};
+
+// An answer as bytes: status line, the response's headers in order without framing headers
+// (Content-Length, Transfer-Encoding, Connection, Keep-Alive), then Content-Length (for a HEAD
+// request, the response's own Content-Length is kept: it tells what a GET would get) and
+// Connection: close when `close`, then the body (none for HEAD, 1xx, 204, 304).
+void write_answer(std::string& out, const http::Response& response, std::string_view request_method, bool close);
+
+} // namespace vaultfwd::server
