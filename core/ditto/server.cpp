@@ -8,7 +8,6 @@
 #include <openssl/err.h>
 
 #include "core/server/httplib_bridge.hpp"
-#include "core/server/request_guard.hpp"
 #include "core/tls/cert.hpp"
 
 namespace vaultfwd::ditto {

@@ -8,32 +8,6 @@
 
 namespace vaultfwd::server {
 
-std::optional<Head> parse_head(std::string_view text) {
-    auto lines = util::split(text, '\n');
-    if (lines.empty())
-        return std::nullopt;
-    auto strip = [](std::string s) {
-        if (!s.empty() && s.back() == '\r')
-            s.pop_back();
-        return s;
-    };
-    auto parts = util::split(strip(lines[0]), ' ');
-    if (parts.size() != 3 || parts[0].empty() || parts[1].empty() ||
-        parts[2].rfind("HTTP/1.", 0) != 0 || !http::is_token(parts[0]))
-        return std::nullopt;
-    Head head{parts[0], parts[1], {}};
-    for (std::size_t i = 1; i < lines.size(); ++i) {
-        std::string line = strip(lines[i]);
-        if (line.empty())
-            continue;
-        auto colon = line.find(':');
-        if (colon == std::string::npos || colon == 0 || line[0] == ' ' || line[0] == '\t')
-            return std::nullopt; // no obsolete line folding, no garbage
-        head.headers.push_back({line.substr(0, colon), std::string(util::trim(line.substr(colon + 1)))});
-    }
-    return head;
-}
-
 std::optional<std::pair<std::string, int>> parse_authority(const std::string& target) {
     auto colon = target.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == target.size() ||

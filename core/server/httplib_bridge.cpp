@@ -3,10 +3,21 @@
 
 #include <httplib.h>
 
-#include "core/server/request_guard.hpp"
+#include "core/util/strings.hpp"
 #include "core/util/strings.hpp"
 
 namespace vaultfwd::server {
+
+bool hidden_from_httplib(std::string_view name) {
+    return util::iequals(name, "content-type") || util::iequals(name, "range") ||
+           util::iequals(name, "accept-encoding") || util::starts_with_icase(name, k_hidden_prefix);
+}
+
+std::string_view unhide_header_name(std::string_view name) {
+    if (util::starts_with_icase(name, k_hidden_prefix))
+        name.remove_prefix(k_hidden_prefix.size());
+    return name;
+}
 
 namespace {
 
