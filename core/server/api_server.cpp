@@ -87,7 +87,7 @@ class ApiPhases final : public Phases {
             return too_large(target, m_limit);
         // Footprint answers a Content-Length that is not a number in its own envelope.
         if (is_footprint_path(target) && e.status == 400 &&
-            e.message.rfind("Content-Length is not a number", 0) == 0)
+            e.message.rfind("Content-Length is not a", 0) == 0)
             return *dialect::footprint::check_content_length("x", m_limit);
         return dialect::json_error(e.status, e.code, e.message);
     }
