@@ -7,7 +7,7 @@
 //
 //   bench_proxy --home HOME --upstream https://HOST:PORT/PATH --proxy HOST:PORT --body FILE
 //               [--direct-body FILE] [--seconds S] [--warmup S] [--connections N]
-//               [--profile NAME] [--upstream-ca FILE]
+//               [--profile NAME] [--upstream-ca FILE] [--mitm HOST:PORT --mitm-ca FILE]
 //
 // --body (five aliases in scripts/bench) is sent through the proxy; --direct-body (the values
 // they stand for) is sent directly, default the same body. The upstream's CA is the profile's
@@ -42,7 +42,7 @@ namespace {
         << "usage: bench_proxy --home HOME --upstream https://HOST:PORT/PATH --proxy HOST:PORT "
            "--body FILE\n"
            "                   [--direct-body FILE] [--seconds S] [--warmup S] [--connections N]\n"
-           "                   [--profile NAME] [--upstream-ca FILE]\n";
+           "                   [--profile NAME] [--upstream-ca FILE] [--mitm HOST:PORT --mitm-ca FILE]\n";
     std::exit(2);
 }
 
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
     double seconds = 10;
     double warmup = 1;
     int connections = 32;
-    std::string home, upstream, proxy, profile_name = "default", upstream_ca, body_file,
+    std::string home, upstream, proxy, profile_name = "default", upstream_ca, body_file, mitm, mitm_ca,
                                        direct_file;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -110,6 +110,10 @@ int main(int argc, char** argv) {
             proxy = next();
         else if (a == "--profile")
             profile_name = next();
+        else if (a == "--mitm")
+            mitm = next();
+        else if (a == "--mitm-ca")
+            mitm_ca = next();
         else if (a == "--upstream-ca")
             upstream_ca = next();
         else if (a == "--body")
@@ -194,5 +198,19 @@ int main(int argc, char** argv) {
     print_row("forward proxy (CONNECT, 5 aliases)", p);
     std::printf("ratio: proxy/direct = %.2f\n",
                 d.requests_per_second > 0 ? p.requests_per_second / d.requests_per_second : 0.0);
-    return d.errors == 0 && p.errors == 0 ? 0 : 1;
+    bool mitm_ok = true;
+    if (!mitm.empty()) {
+        // mitmproxy in regular mode, an addon replacing the same five aliases: same client.
+        test::LoadTarget via_mitm = direct;
+        via_mitm.ca_file = mitm_ca;
+        auto [mitm_host, mitm_port] = host_port(mitm);
+        via_mitm.proxy_host = mitm_host;
+        via_mitm.proxy_port = mitm_port;
+        auto m = test::run_load(via_mitm, through, options);
+        print_row("mitmproxy (CONNECT, 5 aliases)", m);
+        std::printf("ratio: proxy/mitmproxy = %.1f\n",
+                    m.requests_per_second > 0 ? p.requests_per_second / m.requests_per_second : 0.0);
+        mitm_ok = m.errors == 0;
+    }
+    return d.errors == 0 && p.errors == 0 && mitm_ok ? 0 : 1;
 }
