@@ -230,6 +230,7 @@ int Listeners::proxy_port() const { return port_of(proxy); }
 Listeners read_listeners(Process& serve, std::vector<std::string>* lines) {
     const std::string api_prefix = "api listening on http://";
     const std::string proxy_prefix = "proxy listening on http://";
+    const std::string proxy_tls_prefix = "proxy listening on https://"; // listen.proxy_tls
     Listeners found;
     for (int i = 0; i < 10 && (found.api.empty() || found.proxy.empty()); ++i) {
         auto line = serve.read_line(15000);
@@ -239,6 +240,8 @@ Listeners read_listeners(Process& serve, std::vector<std::string>* lines) {
             found.api = line.substr(api_prefix.size());
         if (line.rfind(proxy_prefix, 0) == 0)
             found.proxy = line.substr(proxy_prefix.size());
+        if (line.rfind(proxy_tls_prefix, 0) == 0)
+            found.proxy = line.substr(proxy_tls_prefix.size());
     }
     return found;
 }

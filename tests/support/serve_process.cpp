@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "support/serve_process.hpp"
+
+#include <doctest/doctest.h>
+
+#include "core/profile/profile.hpp"
+
+namespace vaultfwd::test {
+
+ServeProcess::ServeProcess(const TestPki& pki, const ServeOptions& options) : proxy_tls(options.proxy_tls) {
+    const auto h = home.path().string();
+    auto init = run_vaultfwd({"--home", h, "init"});
+    REQUIRE_MESSAGE(init.exit_code == 0, init.err);
+    write_text(home / "upstream-ca.pem", pki.ca_pem());
+    auto text = read_text(home / "default.toml");
+    auto insert_after = [&text](const std::string& line, const std::string& with) {
+        auto at = text.find(line + "\n");
+        REQUIRE_MESSAGE(at != std::string::npos, "the profile `init` wrote has no line " << line);
+        text.insert(at + line.size() + 1, with + "\n");
+    };
+    insert_after("timeout_ms = 15000", "ca_files = [\"upstream-ca.pem\"]");
+    if (options.proxy_tls)
+        insert_after("[listen]", "proxy_tls = true");
+    write_text(home / "default.toml", text);
+    auto put = run_vaultfwd({"--home", h, "vault", "put", "fp_id_test_jane", "id.first_name=Jane"});
+    REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+
+    auto p = profile::load(home.path(), "default");
+    REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error().message));
+    api_key = p->api_keys.at(0).key;
+    proxy_user = p->proxy_credentials.at(0).username;
+    proxy_password = p->proxy_credentials.at(0).password;
+    local_ca = p->resolve(p->ca.cert).string();
+
+    process = std::make_unique<Process>(std::vector<std::string>{binary_path(), "--home", h, "serve", "--api-listen",
+                                                                 "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"},
+                                        options.env);
+    auto listeners = read_listeners(*process);
+    api_port = listeners.api_port();
+    proxy_port = listeners.proxy_port();
+    REQUIRE(api_port > 0);
+    REQUIRE(proxy_port > 0);
+}
+
+std::string ServeProcess::proxy_url() const {
+    return std::string(proxy_tls ? "https://" : "http://") + proxy_user + ":" + proxy_password + "@127.0.0.1:" +
+           std::to_string(proxy_port);
+}
+
+std::string ServeProcess::api_url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(api_port) + path;
+}
+
+} // namespace vaultfwd::test

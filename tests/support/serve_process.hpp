@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The built `vaultfwd serve` as users run it: a fresh home made by `vaultfwd init` (the default
+// profile, untuned), the test PKI's root trusted for upstreams, both listeners on 127.0.0.1
+// port 0, and a Footprint user fp_id_test_jane (id.first_name=Jane) in the vault.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "support/support.hpp"
+#include "support/upstream_server.hpp"
+
+namespace vaultfwd::test {
+
+struct ServeOptions {
+    bool proxy_tls = false;                  // listen.proxy_tls = true
+    std::map<std::string, std::string> env;  // for the serve process (e.g. MALLOC_ARENA_MAX)
+};
+
+struct ServeProcess {
+    ServeProcess(const TestPki& pki, const ServeOptions& options = {});
+    TempDir home;
+    std::unique_ptr<Process> process;
+    int api_port = 0;
+    int proxy_port = 0;
+    std::string api_key;
+    std::string proxy_user, proxy_password;
+    std::string local_ca; // the profile's local CA (tunnel leaves, the TLS proxy port)
+    bool proxy_tls = false;
+    // http(s)://user:pass@127.0.0.1:PORT
+    std::string proxy_url() const;
+    std::string api_url(const std::string& path) const;
+};
+
+} // namespace vaultfwd::test
