@@ -3,6 +3,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include "cli/common.hpp"
 #include "cli/context.hpp"
 #include "core/util/fs.hpp"
+#include "core/vault/ledger.hpp"
 #include "core/vault/store.hpp"
 #include "core/vault/tokenize.hpp"
 
@@ -35,8 +37,24 @@ struct Job {
     std::string target;
 };
 
-std::unique_ptr<vault::Store> open_vault() {
-    return cli::open_vault(load_profile());
+// How the ledger names a file: absolute, symlinks resolved, so that "out/a.json" and
+// "./out/../out/a.json" are one file. "" for standard input, which the ledger never knows.
+std::string ledger_name(const std::string& file) {
+    if (file.empty() || file == "-")
+        return {};
+    std::error_code ec;
+    auto p = fs::weakly_canonical(fs::absolute(file), ec);
+    return (ec ? fs::absolute(file).lexically_normal() : p).string();
+}
+
+// True when `file` already holds exactly `text`: then it is not rewritten (its mtime stays, so
+// make and editors see no change).
+bool holds(const std::string& file, std::string_view text) {
+    std::error_code ec;
+    if (fs::file_size(file, ec) != text.size() || ec)
+        return false;
+    auto current = util::read_file(file);
+    return current && *current == text;
 }
 
 std::vector<vault::TokenizeRule> load_rules(const Args& a) {
@@ -163,10 +181,13 @@ void run(const Args& a) {
         a.progress == "always" || (a.progress == "auto" && large && ::isatty(STDERR_FILENO));
     Progress progress(show, jobs.size());
 
-    auto store = open_vault();
+    const auto profile = load_profile();
+    auto store = cli::open_vault(profile);
+    auto ledger = unwrap(
+        vault::TokenizeLedger::load(profile.vault_dir() / "tokenize.ledger", profile.vault_key()));
     vault::TokenizeStats total;
     total.per_rule.assign(rules.size(), 0);
-    std::size_t failed = 0, written = 0;
+    std::size_t failed = 0, written = 0, unchanged = 0;
     json files = json::array();
     bool to_stdout = false;
 
@@ -193,8 +214,17 @@ void run(const Args& a) {
             }
             which.push_back(i);
         }
-        std::vector<std::string_view> views(texts.begin(), texts.end());
-        auto results = unwrap(tokenizer->apply_many(views, *store));
+        // What earlier runs wrote into each document: the only thing that makes a selected
+        // value count as an alias.
+        std::vector<std::optional<vault::WrittenAliases>> records;
+        std::vector<vault::TokenizeInput> inputs;
+        for (std::size_t k = 0; k < texts.size(); ++k) {
+            const std::string name = ledger_name(jobs[which[k]].source);
+            records.push_back(name.empty() ? std::nullopt : ledger.written(name));
+        }
+        for (std::size_t k = 0; k < texts.size(); ++k)
+            inputs.push_back({texts[k], records[k] ? &*records[k] : nullptr});
+        auto results = unwrap(tokenizer->apply_many(inputs, *store));
         for (std::size_t k = 0; k < results.size(); ++k) {
             const Job& job = jobs[which[k]];
             const std::string name = job.source == "-" ? "<stdin>" : job.source;
@@ -205,22 +235,32 @@ void run(const Args& a) {
                 continue;
             }
             total.add(r->stats);
+            bool wrote = false;
             if (job.target.empty()) {
                 std::cout << r->text;
                 to_stdout = true;
+            } else if ((job.target == job.source && r->text == texts[k]) ||
+                       holds(job.target, r->text)) {
+                ++unchanged;
             } else {
                 auto parent = fs::path(job.target).parent_path();
                 if (!parent.empty())
                     unwrap(util::ensure_dir(parent, 0755));
                 unwrap(util::write_file_atomic(job.target, r->text, 0644));
                 ++written;
+                wrote = true;
             }
+            if (!job.target.empty())
+                ledger.record(ledger_name(job.target), std::move(r->aliases));
             files.push_back({{"source", name},
                              {"target", job.target.empty() ? "-" : job.target},
+                             {"written", wrote},
                              {"tokenized", r->stats.tokenized},
                              {"already", r->stats.already},
                              {"skipped", r->stats.skipped}});
         }
+        // Per batch, so an interrupted run still knows what it wrote.
+        unwrap(ledger.save());
         progress.update(end);
     }
     progress.finish();
@@ -233,6 +273,8 @@ void run(const Args& a) {
                     {"tokenized", total.tokenized},
                     {"already", total.already},
                     {"skipped", total.skipped},
+                    {"written", written},
+                    {"unchanged", unchanged},
                     {"failed", failed}});
     } else {
         std::cerr << "tokenized " << total.tokenized << " value(s) in " << files.size()
@@ -243,6 +285,8 @@ void run(const Args& a) {
             std::cerr << ", " << total.skipped << " skipped (not a string or number)";
         if (written)
             std::cerr << "; wrote " << written << " file(s)";
+        if (unchanged)
+            std::cerr << (written ? ", " : "; ") << unchanged << " file(s) unchanged, not rewritten";
         std::cerr << "\n";
     }
     if (failed)

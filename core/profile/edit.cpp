@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/profile/edit.hpp"
 
-#include <fcntl.h>
 #include <sstream>
-#include <sys/file.h>
 #include <toml++/toml.h>
-#include <unistd.h>
 
 #include "core/profile/profile.hpp"
+#include "core/util/file_lock.hpp"
 #include "core/util/fs.hpp"
 #include "core/util/strings.hpp"
 
@@ -30,27 +28,6 @@ bool is_comment_or_blank(const std::string& line) {
     auto t = util::trim(line);
     return t.empty() || t.front() == '#';
 }
-
-// Serialises edits of one profile file between processes (cert add in two shells at once).
-class FileLock {
-  public:
-    explicit FileLock(const std::filesystem::path& file) {
-        auto lock = file;
-        lock += ".lock";
-        m_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (m_fd >= 0)
-            ::flock(m_fd, LOCK_EX);
-    }
-    ~FileLock() {
-        if (m_fd >= 0)
-            ::close(m_fd);
-    }
-    FileLock(const FileLock&) = delete;
-    FileLock& operator=(const FileLock&) = delete;
-
-  private:
-    int m_fd = -1;
-};
 
 Result<void> check_still_valid(const std::string& text, const std::filesystem::path& file) {
     auto errors = validate(text, file);
@@ -141,7 +118,7 @@ Result<std::string> remove_entry_text(const std::string& text, const std::string
 
 Result<void> append_entry(const std::filesystem::path& file, const std::string& array,
                           const Fields& fields) {
-    FileLock lock(file);
+    util::FileLock lock(file);
     auto text = util::read_file(file);
     if (!text)
         return text.error();
@@ -153,7 +130,7 @@ Result<void> append_entry(const std::filesystem::path& file, const std::string& 
 
 Result<void> append_tables(const std::filesystem::path& file, const std::string& array,
                            const std::vector<toml::table>& entries) {
-    FileLock lock(file);
+    util::FileLock lock(file);
     auto text = util::read_file(file);
     if (!text)
         return text.error();
@@ -167,7 +144,7 @@ Result<void> append_tables(const std::filesystem::path& file, const std::string&
 
 Result<bool> remove_entry(const std::filesystem::path& file, const std::string& array,
                           const std::string& key, const std::string& value) {
-    FileLock lock(file);
+    util::FileLock lock(file);
     auto text = util::read_file(file);
     if (!text)
         return text.error();

@@ -174,6 +174,40 @@ bool plain_integer(const std::string& s) {
            (s.size() == 1 || s[0] != '0');
 }
 
+// Decides whether a selected value is an alias an earlier run wrote (Action::already) or a
+// real value to vault (Action::tokenize), from the ledger's record of the document only.
+Result<void> settle(const std::string& path, Claim& claim, const WrittenAliases* written,
+                    const Store& store, std::string_view text) {
+    claim.action = Action::tokenize;
+    if (!written)
+        return {};
+    auto it = written->find(path);
+    if (it == written->end())
+        return {}; // every location tokenize writes is recorded: this one holds a real value
+    const bool is_alias = store.is_alias(claim.value);
+    if (it->second == claim.value) {
+        if (is_alias) {
+            claim.action = Action::already;
+            return {};
+        }
+        const auto [line, column] = util::line_column(text, claim.ranges.front().first);
+        return make_error("tokenize.undecidable",
+                          path + ": tokenize wrote an alias here that the vault no longer holds "
+                                 "(removed with vault rm?); put the real value back and tokenize "
+                                 "again",
+                          line, column);
+    }
+    if (!is_alias)
+        return {}; // changed since tokenize wrote it, and not an alias: a real value
+    const auto [line, column] = util::line_column(text, claim.ranges.front().first);
+    return make_error("tokenize.undecidable",
+                      path + ": this value replaced the alias tokenize wrote here and is an "
+                             "alias in the vault too, so it cannot be told from a real value; "
+                             "put back the alias tokenize wrote (vault alias VALUE --format F "
+                             "gives it again), or tokenize the real fixture into a new file",
+                      line, column);
+}
+
 } // namespace
 
 void TokenizeStats::add(const TokenizeStats& other) {
@@ -291,22 +325,23 @@ Result<Tokenizer> Tokenizer::make(const std::vector<TokenizeRule>& rules) {
     return Tokenizer(std::move(compiled));
 }
 
-Result<TokenizeResult> Tokenizer::apply(std::string_view json_text, Store& store) const {
-    auto all = apply_many({json_text}, store);
+Result<TokenizeResult> Tokenizer::apply(std::string_view json_text, Store& store,
+                                        const WrittenAliases* written) const {
+    auto all = apply_many({TokenizeInput{json_text, written}}, store);
     if (!all)
         return all.error();
     return std::move(all->front());
 }
 
 Result<std::vector<Result<TokenizeResult>>>
-Tokenizer::apply_many(const std::vector<std::string_view>& json_texts, Store& store) const {
-    std::vector<Doc> docs(json_texts.size());
+Tokenizer::apply_many(const std::vector<TokenizeInput>& inputs, Store& store) const {
+    std::vector<Doc> docs(inputs.size());
     std::vector<AliasRequest> requests;
     std::unordered_map<std::string, std::size_t> request_index; // format byte + value
 
-    for (std::size_t d = 0; d < json_texts.size(); ++d) {
+    for (std::size_t d = 0; d < inputs.size(); ++d) {
         Doc& doc = docs[d];
-        doc.text = json_texts[d];
+        doc.text = inputs[d].text;
         doc.stats.per_rule.assign(m_rules.size(), 0);
         auto parsed_or = util::parse_json(doc.text, "tokenize.bad_json");
         if (!parsed_or) {
@@ -337,6 +372,7 @@ Tokenizer::apply_many(const std::vector<std::string_view>& json_texts, Store& st
             doc.error = s.error();
             continue;
         }
+        std::size_t error_at = 0;
         for (auto& [path, claim] : doc.claims) {
             if (claim.ranges.empty()) {
                 claim.action = Action::skip;
@@ -349,13 +385,20 @@ Tokenizer::apply_many(const std::vector<std::string_view>& json_texts, Store& st
                 ++doc.stats.skipped;
                 continue;
             }
-            if (store.is_alias(claim.value)) {
-                claim.action = Action::already;
-                ++doc.stats.already;
-                continue;
+            // The first undecidable value in the text is the one reported, whatever the order
+            // of the claims.
+            auto decided = settle(path, claim, inputs[d].written, store, doc.text);
+            if (!decided && (!doc.error || claim.ranges.front().first < error_at)) {
+                doc.error = decided.error();
+                error_at = claim.ranges.front().first;
             }
-            claim.action = Action::tokenize;
-            ++doc.stats.tokenized;
+            ++(claim.action == Action::already ? doc.stats.already : doc.stats.tokenized);
+        }
+        if (doc.error)
+            continue; // nothing of a refused document goes into the vault
+        for (auto& [path, claim] : doc.claims) {
+            if (claim.action != Action::tokenize)
+                continue;
             const AliasFormat format = m_rules[claim.rule].format;
             std::string key(1, static_cast<char>(format));
             key += claim.value;
@@ -381,19 +424,22 @@ Tokenizer::apply_many(const std::vector<std::string_view>& json_texts, Store& st
             out.emplace_back(*doc.error);
             continue;
         }
+        TokenizeResult result;
         // (begin, end, replacement literal), spliced in text order.
         std::vector<std::tuple<std::size_t, std::size_t, std::string>> edits;
         for (const auto& [path, claim] : doc.claims) {
+            if (claim.action == Action::already)
+                result.aliases.emplace(path, claim.value);
             if (claim.action != Action::tokenize)
                 continue;
             const std::string& alias = aliases[claim.request];
+            result.aliases.emplace(path, alias);
             std::string literal =
                 claim.kind == Kind::number && plain_integer(alias) ? alias : json(alias).dump();
             for (const auto& [b, e] : claim.ranges)
                 edits.emplace_back(b, e, literal);
         }
         std::sort(edits.begin(), edits.end());
-        TokenizeResult result;
         result.stats = doc.stats;
         std::size_t pos = 0;
         for (const auto& [b, e, literal] : edits) {

@@ -2,9 +2,15 @@
 #pragma once
 // Tokenizing JSON fixtures: the values that JSONPath rules select are vaulted as aliases and
 // replaced by them. Only the selected values change; every other byte of the document (key
-// order, spacing, escapes) is kept, so tokenized fixtures diff cleanly. Running it again over
-// its own output changes nothing: a selected value that is already an alias in the vault is
-// left alone, and aliases are derived, so the same input always gives the same output.
+// order, spacing, escapes) is kept, so tokenized fixtures diff cleanly.
+//
+// Fail closed: a selected value is left as it is only when the ledger (ledger.hpp) says
+// tokenize itself wrote exactly that alias at that location of that file. Looking like an
+// alias proves nothing (a real CVC "631" can be the alias of "314"), so every other selected
+// value is vaulted, even one that is also an alias. Where the ledger and the document disagree
+// in a way that leaves the value's nature open, the document is refused with the location
+// ("tokenize.undecidable"), never guessed. Aliases are derived, so the same input and vault
+// give the same output, and a run over its own output changes nothing.
 //
 // Selected strings become string aliases. Selected numbers (a card number or CVV written as a
 // JSON number) are aliased from their literal text and stay numbers when the alias is a plain
@@ -19,6 +25,7 @@
 #include "core/jsonpath/jsonpath.hpp"
 #include "core/util/result.hpp"
 #include "core/vault/alias.hpp"
+#include "core/vault/ledger.hpp"
 #include "core/vault/store.hpp"
 
 namespace vaultfwd::vault {
@@ -45,7 +52,7 @@ Result<std::vector<TokenizeRule>> parse_rules_file(std::string_view toml_text,
 
 struct TokenizeStats {
     std::size_t tokenized = 0;         // values replaced by an alias
-    std::size_t already = 0;           // values that were aliases already
+    std::size_t already = 0;           // aliases this document got from an earlier run
     std::size_t skipped = 0;           // selected values that cannot be aliased
     std::vector<std::size_t> per_rule; // values each rule selected (first rule wins a node)
 
@@ -55,6 +62,14 @@ struct TokenizeStats {
 struct TokenizeResult {
     std::string text; // the tokenized document
     TokenizeStats stats;
+    WrittenAliases aliases; // every alias the text holds at a selected location, for the ledger
+};
+
+struct TokenizeInput {
+    std::string_view text;
+    // What tokenize wrote into this file before (TokenizeLedger::written), or null for a
+    // document it never wrote: then every selected value is a real one.
+    const WrittenAliases* written = nullptr;
 };
 
 class Tokenizer {
@@ -63,13 +78,17 @@ class Tokenizer {
     // a rules file) and the column inside the path; "tokenize.no_rules" when empty.
     static Result<Tokenizer> make(const std::vector<TokenizeRule>& rules);
 
-    // Tokenizes one JSON document. Error "tokenize.bad_json" with line and column; store
-    // errors pass through.
-    Result<TokenizeResult> apply(std::string_view json_text, Store& store) const;
+    // Tokenizes one JSON document. Errors: "tokenize.bad_json" with line and column;
+    // "tokenize.undecidable" at the line and column of the value, naming its JSONPath, when
+    // `written` records an alias at a selected location and the document now holds either
+    // another value that is an alias too, or that alias after the vault lost it; store errors
+    // pass through.
+    Result<TokenizeResult> apply(std::string_view json_text, Store& store,
+                                 const WrittenAliases* written = nullptr) const;
     // Tokenizes several documents with a single durable vault write. The outer error is a
     // vault failure (nothing was written); inner errors belong to single documents.
-    Result<std::vector<Result<TokenizeResult>>>
-    apply_many(const std::vector<std::string_view>& json_texts, Store& store) const;
+    Result<std::vector<Result<TokenizeResult>>> apply_many(const std::vector<TokenizeInput>& inputs,
+                                                           Store& store) const;
 
     std::size_t rule_count() const { return m_rules.size(); }
 

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <set>
+#include <sys/stat.h>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,36 @@ std::string all_bytes_under(const fs::path& dir) {
         if (e.is_regular_file())
             out += test::read_text(e.path());
     return out;
+}
+
+// Every scalar of a JSON document, as text (strings as they are, numbers as written by dump()).
+void leaves(const json& j, std::vector<std::string>& out) {
+    if (j.is_object() || j.is_array()) {
+        for (const auto& v : j)
+            leaves(v, out);
+    } else {
+        out.push_back(j.is_string() ? j.get<std::string>() : j.dump());
+    }
+}
+
+ino_t inode_of(const fs::path& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_ino;
+}
+
+const std::vector<std::string> k_card_fields = {"number", "cvc", "exp_month", "exp_year", "exp"};
+const std::string k_card_rules = "[[rule]]\npath = \"$..number\"\nformat = \"FPE_SIX_T_FOUR\"\n"
+                                 "[[rule]]\npath = \"$..cvc\"\nformat = \"NUM_LENGTH_PRESERVING\"\n"
+                                 "[[rule]]\npath = \"$..exp_month\"\nformat = \"NUM_LENGTH_PRESERVING\"\n"
+                                 "[[rule]]\npath = \"$..exp_year\"\nformat = \"NUM_LENGTH_PRESERVING\"\n"
+                                 "[[rule]]\npath = \"$..exp\"\nformat = \"NUM_LENGTH_PRESERVING\"\n";
+
+json card_fixture(const std::string& id, const std::vector<std::string>& values) {
+    json card = json::object();
+    for (std::size_t i = 0; i < k_card_fields.size(); ++i)
+        card[k_card_fields[i]] = values[i];
+    return {{"id", id}, {"payment_method", {{"card", card}}}};
 }
 
 } // namespace
@@ -286,5 +318,143 @@ TEST_SUITE("vault") {
         CHECK(
             bad_file.err.find("rules.toml:3:1: unknown key \"formt\" (did you mean \"format\"?)") !=
             std::string::npos);
+    }
+
+    TEST_CASE("tokenize vaults real values that equal existing aliases, in every format, and is "
+              "byte-for-byte repeatable") {
+        Home home;
+        test::write_text(home.dir / "rules.toml", k_card_rules);
+        const std::string rules = (home.dir / "rules.toml").string();
+        // Seed the vault: eight ordinary cards (every CVC 123 in half of them, as fixtures do).
+        const std::vector<std::vector<std::string>> seeds = {
+            {"4111111111111111", "314", "12", "2029", "1229"},
+            {"5555555555554444", "123", "01", "2030", "0130"},
+            {"4242424242424242", "123", "07", "2031", "0731"},
+            {"378282246310005", "9876", "11", "2027", "1127"},
+            {"6011111111111117", "555", "03", "2028", "0328"},
+            {"4000056655665556", "123", "09", "2026", "0926"},
+            {"5105105105105100", "631", "05", "2033", "0533"},
+            {"4012888888881881", "123", "10", "2035", "1035"},
+        };
+        fs::create_directories(home.dir / "seeds");
+        fs::create_directories(home.dir / "in");
+        for (std::size_t i = 0; i < seeds.size(); ++i)
+            test::write_text(home.dir / "seeds" / ("s" + std::to_string(i) + ".json"),
+                             card_fixture("seed-" + std::to_string(i), seeds[i]).dump(2) + "\n");
+        auto seeded = home.run({"tokenize", (home.dir / "seeds").string(), "--rules", rules, "-o",
+                                (home.dir / "seeded").string()});
+        REQUIRE_MESSAGE(seeded.exit_code == 0, seeded.err);
+
+        // Fixtures whose REAL values are exactly those aliases: 16-digit numbers, CVCs, expiry
+        // months (UUIDs: VGS keeps NUM_LENGTH_PRESERVING for 3+ digits), years and MMYY.
+        std::vector<std::vector<std::string>> sources;
+        for (std::size_t i = 0; i < seeds.size(); ++i) {
+            auto doc =
+                json::parse(test::read_text(home.dir / "seeded" / ("s" + std::to_string(i) + ".json")));
+            std::vector<std::string> values;
+            for (const auto& f : k_card_fields)
+                values.push_back(doc["payment_method"]["card"][f].get<std::string>());
+            CHECK(values != seeds[i]);
+            sources.push_back(values);
+            test::write_text(home.dir / "in" / ("c" + std::to_string(i) + ".json"),
+                             card_fixture("c-" + std::to_string(i), values).dump(2) + "\n");
+        }
+        // The exact case of the report: a real CVC equal to the alias of another card's CVC.
+        CHECK(sources[0][1].size() == 3);
+
+        auto store = vault::Store::open(home.vault_dir(), std::string(32, '\xaa'));
+        REQUIRE(store.ok());
+        std::set<std::string> source_values;
+        for (const auto& v : sources)
+            source_values.insert(v.begin(), v.end());
+
+        // Every output: no leaf is a source value, and each selected value is an alias of the
+        // value that was at its place.
+        auto scan = [&](const fs::path& dir) {
+            for (std::size_t i = 0; i < sources.size(); ++i) {
+                const auto file = dir / ("c" + std::to_string(i) + ".json");
+                CAPTURE(file);
+                auto doc = json::parse(test::read_text(file));
+                std::vector<std::string> all;
+                leaves(doc, all);
+                for (const auto& leaf : all)
+                    CHECK_MESSAGE(source_values.count(leaf) == 0, "a source value left in clear");
+                for (std::size_t f = 0; f < k_card_fields.size(); ++f) {
+                    const auto out = doc["payment_method"]["card"][k_card_fields[f]].get<std::string>();
+                    CHECK(out != sources[i][f]);
+                    CHECK((*store)->reveal(out) == sources[i][f]);
+                }
+            }
+        };
+
+        const auto out1 = home.dir / "out1", out2 = home.dir / "out2";
+        auto first = home.run({"--json", "tokenize", (home.dir / "in").string(), "--rules", rules,
+                               "-o", out1.string()});
+        REQUIRE_MESSAGE(first.exit_code == 0, first.err);
+        auto s1 = json::parse(first.out);
+        CHECK(s1["tokenized"] == sources.size() * k_card_fields.size());
+        CHECK(s1["already"] == 0);
+        scan(out1);
+
+        // Second run over the same inputs and vault: byte-identical outputs.
+        auto second = home.run({"tokenize", (home.dir / "in").string(), "--rules", rules, "-o",
+                                out2.string()});
+        REQUIRE_MESSAGE(second.exit_code == 0, second.err);
+        scan(out2);
+        for (std::size_t i = 0; i < sources.size(); ++i) {
+            const std::string name = "c" + std::to_string(i) + ".json";
+            CHECK(test::read_text(out1 / name) == test::read_text(out2 / name));
+        }
+
+        // A run over its own output, in place: recognised from the ledger, nothing rewritten
+        // (same inode, so not even replaced by an identical copy).
+        const ino_t before = inode_of(out1 / "c0.json");
+        const std::string bytes_before = test::read_text(out1 / "c0.json");
+        auto again = home.run({"--json", "tokenize", out1.string(), "--rules", rules, "--in-place"});
+        REQUIRE_MESSAGE(again.exit_code == 0, again.err);
+        auto s3 = json::parse(again.out);
+        CHECK(s3["tokenized"] == 0);
+        CHECK(s3["already"] == sources.size() * k_card_fields.size());
+        CHECK(s3["written"] == 0);
+        CHECK(s3["unchanged"] == sources.size());
+        CHECK(inode_of(out1 / "c0.json") == before);
+        CHECK(test::read_text(out1 / "c0.json") == bytes_before);
+        scan(out1);
+
+        // Bytes prove nothing: a fixture byte for byte equal to an output, under a name
+        // tokenize never wrote (or on stdin), is a real fixture: vaulted again, never kept.
+        fs::copy_file(out1 / "c1.json", home.dir / "copy.json");
+        auto copy = home.run({"--json", "tokenize", (home.dir / "copy.json").string(), "--rules",
+                              rules, "--in-place"});
+        REQUIRE_MESSAGE(copy.exit_code == 0, copy.err);
+        CHECK(json::parse(copy.out)["tokenized"] == k_card_fields.size());
+        auto piped = home.run({"tokenize", "-", "--rules", rules}, test::read_text(out1 / "c1.json"));
+        REQUIRE_MESSAGE(piped.exit_code == 0, piped.err);
+        CHECK(piped.out == test::read_text(home.dir / "copy.json"));
+        CHECK(piped.out != test::read_text(out1 / "c1.json"));
+
+        // Undecidable: in a recorded output, the alias at a location replaced by another alias
+        // of the vault. Refused with the file, line, column and JSONPath; nothing written.
+        auto doc = json::parse(test::read_text(out1 / "c3.json"));
+        doc["payment_method"]["card"]["cvc"] = sources[5][1]; // an alias, but not this one
+        test::write_text(out1 / "c3.json", doc.dump(2) + "\n");
+        const std::string tampered = test::read_text(out1 / "c3.json");
+        auto refused = home.run({"tokenize", (out1 / "c3.json").string(), "--rules", rules,
+                                 "--in-place"});
+        CHECK(refused.exit_code == 1);
+        CHECK(refused.err.find((out1 / "c3.json").string() + ":5:14: $['payment_method']['card']"
+                               "['cvc']: this value replaced the alias tokenize wrote here") !=
+              std::string::npos);
+        CHECK(test::read_text(out1 / "c3.json") == tampered);
+
+        // A ledger edited by hand is damage, not trusted.
+        const auto ledger = home.vault_dir() / "tokenize.ledger";
+        std::string text = test::read_text(ledger);
+        REQUIRE(text.find("\"files\":{") != std::string::npos);
+        text.insert(text.find("\"files\":{") + 9, "\"/x.json\":{},");
+        test::write_text(ledger, text);
+        auto damaged = home.run({"tokenize", (out1 / "c1.json").string(), "--rules", rules});
+        CHECK(damaged.exit_code == 1);
+        CHECK(damaged.err.find("tokenize.ledger is damaged") != std::string::npos);
     }
 }

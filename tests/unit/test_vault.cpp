@@ -685,8 +685,10 @@ TEST_SUITE("vault") {
         CHECK(std::count(out.begin(), out.end(), '\n') ==
               std::count(input.begin(), input.end(), '\n'));
 
-        // Idempotent: its own output comes back unchanged, every value recognised.
-        auto again = tok->apply(out, *s);
+        // Idempotent: its own output, with the record of what it wrote, comes back unchanged.
+        CHECK(r->aliases.size() == 5);
+        CHECK(r->aliases.at("$['payment']['card']['number']") == number);
+        auto again = tok->apply(out, *s, &r->aliases);
         REQUIRE(again.ok());
         CHECK(again->text == out);
         CHECK(again->stats.tokenized == 0);
@@ -736,11 +738,104 @@ TEST_SUITE("vault") {
         CHECK(huge.error().code == "tokenize.bad_json");
         CHECK(huge.error().message.find("41e999") == std::string::npos);
         // In a batch, one bad document does not stop the others.
-        auto many = tok.apply_many({"{\"a\": \"x\"}", "{", "{\"a\": \"y\"}"}, *s);
+        auto many = tok.apply_many({{"{\"a\": \"x\"}"}, {"{"}, {"{\"a\": \"y\"}"}}, *s);
         REQUIRE(many.ok());
         CHECK((*many)[0].ok());
         CHECK_FALSE((*many)[1].ok());
         CHECK((*many)[2].ok());
         CHECK(s->alias_count() == 2);
+    }
+
+    TEST_CASE("tokenize vaults a real value that equals an alias, unless it wrote that alias there") {
+        test::TempDir tmp;
+        auto s = open_ok(tmp.path());
+        // "314" gets an alias; a fixture whose real CVC is that alias is still a real value.
+        const std::string taken = *s->alias("314", AliasFormat::num_length_preserving);
+        const std::string month = *s->alias("12", AliasFormat::num_length_preserving); // RAW_UUID
+        auto tok = *vault::Tokenizer::make({{"$.cvc", AliasFormat::num_length_preserving, 0},
+                                            {"$.exp_month", AliasFormat::num_length_preserving, 0}});
+        const std::string input =
+            "{\"cvc\": \"" + taken + "\",\n \"exp_month\": \"" + month + "\"}";
+        auto r = tok.apply(input, *s);
+        REQUIRE_MESSAGE(r.ok(), r.error().message);
+        CHECK(r->stats.tokenized == 2);
+        CHECK(r->stats.already == 0);
+        auto doc = nlohmann::json::parse(r->text);
+        CHECK(doc["cvc"] != taken);
+        CHECK(s->reveal(doc["cvc"].get<std::string>()) == taken);
+        CHECK(s->reveal(doc["exp_month"].get<std::string>()) == month);
+        CHECK(r->aliases.at("$['cvc']") == doc["cvc"]);
+
+        // With the record of what it wrote, its own output is left alone.
+        auto again = tok.apply(r->text, *s, &r->aliases);
+        REQUIRE(again.ok());
+        CHECK(again->text == r->text);
+        CHECK(again->stats.already == 2);
+        // Without it, the output is a document tokenize never wrote: vaulted again, never kept.
+        auto stranger = tok.apply(r->text, *s);
+        REQUIRE(stranger.ok());
+        CHECK(stranger->stats.tokenized == 2);
+
+        // A recorded location now holding another alias of the vault: refused at its position.
+        const std::string edited = "{\"cvc\": \"" + std::string(doc["cvc"]) + "\",\n \"exp_month\": \"" +
+                                   taken + "\"}";
+        auto undecided = tok.apply(edited, *s, &r->aliases);
+        REQUIRE_FALSE(undecided.ok());
+        CHECK(undecided.error().code == "tokenize.undecidable");
+        CHECK(undecided.error().line == 2);
+        CHECK(undecided.error().column == 15);
+        CHECK(undecided.error().message.find("$['exp_month']") == 0);
+        CHECK(undecided.error().message.find("314") == std::string::npos);
+        // A recorded location now holding a value that is not an alias: a real value, vaulted.
+        auto changed = tok.apply("{\"cvc\": \"271\", \"exp_month\": \"" +
+                                     std::string(doc["exp_month"]) + "\"}",
+                                 *s, &r->aliases);
+        REQUIRE(changed.ok());
+        CHECK(changed->stats.tokenized == 1);
+        CHECK(changed->stats.already == 1);
+        // The alias it wrote, gone from the vault: refused, not kept as if it were one.
+        REQUIRE(s->remove_alias(doc["cvc"].get<std::string>()).ok());
+        auto gone = tok.apply(r->text, *s, &r->aliases);
+        REQUIRE_FALSE(gone.ok());
+        CHECK(gone.error().message.find("no longer holds") != std::string::npos);
+    }
+
+    TEST_CASE("the tokenize ledger knows what it wrote by path only and refuses edits") {
+        test::TempDir tmp;
+        const auto file = tmp.path() / "tokenize.ledger";
+        const std::string key(32, 'k');
+        auto ledger = *vault::TokenizeLedger::load(file, key);
+        CHECK_FALSE(ledger.written("/out/a.json").has_value());
+        ledger.record("/out/a.json", {{"$['cvc']", "107"}});
+        CHECK(ledger.written("/out/a.json")->at("$['cvc']") == "107"); // before the save too
+        REQUIRE(ledger.save().ok());
+
+        auto again = *vault::TokenizeLedger::load(file, key);
+        CHECK(again.written("/out/a.json")->at("$['cvc']") == "107");
+        CHECK_FALSE(again.written("/elsewhere/a.json").has_value());
+        // A later write of the same file replaces what it held.
+        again.record("/out/a.json", {});
+        CHECK(again.written("/out/a.json")->empty());
+        // Another process's entries survive a save.
+        auto other = *vault::TokenizeLedger::load(file, key);
+        other.record("/out/c.json", {{"$['n']", "x"}});
+        REQUIRE(other.save().ok());
+        REQUIRE(again.save().ok());
+        auto merged = *vault::TokenizeLedger::load(file, key);
+        CHECK(merged.written("/out/c.json").has_value());
+        CHECK(merged.written("/out/a.json")->empty());
+        CHECK(util::file_mode(file) == 0600);
+
+        // Edited, or read with another vault key: damage, named with what to do.
+        auto wrong = vault::TokenizeLedger::load(file, std::string(32, 'j'));
+        REQUIRE_FALSE(wrong.ok());
+        CHECK(wrong.error().code == "tokenize.ledger_damaged");
+        std::string text = test::read_text(file);
+        text.replace(text.find("\"x\""), 3, "\"y\"");
+        test::write_text(file, text);
+        auto edited = vault::TokenizeLedger::load(file, key);
+        REQUIRE_FALSE(edited.ok());
+        CHECK(edited.error().message.find("delete it and tokenize the real fixtures again") !=
+              std::string::npos);
     }
 }
