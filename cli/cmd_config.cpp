@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/context.hpp"
+#include "cli/profile_check.hpp"
 #include "core/profile/profile.hpp"
 #include "core/util/fs.hpp"
 #include "core/util/redact.hpp"
@@ -16,25 +17,19 @@ void run_check(const std::string& file_arg) {
     std::filesystem::path file =
         file_arg.empty() ? profile::profile_path(home_dir(), globals().profile)
                          : std::filesystem::path(file_arg);
-    auto text = util::read_file(file);
-    if (!text)
-        fail(text.error().message + " (run 'vaultfwd init' to create the profile)");
-    auto errors = profile::validate(*text, file);
+    auto errors = check_profile_file(file);
     if (globals().json) {
         nlohmann::json list = nlohmann::json::array();
         for (const auto& e : errors)
             list.push_back({{"code", e.code}, {"message", e.message}, {"line", e.line},
                             {"column", e.column}});
         print_json({{"file", file.string()}, {"ok", errors.empty()}, {"errors", list}});
-    } else if (errors.empty()) {
-        std::cout << file.string() << ": ok\n";
-    }
-    if (errors.empty())
+        if (!errors.empty())
+            throw Failure(std::to_string(errors.size()) + " problem(s) in " + file.string());
         return;
-    if (!globals().json)
-        for (const auto& e : errors)
-            std::cerr << "vaultfwd: error: " << e.describe(file.string()) << "\n";
-    throw Failure(std::to_string(errors.size()) + " problem(s) in " + file.string());
+    }
+    fail_on_problems(file, errors);
+    std::cout << file.string() << ": ok\n";
 }
 
 nlohmann::json masked_profile(const profile::Profile& p) {
@@ -103,7 +98,7 @@ void run_show() {
 void register_config(CLI::App& app) {
     auto* cmd = app.add_subcommand("config", "Check or show a profile");
     cmd->require_subcommand(1);
-    auto* check = cmd->add_subcommand("check", "Validate a profile and point at each error's line");
+    auto* check = cmd->add_subcommand("check", "Validate a profile (everything serve needs) and point at each error's line and column");
     static std::string file;
     check->add_option("--file", file, "Check this TOML file instead of the chosen profile");
     set_examples(check, "  vaultfwd config check\n"

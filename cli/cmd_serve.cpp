@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/context.hpp"
+#include "cli/profile_check.hpp"
 #include "core/server/api_server.hpp"
 #include "core/server/forward_proxy.hpp"
 #include "core/util/fs.hpp"
@@ -29,7 +30,7 @@ void run_serve(const ServeOptions& opts) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
-    auto profile = load_or_init_profile();
+    auto profile = load_or_init_checked_profile();
     auto store = open_vault(profile);
     auto log = unwrap(server::AccessLog::open(profile.access_log_path()));
     upstream::Client client;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/profile/profile.hpp"
+#include "core/profile/source.hpp"
 
 #include <algorithm>
 #include <set>
@@ -17,8 +18,12 @@ namespace {
 // Reads one TOML table against the keys it may hold, collecting every problem with its position.
 class Reader {
   public:
-    Reader(const toml::table& table, std::string prefix, std::vector<Error>& errors)
-        : m_table(table), m_prefix(std::move(prefix)), m_errors(errors) {}
+    // `where` is the key path of this table in the source map ("routes[0]."); `prefix` the
+    // name used in messages ("routes.").
+    Reader(const toml::table& table, std::string prefix, std::vector<Error>& errors,
+           SourceMap& map, std::string where = "")
+        : m_table(table), m_prefix(std::move(prefix)), m_errors(errors), m_map(map),
+          m_where(std::move(where)) {}
 
     ~Reader() {
         for (auto&& [key, node] : m_table) {
@@ -75,6 +80,7 @@ class Reader {
             }
             out.clear();
             for (auto& item : *arr) {
+                mark(std::string(key) + "[" + std::to_string(out.size()) + "]", item);
                 if (auto v = item.value<std::string>())
                     out.push_back(*v);
                 else
@@ -115,6 +121,7 @@ class Reader {
                 return out;
             }
             for (auto& item : *arr) {
+                mark(std::string(key) + "[" + std::to_string(out.size()) + "]", item);
                 if (auto* t = item.as_table())
                     out.push_back(t);
                 else
@@ -128,16 +135,28 @@ class Reader {
             add(m_table.source(), "profile.missing_key",
                 m_prefix + key + " is required in this table");
     }
+    void add_at(SourceMap::Pos at, const std::string& code, const std::string& msg) {
+        m_errors.push_back(make_error(code, msg, at.line, at.column));
+    }
     void add(const toml::source_region& at, const std::string& code, const std::string& msg) {
         m_errors.push_back(make_error(code, msg, static_cast<int>(at.begin.line),
                                       static_cast<int>(at.begin.column)));
     }
     const toml::table& node() const { return m_table; }
+    SourceMap& map() const { return m_map; }
+    const std::string& where() const { return m_where; }
 
   private:
+    void mark(const std::string& key, const toml::node& n) {
+        m_map.set(m_where + key, {static_cast<int>(n.source().begin.line),
+                                  static_cast<int>(n.source().begin.column)});
+    }
     const toml::node* take(const char* key) {
         m_known.insert(key);
-        return m_table.get(key);
+        const toml::node* n = m_table.get(key);
+        if (n)
+            mark(key, *n);
+        return n;
     }
     void type_error(const toml::node& n, const std::string& key, const std::string& want) {
         add(n.source(), "profile.wrong_type", m_prefix + key + " must be " + want);
@@ -146,6 +165,8 @@ class Reader {
     const toml::table& m_table;
     std::string m_prefix;
     std::vector<Error>& m_errors;
+    SourceMap& m_map;
+    std::string m_where;
     std::set<std::string> m_known;
 };
 
@@ -158,22 +179,29 @@ void check_one_of(Reader& r, const std::string& what, const std::string& value,
           what + " must be one of " + util::join(allowed, ", ") + " (got \"" + value + "\")");
 }
 
-void check_unique(Reader& r, const std::string& what, std::set<std::string>& seen,
-                  const std::string& id) {
-    if (!id.empty() && !seen.insert(id).second)
-        r.add(r.node().source(), "profile.duplicate", what + " \"" + id + "\" is defined twice");
+// Ids must be unique within their array; a second definition points at the first.
+void check_unique(Reader& r, const std::string& what, std::map<std::string, int>& seen,
+                  const std::string& id, const char* key = "id") {
+    if (id.empty())
+        return;
+    const auto at = r.map().at(r.where() + key);
+    auto [it, fresh] = seen.emplace(id, at.line);
+    if (!fresh)
+        r.add_at(at, "profile.duplicate",
+                 what + " \"" + id + "\" is defined twice (first at line " +
+                     std::to_string(it->second) + ")");
 }
 
-void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
-    Reader top(root, "", errors);
+void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors, SourceMap& map) {
+    Reader top(root, "", errors, map);
     if (auto* t = top.table("listen")) {
-        Reader r(*t, "listen.", errors);
+        Reader r(*t, "listen.", errors, map, "listen.");
         r.string("api", p.listen.api);
         r.string("proxy", p.listen.proxy);
         r.boolean("proxy_tls", p.listen.proxy_tls);
     }
     if (auto* t = top.table("vault")) {
-        Reader r(*t, "vault.", errors);
+        Reader r(*t, "vault.", errors, map, "vault.");
         r.string("key", p.vault.key_hex);
         r.string("alias_env", p.vault.alias_env);
         auto raw = util::from_hex(p.vault.key_hex);
@@ -185,12 +213,12 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
                 "the [vault] table with its key is missing (run 'vaultfwd init')");
     }
     if (auto* t = top.table("ca")) {
-        Reader r(*t, "ca.", errors);
+        Reader r(*t, "ca.", errors, map, "ca.");
         r.string("cert", p.ca.cert);
         r.string("key", p.ca.key);
     }
     if (auto* t = top.table("upstream")) {
-        Reader r(*t, "upstream.", errors);
+        Reader r(*t, "upstream.", errors, map, "upstream.");
         r.strings("allow", p.upstream.allow);
         r.strings("allow_http", p.upstream.allow_http);
         r.strings("ca_files", p.upstream.ca_files);
@@ -198,18 +226,20 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
         r.integer("timeout_ms", p.upstream.timeout_ms, 1, 600000);
     }
     if (auto* t = top.table("limits")) {
-        Reader r(*t, "limits.", errors);
+        Reader r(*t, "limits.", errors, map, "limits.");
         r.integer("max_body_bytes", p.limits.max_body_bytes, 1, 1LL << 32);
         r.integer("max_header_bytes", p.limits.max_header_bytes, 1024, 1 << 24);
         r.integer("threads", p.limits.threads, 2, 1024);
     }
     if (auto* t = top.table("log")) {
-        Reader r(*t, "log.", errors);
+        Reader r(*t, "log.", errors, map, "log.");
         r.string("access_log", p.log.access_log);
     }
-    std::set<std::string> ids;
-    for (auto* t : top.tables("api_keys")) {
-        Reader r(*t, "api_keys.", errors);
+    std::map<std::string, int> ids;
+    const auto api_keys_tables = top.tables("api_keys");
+    for (std::size_t i = 0; i < api_keys_tables.size(); ++i) {
+        const toml::table* t = api_keys_tables[i];
+        Reader r(*t, "api_keys.", errors, map, "api_keys[" + std::to_string(i) + "].");
         ApiKey k;
         r.string("id", k.id);
         r.string("key", k.key);
@@ -220,8 +250,10 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
         p.api_keys.push_back(std::move(k));
     }
     ids.clear();
-    for (auto* t : top.tables("proxy_credentials")) {
-        Reader r(*t, "proxy_credentials.", errors);
+    const auto proxy_credentials_tables = top.tables("proxy_credentials");
+    for (std::size_t i = 0; i < proxy_credentials_tables.size(); ++i) {
+        const toml::table* t = proxy_credentials_tables[i];
+        Reader r(*t, "proxy_credentials.", errors, map, "proxy_credentials[" + std::to_string(i) + "].");
         ProxyCredential c;
         r.string("id", c.id);
         r.string("username", c.username);
@@ -234,8 +266,10 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
         p.proxy_credentials.push_back(std::move(c));
     }
     ids.clear();
-    for (auto* t : top.tables("certs")) {
-        Reader r(*t, "certs.", errors);
+    const auto certs_tables = top.tables("certs");
+    for (std::size_t i = 0; i < certs_tables.size(); ++i) {
+        const toml::table* t = certs_tables[i];
+        Reader r(*t, "certs.", errors, map, "certs[" + std::to_string(i) + "].");
         CertEntry c;
         c.line = static_cast<int>(t->source().begin.line);
         r.string("name", c.name);
@@ -251,12 +285,14 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
         check_one_of(r, "certs.direction", c.direction, {"outbound", "inbound"});
         if (c.direction == "outbound")
             r.require("key", c.key);
-        check_unique(r, "certificate", ids, c.name);
+        check_unique(r, "certificate", ids, c.name, "name");
         p.certs.push_back(std::move(c));
     }
     ids.clear();
-    for (auto* t : top.tables("pins")) {
-        Reader r(*t, "pins.", errors);
+    const auto pins_tables = top.tables("pins");
+    for (std::size_t i = 0; i < pins_tables.size(); ++i) {
+        const toml::table* t = pins_tables[i];
+        Reader r(*t, "pins.", errors, map, "pins[" + std::to_string(i) + "].");
         PinEntry pin;
         pin.line = static_cast<int>(t->source().begin.line);
         r.string("name", pin.name);
@@ -265,12 +301,14 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
         r.string("scope", pin.scope);
         r.require("name", pin.name);
         r.require("cert", pin.cert);
-        check_unique(r, "pin", ids, pin.name);
+        check_unique(r, "pin", ids, pin.name, "name");
         p.pins.push_back(std::move(pin));
     }
     ids.clear();
-    for (auto* t : top.tables("footprint_proxies")) {
-        Reader r(*t, "footprint_proxies.", errors);
+    const auto footprint_proxies_tables = top.tables("footprint_proxies");
+    for (std::size_t i = 0; i < footprint_proxies_tables.size(); ++i) {
+        const toml::table* t = footprint_proxies_tables[i];
+        Reader r(*t, "footprint_proxies.", errors, map, "footprint_proxies[" + std::to_string(i) + "].");
         FootprintProxy fp;
         r.string("id", fp.id);
         r.string("url", fp.url);
@@ -288,8 +326,10 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
         p.footprint_proxies.push_back(std::move(fp));
     }
     ids.clear();
-    for (auto* t : top.tables("routes")) {
-        Reader r(*t, "routes.", errors);
+    const auto routes_tables = top.tables("routes");
+    for (std::size_t i = 0; i < routes_tables.size(); ++i) {
+        const toml::table* t = routes_tables[i];
+        Reader r(*t, "routes.", errors, map, "routes[" + std::to_string(i) + "].");
         Route route;
         r.string("id", route.id);
         r.string("description", route.description);
@@ -298,8 +338,11 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
         r.strings("methods", route.methods);
         r.require("id", route.id);
         check_unique(r, "route", ids, route.id);
-        for (auto* ft : r.tables("filters")) {
-            Reader fr(*ft, "routes.filters.", errors);
+        const auto filter_tables = r.tables("filters");
+        for (std::size_t fi = 0; fi < filter_tables.size(); ++fi) {
+            const toml::table* ft = filter_tables[fi];
+            Reader fr(*ft, "routes.filters.", errors, map,
+                      "routes[" + std::to_string(i) + "].filters[" + std::to_string(fi) + "].");
             RouteFilter f;
             fr.string("id", f.id);
             fr.string("phase", f.phase);
@@ -332,31 +375,88 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors) {
         }
         p.routes.push_back(std::move(route));
     }
-    // Cross references: names used must exist.
+    // Cross references: names used must exist, reported at the value that names them.
     std::set<std::string> cert_names, pin_names;
     for (const auto& c : p.certs)
         cert_names.insert(c.name);
     for (const auto& pin : p.pins)
         pin_names.insert(pin.name);
-    auto at_line = [&](const std::string& msg) {
-        errors.push_back(make_error("profile.bad_reference", msg, 0, 0));
+    auto dangling = [&](const std::string& key, const std::string& msg) {
+        const auto at = map.at(key);
+        errors.push_back(make_error("profile.bad_reference", msg, at.line, at.column));
     };
-    for (const auto& c : p.proxy_credentials)
+    for (std::size_t i = 0; i < p.proxy_credentials.size(); ++i) {
+        const auto& c = p.proxy_credentials[i];
         if (!c.client_cert.empty() && !cert_names.count(c.client_cert))
-            at_line("proxy credential \"" + c.id + "\" names client_cert \"" + c.client_cert +
-                    "\", but no [[certs]] entry has that name");
-    for (const auto& fp : p.footprint_proxies) {
+            dangling("proxy_credentials[" + std::to_string(i) + "].client_cert",
+                     "proxy credential \"" + c.id + "\" names client_cert \"" + c.client_cert +
+                         "\", but no [[certs]] entry has that name (add it with 'vaultfwd cert "
+                         "add')");
+    }
+    for (std::size_t i = 0; i < p.footprint_proxies.size(); ++i) {
+        const auto& fp = p.footprint_proxies[i];
+        const std::string key = "footprint_proxies[" + std::to_string(i) + "].";
         if (!fp.client_cert.empty() && !cert_names.count(fp.client_cert))
-            at_line("footprint proxy \"" + fp.id + "\" names client_cert \"" + fp.client_cert +
-                    "\", but no [[certs]] entry has that name");
-        for (const auto& pin : fp.pins)
-            if (!pin_names.count(pin))
-                at_line("footprint proxy \"" + fp.id + "\" names pin \"" + pin +
-                        "\", but no [[pins]] entry has that name");
+            dangling(key + "client_cert", "footprint proxy \"" + fp.id + "\" names client_cert \"" +
+                                              fp.client_cert +
+                                              "\", but no [[certs]] entry has that name");
+        for (std::size_t k = 0; k < fp.pins.size(); ++k)
+            if (!pin_names.count(fp.pins[k]))
+                dangling(key + "pins[" + std::to_string(k) + "]",
+                         "footprint proxy \"" + fp.id + "\" names pin \"" + fp.pins[k] +
+                             "\", but no [[pins]] entry has that name");
     }
 }
 
 } // namespace
+
+void SourceMap::set_text(std::string_view text) {
+    m_lines = util::split(std::string(text), '\n');
+}
+
+SourceMap::Pos SourceMap::at(const std::string& key) const {
+    auto it = m_pos.find(key);
+    return it == m_pos.end() ? Pos{} : it->second;
+}
+
+SourceMap::Pos SourceMap::at(const std::string& key, std::size_t offset) const {
+    Pos start = at(key);
+    if (start.line < 1 || static_cast<std::size_t>(start.line) > m_lines.size() || start.column < 1)
+        return start;
+    const std::string& line = m_lines[static_cast<std::size_t>(start.line - 1)];
+    std::size_t i = static_cast<std::size_t>(start.column - 1);
+    if (i >= line.size() || line.compare(i, 3, "\"\"\"") == 0 || line.compare(i, 3, "'''") == 0)
+        return start;
+    if (line[i] == '\'') // a literal string: no escapes
+        return {start.line, start.column + 1 + static_cast<int>(offset)};
+    if (line[i] != '"')
+        return start;
+    ++i;
+    // Walk the basic string, counting decoded bytes, until `offset` of them have gone by.
+    std::size_t decoded = 0;
+    while (i < line.size() && line[i] != '"' && decoded < offset) {
+        if (line[i] != '\\') {
+            ++i;
+            ++decoded;
+            continue;
+        }
+        const char e = i + 1 < line.size() ? line[i + 1] : '\0';
+        if (e == 'u' || e == 'U') {
+            const std::size_t n = e == 'u' ? 4 : 8;
+            unsigned long cp = 0;
+            for (std::size_t k = i + 2; k < i + 2 + n && k < line.size(); ++k)
+                cp = cp * 16 + static_cast<unsigned long>(std::isdigit(static_cast<unsigned char>(line[k]))
+                                                               ? line[k] - '0'
+                                                               : (line[k] | 0x20) - 'a' + 10);
+            decoded += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+            i += 2 + n;
+        } else {
+            ++decoded;
+            i += 2;
+        }
+    }
+    return {start.line, static_cast<int>(i) + 1};
+}
 
 fs::path Profile::resolve(const std::string& p) const {
     fs::path path(p);
@@ -397,7 +497,8 @@ bool valid_name(std::string_view name) {
 }
 
 namespace {
-bool parse_into(std::string_view text, const fs::path& file, Profile& p, std::vector<Error>& errors) {
+bool parse_into(std::string_view text, const fs::path& file, Profile& p, std::vector<Error>& errors,
+                SourceMap& map) {
     toml::table root;
     try {
         root = toml::parse(text, file.string());
@@ -407,19 +508,34 @@ bool parse_into(std::string_view text, const fs::path& file, Profile& p, std::ve
                                     static_cast<int>(e.source().begin.column)));
         return false;
     }
-    read_all(root, p, errors);
+    map.set_text(text);
+    read_all(root, p, errors, map);
     std::stable_sort(errors.begin(), errors.end(), [](const Error& a, const Error& b) {
         int la = a.line ? a.line : 1 << 30, lb = b.line ? b.line : 1 << 30;
-        return la < lb;
+        return la != lb ? la < lb : a.column < b.column;
     });
     return errors.empty();
 }
 } // namespace
 
+std::vector<Error> read(std::string_view text, const fs::path& file, const fs::path& home,
+                        const std::string& name, Profile& out, SourceMap& map) {
+    out = Profile{};
+    out.name = name;
+    out.file = file;
+    out.home = home;
+    out.data_dir = home / name;
+    map = SourceMap{};
+    std::vector<Error> errors;
+    parse_into(text, file, out, errors, map);
+    return errors;
+}
+
 std::vector<Error> validate(std::string_view text, const fs::path& file) {
     Profile p;
     std::vector<Error> errors;
-    parse_into(text, file, p, errors);
+    SourceMap map;
+    parse_into(text, file, p, errors, map);
     return errors;
 }
 
@@ -431,7 +547,8 @@ Result<Profile> parse(std::string_view text, const fs::path& file, const fs::pat
     p.home = home;
     p.data_dir = home / name;
     std::vector<Error> errors;
-    if (!parse_into(text, file, p, errors)) {
+    SourceMap map;
+    if (!parse_into(text, file, p, errors, map)) {
         Error e = errors.front();
         if (errors.size() > 1)
             e.message += " (and " + std::to_string(errors.size() - 1) +

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/dialect/vgs/routes.hpp"
+#include "core/dialect/vgs/route_check.hpp"
 
 #include <algorithm>
 
@@ -20,10 +21,6 @@ bool method_in(const std::vector<std::string>& methods, const std::string& metho
         return true;
     std::string m = upper(method);
     return std::find(methods.begin(), methods.end(), m) != methods.end();
-}
-
-Error route_error(const std::string& where, const Error& e) {
-    return make_error("vgs.bad_route", where + ": " + e.message);
 }
 
 // Checks that every ${name} and $n of a replacement names a group of the pattern, so that a
@@ -56,7 +53,17 @@ Result<void> check_replacement(const std::string& replacement, const Regex& re) 
     return {};
 }
 
-Result<CompiledFilter> compile_filter(const profile::RouteFilter& f, const std::string& where) {
+// Compiles one filter; each problem goes to `problems` with its key under `key` (the
+// filter's profile key), and the filter is only usable when none was added.
+CompiledFilter compile_filter(const profile::RouteFilter& f, const std::string& where,
+                              const std::string& key, std::vector<RouteProblem>& problems) {
+    auto problem = [&](const std::string& sub, const Error& e) {
+        problems.push_back({sub.empty() ? key : key + "." + sub,
+                            make_error("vgs.bad_route", where + ": " + e.message, 0, e.column)});
+    };
+    auto plain = [&](const std::string& sub, const std::string& msg) {
+        problem(sub, make_error("vgs.bad_route", msg));
+    };
     CompiledFilter cf;
     cf.where = where;
     cf.phase = f.phase == "response" ? Phase::response : Phase::request;
@@ -70,47 +77,92 @@ Result<CompiledFilter> compile_filter(const profile::RouteFilter& f, const std::
     else if (f.transformer == "json_path")
         cf.transformer = Transformer::json_path;
     else
-        return make_error("vgs.bad_route", where + ": unknown transformer \"" + f.transformer + "\"");
+        plain("transformer", "unknown transformer \"" + f.transformer + "\"");
     cf.targets = f.targets;
     cf.replacement = f.replacement;
     cf.on_unknown = f.on_unknown_alias == "pass" ? OnUnknown::pass : OnUnknown::fail;
-    auto format = vault::parse_alias_format(f.format);
-    if (!format)
-        return make_error("vgs.bad_route", where + ": unknown alias format \"" + f.format + "\"");
-    cf.format = *format;
+    if (auto format = vault::parse_alias_format(f.format))
+        cf.format = *format;
+    else
+        plain("format", "unknown alias format \"" + f.format + "\"");
     if (cf.transformer == Transformer::json_path) {
-        for (const auto& t : f.targets) {
-            auto q = jsonpath::compile(t);
-            if (!q)
-                return route_error(where, q.error());
-            cf.queries.push_back(*q);
+        for (std::size_t i = 0; i < f.targets.size(); ++i) {
+            auto q = jsonpath::compile(f.targets[i]);
+            if (q) {
+                cf.queries.push_back(*q);
+            } else {
+                Error e = q.error();
+                e.message = "JSONPath \"" + f.targets[i] + "\": " + e.message;
+                problem("targets[" + std::to_string(i) + "]", e);
+            }
         }
     }
     if (cf.transformer == Transformer::regex || !f.pattern.empty()) {
         auto re = Regex::compile(f.pattern);
-        if (!re)
-            return route_error(where, re.error());
-        if (auto r = check_replacement(f.replacement, *re); !r)
-            return route_error(where, r.error());
-        cf.pattern = *re;
+        if (!re) {
+            problem("pattern", re.error());
+        } else {
+            if (auto r = check_replacement(f.replacement, *re); !r)
+                problem("replacement", r.error());
+            cf.pattern = *re;
+        }
     }
     if (cf.transformer != Transformer::regex && cf.targets.empty())
-        return make_error("vgs.bad_route", where + ": the filter has no targets");
+        plain("", "the filter has no targets");
     if (!f.path.empty()) {
         auto re = Regex::compile(f.path);
-        if (!re)
-            return route_error(where, re.error());
-        cf.path = *re;
+        if (re)
+            cf.path = *re;
+        else
+            problem("path", re.error());
     }
     if (!f.content_type.empty()) {
         auto re = Regex::compile(f.content_type, Regex::Case::insensitive);
-        if (!re)
-            return route_error(where, re.error());
-        cf.content_type = *re;
+        if (re)
+            cf.content_type = *re;
+        else
+            problem("content_type", re.error());
     }
     for (const auto& m : f.methods)
         cf.methods.push_back(upper(m));
     return cf;
+}
+
+// Compiles every route into `table` (when given), reporting every problem.
+std::vector<RouteProblem> compile_routes(const std::vector<profile::Route>& routes,
+                                         std::vector<CompiledRoute>* table) {
+    std::vector<RouteProblem> problems;
+    for (std::size_t ri = 0; ri < routes.size(); ++ri) {
+        const auto& r = routes[ri];
+        const std::string where = "route \"" + r.id + "\"";
+        const std::string key = "routes[" + std::to_string(ri) + "]";
+        const std::size_t before = problems.size();
+        auto host = Regex::compile(r.host, Regex::Case::insensitive);
+        if (!host)
+            problems.push_back({key + ".host", make_error("vgs.bad_route",
+                                                          where + " host: " + host.error().message,
+                                                          0, host.error().column)});
+        auto path = Regex::compile(r.path);
+        if (!path)
+            problems.push_back({key + ".path", make_error("vgs.bad_route",
+                                                          where + " path: " + path.error().message,
+                                                          0, path.error().column)});
+        std::vector<CompiledFilter> filters;
+        for (std::size_t i = 0; i < r.filters.size(); ++i) {
+            const auto& f = r.filters[i];
+            std::string fwhere = where + " filter " +
+                                 (f.id.empty() ? std::to_string(i + 1) : "\"" + f.id + "\"");
+            filters.push_back(compile_filter(f, fwhere, key + ".filters[" + std::to_string(i) + "]",
+                                             problems));
+        }
+        if (!table || problems.size() != before)
+            continue;
+        CompiledRoute cr{r.id, *host, *path, {}, std::move(filters)};
+        for (const auto& m : r.methods)
+            cr.methods.push_back(upper(m));
+        table->push_back(std::move(cr));
+    }
+    return problems;
 }
 
 } // namespace
@@ -132,29 +184,17 @@ bool CompiledFilter::applies_to(const RequestInfo& req) const {
 
 Result<RouteTable> RouteTable::compile(const std::vector<profile::Route>& routes) {
     RouteTable table;
-    for (const auto& r : routes) {
-        std::string where = "route \"" + r.id + "\"";
-        auto host = Regex::compile(r.host, Regex::Case::insensitive);
-        if (!host)
-            return route_error(where + " host", host.error());
-        auto path = Regex::compile(r.path);
-        if (!path)
-            return route_error(where + " path", path.error());
-        CompiledRoute cr{r.id, *host, *path, {}, {}};
-        for (const auto& m : r.methods)
-            cr.methods.push_back(upper(m));
-        for (std::size_t i = 0; i < r.filters.size(); ++i) {
-            const auto& f = r.filters[i];
-            std::string fwhere = where + " filter " +
-                                 (f.id.empty() ? std::to_string(i + 1) : "\"" + f.id + "\"");
-            auto cf = compile_filter(f, fwhere);
-            if (!cf)
-                return cf.error();
-            cr.filters.push_back(std::move(*cf));
-        }
-        table.m_routes.push_back(std::move(cr));
+    auto problems = compile_routes(routes, &table.m_routes);
+    if (!problems.empty()) {
+        Error e = problems.front().error;
+        e.column = 0; // a column inside a value means nothing without the profile's position
+        return e;
     }
     return table;
+}
+
+std::vector<RouteProblem> check_routes(const std::vector<profile::Route>& routes) {
+    return compile_routes(routes, nullptr);
 }
 
 RouteTable::Match RouteTable::match(const RequestInfo& req, Phase phase) const {
