@@ -134,7 +134,7 @@ TEST_SUITE("config") {
                                  "expected a selector"));
         CHECK(has(dup + 1, 6, "route \"stripe-outbound\" is defined twice (first at line " +
                                   std::to_string(route + 1) + ")"));
-        CHECK(lines.size() == 10);
+        CHECK(lines.size() == 11); // and the summary line
         CHECK(r.err.find("10 problem(s) in " + p.file()) != std::string::npos);
 
         // --json lists the same problems with their positions.

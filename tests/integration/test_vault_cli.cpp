@@ -364,12 +364,10 @@ TEST_SUITE("vault") {
 
         auto store = vault::Store::open(home.vault_dir(), std::string(32, '\xaa'));
         REQUIRE(store.ok());
-        std::set<std::string> source_values;
-        for (const auto& v : sources)
-            source_values.insert(v.begin(), v.end());
-
-        // Every output: no leaf is a source value, and each selected value is an alias of the
-        // value that was at its place.
+        // Every output: no leaf is one of its fixture's source values, and each selected value
+        // is an alias of the value that was at its place. (Across fixtures a short alias can
+        // equal another card's real value, as any format-preserving alias can: that is an
+        // alias, not a value left in clear, and the reveal check below tells them apart.)
         auto scan = [&](const fs::path& dir) {
             for (std::size_t i = 0; i < sources.size(); ++i) {
                 const auto file = dir / ("c" + std::to_string(i) + ".json");
@@ -377,8 +375,9 @@ TEST_SUITE("vault") {
                 auto doc = json::parse(test::read_text(file));
                 std::vector<std::string> all;
                 leaves(doc, all);
+                const std::set<std::string> own(sources[i].begin(), sources[i].end());
                 for (const auto& leaf : all)
-                    CHECK_MESSAGE(source_values.count(leaf) == 0, "a source value left in clear");
+                    CHECK_MESSAGE(own.count(leaf) == 0, "a source value left in clear");
                 for (std::size_t f = 0; f < k_card_fields.size(); ++f) {
                     const auto out = doc["payment_method"]["card"][k_card_fields[f]].get<std::string>();
                     CHECK(out != sources[i][f]);
