@@ -98,7 +98,7 @@ void run_show() {
 void register_config(CLI::App& app) {
     auto* cmd = app.add_subcommand("config", "Check or show a profile");
     cmd->require_subcommand(1);
-    auto* check = cmd->add_subcommand("check", "Validate a profile (everything serve needs) and point at each error's line and column");
+    auto* check = cmd->add_subcommand("check", "Validate a profile and point at each error's line");
     static std::string file;
     check->add_option("--file", file, "Check this TOML file instead of the chosen profile");
     set_examples(check, "  vaultfwd config check\n"

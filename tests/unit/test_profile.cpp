@@ -104,7 +104,7 @@ TEST_SUITE("profile") {
         CHECK(ref.error().code == "profile.bad_reference");
         auto dup = parse(minimal("[[routes]]\nid = \"r\"\n[[routes]]\nid = \"r\"\n"));
         REQUIRE_FALSE(dup.ok());
-        CHECK(dup.error().message == "route \"r\" is defined twice");
+        CHECK(dup.error().message == "route \"r\" is defined twice (first at line 4)");
         CHECK(parse("").error().code == "profile.missing_key");
     }
 
