@@ -362,11 +362,14 @@ void Conn::drive() {
         if ((m_state == State::handshake || m_state == State::tunnel_handshake) && !m_read_blocked && !m_write_blocked) {
             Io io = m_tls->handshake();
             if (io == Io::ok) {
+                const bool in_tunnel = m_state == State::tunnel_handshake;
                 if (m_state == State::handshake)
                     m_peer.reset(SSL_get1_peer_certificate(m_tls->ssl()));
                 m_tls = nullptr;
                 m_state = State::head;
-                set_deadline_ms(m_ctx.engine.opt.head_timeout_ms);
+                // A tunnel's client may open it ahead of use: before its first request it
+                // idles as long as between requests (the head clock starts with a byte).
+                set_deadline_ms(in_tunnel ? m_ctx.engine.opt.tunnel_idle_ms : m_ctx.engine.opt.head_timeout_ms);
                 progress = true;
             } else if (io == Io::want_read) {
                 m_read_blocked = true;

@@ -14,7 +14,11 @@
 #include <thread>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "core/server/engine.hpp"
+#include "core/util/ossl.hpp"
+#include "support/upstream_server.hpp"
 
 using namespace vaultfwd;
 using namespace std::chrono_literals;
@@ -46,6 +50,11 @@ class Echo final : public server::Phases {
     void log(const server::Exchange& ex) override {
         ++logged;
         last_status = ex.entry.status;
+    }
+    // Every CONNECT is accepted (to 127.0.0.1:443).
+    std::optional<http::Response> on_connect(server::Exchange& ex) override {
+        ex.tunnel = server::Tunnel{"127.0.0.1", 443, false, "test"};
+        return std::nullopt;
     }
     std::atomic<int> logged{0};
     std::atomic<int> last_status{0};
@@ -243,5 +252,43 @@ TEST_SUITE("engine") {
         for (int i = 0; i < 300 && r.engine.connections() > 0; ++i)
             std::this_thread::sleep_for(10ms);
         CHECK(r.engine.connections() == 0); // every descriptor returned
+    }
+
+    TEST_CASE("a TLS tunnel waits for its first request as long as tunnel_idle_ms, not the head deadline") {
+        // A client that opens its tunnels ahead of use (a pool) must find them still open.
+        auto pki = test::make_pki();
+        ossl::SslCtxPtr tunnel_tls(SSL_CTX_new(TLS_server_method()));
+        REQUIRE(SSL_CTX_use_certificate(tunnel_tls.get(), pki.server.cert.get()) == 1);
+        REQUIRE(SSL_CTX_use_PrivateKey(tunnel_tls.get(), pki.server.key.get()) == 1);
+        server::EngineOptions o;
+        o.head_timeout_ms = 300;
+        o.tunnel_idle_ms = 5000;
+        o.tunnel_tls = tunnel_tls.get();
+        Running r(o);
+        int fd = connect_to(r.port);
+        timeval tv{5, 0}; // every read below is bounded
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        send_all(fd, "CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n");
+        auto head = read_until(fd, [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; });
+        REQUIRE(head.rfind("HTTP/1.1 200", 0) == 0);
+        ossl::SslCtxPtr client_ctx(SSL_CTX_new(TLS_client_method()));
+        ossl::SslPtr ssl(SSL_new(client_ctx.get()));
+        SSL_set_fd(ssl.get(), fd);
+        REQUIRE(SSL_connect(ssl.get()) == 1);
+        std::this_thread::sleep_for(900ms); // three head deadlines, well inside tunnel_idle_ms
+        const std::string request = "GET /later HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        REQUIRE(SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())) > 0);
+        std::string answer;
+        char buf[4096];
+        while (answer.find("GET ") == std::string::npos) {
+            int n = SSL_read(ssl.get(), buf, sizeof buf);
+            if (n <= 0)
+                break;
+            answer.append(buf, static_cast<std::size_t>(n));
+        }
+        CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+        CHECK(answer.find("x-path: /later") != std::string::npos);
+        ssl.reset();
+        ::close(fd);
     }
 }
