@@ -71,23 +71,6 @@ Curl curl(const std::vector<std::string>& args, const std::map<std::string, std:
     return c;
 }
 
-int connect_loopback(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<uint16_t>(port));
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    timeval tv{10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
 struct TunnelResult {
     std::string error; // empty: answered 200 with the expected body
     Clock::time_point released{}, answered{};
@@ -104,7 +87,7 @@ TunnelResult tunnel_client(const test::ServeProcess& serve, int upstream_port, i
             all_open.count_down();
         return r;
     };
-    int fd = connect_loopback(serve.proxy_port);
+    int fd = test::connect_loopback(serve.proxy_port);
     if (fd < 0)
         return fail("connect to the proxy port failed");
     const std::string target = "127.0.0.1:" + std::to_string(upstream_port);

@@ -24,6 +24,7 @@
 #include "core/profile/profile.hpp"
 #include "core/util/strings.hpp"
 #include "support/loadgen.hpp"
+#include "support/serve_process.hpp"
 #include "support/support.hpp"
 #include "support/upstream_server.hpp"
 
@@ -80,24 +81,6 @@ struct Sample {
     double rss_mib = 0;
     long fds = 0;
 };
-
-double rss_mib(int pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stod(line.substr(6)) / 1024.0; // kB
-    return -1;
-}
-
-long fd_count(int pid) {
-    std::error_code ec;
-    long n = 0;
-    for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end;
-         !ec && it != end; it.increment(ec))
-        ++n;
-    return ec ? -1 : n;
-}
 
 double max_rss(const std::vector<Sample>& s, std::size_t from, std::size_t to) {
     double m = 0;
@@ -246,32 +229,19 @@ PathResult soak(const std::string& name, int pid, Echo& echo, const test::LoadTa
     INFO(name << " warm-up: " << test::summary(warmup) << errors_of(warmup));
     REQUIRE(warmup.errors == 0);
 
-    // Serve closes its side of the connections when it reads their EOF: the count is taken
-    // once it is at or below `enough`, or has stopped falling (within 5 s).
-    auto settle = [pid](long enough) {
-        long n = fd_count(pid);
-        int unchanged = 0;
-        for (int i = 0; i < 50 && n > enough && unchanged < 3; ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            long now = fd_count(pid);
-            unchanged = now == n ? unchanged + 1 : 0;
-            n = now;
-        }
-        return n;
-    };
-    out.fds_before = settle(0);
+    out.fds_before = test::settled_fds(pid, 0);
 
     test::LoadOptions options;
     options.connections = k_connections;
     options.requests = requests;
     options.sample_every = requests / k_samples;
     options.sampler = [&out, pid](std::size_t done) {
-        out.samples.push_back({done, rss_mib(pid), fd_count(pid)});
+        out.samples.push_back({done, test::rss_mib(pid), test::fd_count(pid)});
     };
     const std::size_t connections_before = echo.connections();
     out.load = test::run_load(target, request, options);
     out.upstream_connections = echo.connections() - connections_before;
-    out.fds_after = settle(out.fds_before + k_fd_tolerance);
+    out.fds_after = test::settled_fds(pid, out.fds_before + k_fd_tolerance);
     std::sort(out.samples.begin(), out.samples.end(),
               [](const Sample& a, const Sample& b) { return a.completed < b.completed; });
 

@@ -65,37 +65,6 @@ constexpr double k_rss_tolerance_mib = 8.0;
 // What the whole crowd may add to serve's resident memory: about 6 KiB per connection.
 constexpr double k_crowd_budget_mib = 64.0;
 
-double rss_mib(int pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stod(line.substr(6)) / 1024.0; // kB
-    return -1;
-}
-
-long fd_count(int pid) {
-    std::error_code ec;
-    long n = 0;
-    for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end; it.increment(ec))
-        ++n;
-    return ec ? -1 : n;
-}
-
-// serve closes its side of finished connections as it reads their EOF: the count once it is
-// at or below `enough`, or has stopped falling (within 5 s).
-long settled_fds(int pid, long enough) {
-    long n = fd_count(pid);
-    int unchanged = 0;
-    for (int i = 0; i < 50 && n > enough && unchanged < 5; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        long now = fd_count(pid);
-        unchanged = now == n ? unchanged + 1 : 0;
-        n = now;
-    }
-    return n;
-}
-
 // The soft descriptor limit raised to the hard one (serve, our child, inherits it).
 void raise_own_descriptor_limit() {
     rlimit rl{};
@@ -105,24 +74,6 @@ void raise_own_descriptor_limit() {
     REQUIRE_MESSAGE(rl.rlim_cur >= k_idle + k_tunnels + 1000,
                     "the hard descriptor limit (ulimit -Hn) is " << rl.rlim_max << ": too low for " << k_idle
                                                                  << " idle connections and " << k_tunnels << " tunnels");
-}
-
-int connect_loopback(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<uint16_t>(port));
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    timeval tv{10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    return fd;
 }
 
 // Whether `buffer` holds one whole answer (head and Content-Length body); its status then.
@@ -152,7 +103,7 @@ class IdleCrowd {
     std::string connect(int port, std::size_t n) {
         m_fds.reserve(n);
         for (std::size_t i = 0; i < n; ++i) {
-            int fd = connect_loopback(port);
+            int fd = test::connect_loopback(port);
             if (fd < 0)
                 return "idle connection " + std::to_string(i) + ": connect failed: " + std::strerror(errno);
             m_fds.push_back(fd);
@@ -259,37 +210,11 @@ class Tunnels {
     // Opens `n` tunnels from `threads` clients at once; the first problem, if any.
     std::string open(std::size_t n, int threads) {
         m_open.resize(n);
-        std::vector<std::string> problems(static_cast<std::size_t>(threads));
-        std::vector<std::thread> workers;
-        for (int t = 0; t < threads; ++t)
-            workers.emplace_back([&, t] {
-                for (std::size_t i = static_cast<std::size_t>(t); i < n && problems[static_cast<std::size_t>(t)].empty();
-                     i += static_cast<std::size_t>(threads))
-                    problems[static_cast<std::size_t>(t)] = open_one(i);
-            });
-        for (auto& w : workers)
-            w.join();
-        for (const auto& p : problems)
-            if (!p.empty())
-                return p;
-        return {};
+        return each(threads, [this](std::size_t i) { return open_one(i); });
     }
     // One POST through every tunnel, its echo checked; the first problem, if any.
     std::string use_all(int threads) {
-        std::vector<std::string> problems(static_cast<std::size_t>(threads));
-        std::vector<std::thread> workers;
-        for (int t = 0; t < threads; ++t)
-            workers.emplace_back([&, t] {
-                for (std::size_t i = static_cast<std::size_t>(t); i < m_open.size() && problems[static_cast<std::size_t>(t)].empty();
-                     i += static_cast<std::size_t>(threads))
-                    problems[static_cast<std::size_t>(t)] = use_one(i);
-            });
-        for (auto& w : workers)
-            w.join();
-        for (const auto& p : problems)
-            if (!p.empty())
-                return p;
-        return {};
+        return each(threads, [this](std::size_t i) { return use_one(i); });
     }
     void close_all() {
         for (auto& t : m_open) {
@@ -307,10 +232,29 @@ class Tunnels {
         ossl::SslPtr ssl;
     };
 
+    // `step` for every tunnel, spread over `threads` clients; each stops at its first problem.
+    template <class Step> std::string each(int threads, Step step) {
+        std::vector<std::string> problems(static_cast<std::size_t>(threads));
+        std::vector<std::thread> workers;
+        for (int t = 0; t < threads; ++t)
+            workers.emplace_back([&, t] {
+                auto& problem = problems[static_cast<std::size_t>(t)];
+                for (auto i = static_cast<std::size_t>(t); i < m_open.size() && problem.empty();
+                     i += static_cast<std::size_t>(threads))
+                    problem = step(i);
+            });
+        for (auto& w : workers)
+            w.join();
+        for (const auto& p : problems)
+            if (!p.empty())
+                return p;
+        return {};
+    }
+
     std::string open_one(std::size_t i) {
         auto& t = m_open[i];
         const std::string name = "tunnel " + std::to_string(i);
-        t.fd = connect_loopback(m_serve.proxy_port);
+        t.fd = test::connect_loopback(m_serve.proxy_port);
         if (t.fd < 0)
             return name + ": connect failed: " + std::strerror(errno);
         const std::string target = "127.0.0.1:" + std::to_string(m_upstream_port);
@@ -411,8 +355,8 @@ TEST_SUITE("soak") {
             REQUIRE(few.open(16, 4).empty());
             REQUIRE(few.use_all(4).empty());
         }
-        const long fds_before = settled_fds(pid, 0);
-        const double rss_before = rss_mib(pid);
+        const long fds_before = test::settled_fds(pid, 0);
+        const double rss_before = test::rss_mib(pid);
         auto alone = test::run_load(api, jit, load);
         INFO("alone: " << test::summary(alone) << errors_of(alone));
         REQUIRE(alone.errors == 0);
@@ -437,8 +381,8 @@ TEST_SUITE("soak") {
         std::thread sampler([&] {
             while (loading) {
                 if (fds_during < 0)
-                    fds_during = fd_count(pid);
-                rss_during = std::max(rss_during, rss_mib(pid));
+                    fds_during = test::fd_count(pid);
+                rss_during = std::max(rss_during, test::rss_mib(pid));
                 std::this_thread::sleep_for(std::chrono::milliseconds(250));
             }
         });
@@ -455,12 +399,12 @@ TEST_SUITE("soak") {
         auto tunnel_use = tunnels.use_all(4);
         idle.close_all();
         tunnels.close_all();
-        const long fds_after = settled_fds(pid, fds_before + k_fd_tolerance);
+        const long fds_after = test::settled_fds(pid, fds_before + k_fd_tolerance);
         // The load without the crowd once more: the machine's own drift shows on both sides.
         auto alone_after = test::run_load(api, jit, load);
         const double alone_p99 = std::max(alone.p99_ms, alone_after.p99_ms);
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
-        const double rss_after = rss_mib(pid);
+        const double rss_after = test::rss_mib(pid);
 
         char line[1200];
         std::snprintf(line, sizeof line,

@@ -3,6 +3,14 @@
 
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <filesystem>
+#include <fstream>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
 #include "core/profile/profile.hpp"
 
 namespace vaultfwd::test {
@@ -49,6 +57,54 @@ std::string ServeProcess::proxy_url() const {
 
 std::string ServeProcess::api_url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(api_port) + path;
+}
+
+double rss_mib(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stod(line.substr(6)) / 1024.0; // kB
+    return -1;
+}
+
+long fd_count(int pid) {
+    std::error_code ec;
+    long n = 0;
+    for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
+         it.increment(ec))
+        ++n;
+    return ec ? -1 : n;
+}
+
+long settled_fds(int pid, long enough) {
+    long n = fd_count(pid);
+    int unchanged = 0;
+    for (int i = 0; i < 50 && n > enough && unchanged < 3; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        long now = fd_count(pid);
+        unchanged = now == n ? unchanged + 1 : 0;
+        n = now;
+    }
+    return n;
+}
+
+int connect_loopback(int port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    return fd;
 }
 
 } // namespace vaultfwd::test

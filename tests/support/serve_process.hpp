@@ -33,4 +33,15 @@ struct ServeProcess {
     std::string api_url(const std::string& path) const;
 };
 
+// serve's resident memory (VmRSS, MiB) and open descriptors, from /proc; -1 when unreadable.
+double rss_mib(int pid);
+long fd_count(int pid);
+// serve closes its side of finished connections as it reads their EOF: the descriptor count
+// once it is at or below `enough`, or has stopped falling (within 5 s).
+long settled_fds(int pid, long enough);
+
+// A blocking TCP connection to 127.0.0.1:port with 10 s send/receive timeouts; -1 on failure
+// (errno tells why).
+int connect_loopback(int port);
+
 } // namespace vaultfwd::test
