@@ -23,8 +23,6 @@ HeaderList echoed_headers(const HeaderList& headers) {
             continue;
         out.emplace_back(util::to_lower(name), value);
     }
-    std::stable_sort(out.begin(), out.end(),
-                     [](const auto& a, const auto& b) { return a.first > b.first; });
     return out;
 }
 
@@ -53,7 +51,7 @@ nlohmann::json echo_json(const EchoRequest& req) {
     using nlohmann::json;
     auto [path, query] = split_target(req.target);
     json headers = json::object();
-    // Repeated names are adjacent in arrival order, so they join in the order they came.
+    // Repeated names join in the order they came.
     for (const auto& [name, value] : echoed_headers(req.headers)) {
         if (headers.contains(name))
             headers[name] = headers[name].get<std::string>() + ", " + value;

@@ -9,10 +9,10 @@
 //     content-type: application/x-www-form-urlencoded
 //     <empty line>
 //     {"hello": "world" }                                  (the body byte for byte, nothing added)
-// Header names are lower-cased, values kept as sent. Both seed examples list the headers in
-// descending name order, which is also stable from one run to the next (golden files), so that is
-// the order used; repeated headers keep the order they arrived in. Connection-level headers
-// (host, content-length, connection, …) are left out: they describe the hop, not the request.
+// Header names are lower-cased, values kept byte for byte, in the order they arrived (curl sends
+// Test-Header before Content-Type, which is the seed's order), repeated headers included.
+// Connection-level headers (host, content-length, connection, …) are left out: they describe the
+// hop, not the request.
 
 #include <optional>
 #include <string>
@@ -58,8 +58,8 @@ inline constexpr std::string_view k_serial_header = "x-ditto-client-cert-serial"
 bool is_connection_header(std::string_view name);
 
 // The headers ditto echoes: lower-cased names, connection headers and any incoming
-// x-ditto-client-cert-serial (only the server sets that one) dropped, descending name order,
-// repeated names in arrival order. The serial header is not included (see echo_text).
+// x-ditto-client-cert-serial (only the server sets that one) dropped, the rest in arrival order.
+// The serial header is not included (see echo_text).
 HeaderList echoed_headers(const HeaderList& headers);
 
 // The path and the query of a request target ("/a/b?x=1" → "/a/b", "x=1"); no decoding.
@@ -70,7 +70,7 @@ std::pair<std::string, std::string> split_target(std::string_view target);
 std::string echo_text(const EchoRequest& req);
 
 // The JSON answer: {"method", "path", "query", "headers": {name: value} (repeated names joined
-// with ", "), "body" (or "body_base64" with "body": null when the body is not UTF-8),
+// with ", " in arrival order; JSON objects list names sorted), "body" (or "body_base64" with "body": null when the body is not UTF-8),
 // "client_cert": {"subject", "issuer", "serial", "serial_hex"} or null}.
 nlohmann::json echo_json(const EchoRequest& req);
 

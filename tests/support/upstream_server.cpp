@@ -6,7 +6,7 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
-#include "core/server/httplib_bridge.hpp"
+#include "support/httplib_bridge.hpp"
 
 namespace vaultfwd::test {
 
@@ -59,7 +59,7 @@ UpstreamServer::UpstreamServer(const TestPki& pki, UpstreamOptions options, Hand
     bool keep = options.record;
     auto record = [this, handler, delay, keep](const httplib::Request& req,
                                                httplib::Response& res) {
-        http::Request r = server::from_httplib(req);
+        http::Request r = from_httplib(req);
         r.remote_addr += ":" + std::to_string(req.remote_port); // tells connections apart
         if (keep) {
             std::lock_guard<std::mutex> lock(m_mutex);
@@ -86,7 +86,7 @@ UpstreamServer::UpstreamServer(const TestPki& pki, UpstreamOptions options, Hand
     // Like a real upstream, it records any body as sent (httplib would parse multipart bodies
     // away and refuse forms over 8 KiB).
     m_server->set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
-        server::hide_from_httplib(req);
+        hide_from_httplib(req);
         return httplib::Server::HandlerResponse::Unhandled;
     });
     int listen_fd = -1;

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <chrono>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <httplib.h>
 
 #include "core/ditto/echo.hpp"
@@ -10,6 +17,7 @@
 #include "support/support.hpp"
 
 using namespace vaultfwd;
+using namespace std::string_literals;
 
 namespace {
 
@@ -59,6 +67,48 @@ std::unique_ptr<httplib::SSLClient> tls_client(int port, const tls::KeyPair* cli
     return c;
 }
 
+// Sends `bytes` as they are over one loopback connection and returns everything the server
+// writes until it closes (the last request should say Connection: close) or 5 s pass.
+std::string raw_exchange(int port, std::string_view bytes) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    while (!bytes.empty()) {
+        auto n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        REQUIRE(n > 0);
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    std::string got;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+        pollfd p{fd, POLLIN, 0};
+        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
+            break;
+        char buf[16384];
+        auto n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            break;
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return got;
+}
+
+std::unique_ptr<ditto::Server> plain_server(ditto::ServerOptions o = {}) {
+    o.https = false;
+    o.threads = 2;
+    auto server = ditto::Server::start(o);
+    REQUIRE_MESSAGE(server.ok(), server.error().message);
+    return std::move(*server);
+}
+
 } // namespace
 
 TEST_SUITE("ditto") {
@@ -84,27 +134,31 @@ TEST_SUITE("ditto") {
         }
     }
 
-    TEST_CASE("headers: lower-cased, descending, repeats in arrival order, hop headers out") {
+    TEST_CASE("headers: lower-cased, in arrival order (repeats too), hop headers out") {
         ditto::EchoRequest req;
         req.headers = {{"X-B", "2"},
                        {"Connection", "keep-alive"},
                        {"x-a", "first"},
+                       {"Authorization", "Basic eA=="},
                        {"X-A", "second"},
                        {"Transfer-Encoding", "chunked"},
                        {"X-Ditto-Client-Cert-Serial", "forged"},
-                       {"Authorization", "Basic eA=="}};
+                       {"C-Last", "/a%2Fb"}};
         auto list = ditto::echoed_headers(req.headers);
-        REQUIRE(list.size() == 4);
+        REQUIRE(list.size() == 5);
         CHECK(list[0] == std::pair<std::string, std::string>{"x-b", "2"});
         CHECK(list[1] == std::pair<std::string, std::string>{"x-a", "first"});
-        CHECK(list[2] == std::pair<std::string, std::string>{"x-a", "second"});
-        CHECK(list[3].first == "authorization");
+        CHECK(list[2] == std::pair<std::string, std::string>{"authorization", "Basic eA=="});
+        CHECK(list[3] == std::pair<std::string, std::string>{"x-a", "second"});
+        CHECK(list[4] == std::pair<std::string, std::string>{"c-last", "/a%2Fb"});
         // No client certificate: a serial sent by the client is not echoed as if it were one.
         CHECK(ditto::echo_text(req).find("forged") == std::string::npos);
         CHECK(ditto::echo(req, ditto::Format::text).headers.empty());
         // An empty body still ends the header block with an empty line.
-        CHECK(ditto::echo_text(req) == "x-b: 2\nx-a: first\nx-a: second\n"
-                                       "authorization: Basic eA==\n\n");
+        CHECK(ditto::echo_text(req) == "x-b: 2\nx-a: first\nauthorization: Basic eA==\n"
+                                       "x-a: second\nc-last: /a%2Fb\n\n");
+        // In JSON, repeated names join in arrival order even when other headers came between.
+        CHECK(ditto::echo_json(req)["headers"]["x-a"] == "first, second");
     }
 
     TEST_CASE("the JSON answer") {
@@ -263,5 +317,101 @@ TEST_SUITE("ditto") {
         auto second = ditto::Server::start(plain);
         REQUIRE_FALSE(second.ok());
         CHECK(second.error().code == "ditto.bind");
+    }
+
+    TEST_CASE("server: methods httplib could not route, headers in order as sent, pipelining") {
+        auto s = plain_server();
+        // Headers out of name order, a repeated name with another between, `%2F` in a value and
+        // in the target; a WebDAV method; a second request pipelined behind the first.
+        auto got = raw_exchange(s->http_port(),
+                                "PROPFIND /a%2Fb?x=%2F&y=a+b HTTP/1.1\r\nHost: h\r\nZ-Last: 1\r\n"
+                                "A-First: /a%2Fb?c=%20d\r\nM-Mid:  spaced value \r\nz-last: 2\r\n"
+                                "Content-Length: 3\r\n\r\nabc"
+                                "PURGE /p HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        CAPTURE(got);
+        auto first = got.find("\r\n\r\n");
+        REQUIRE(got.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        REQUIRE(first != std::string::npos);
+        const std::string body1 = "z-last: 1\na-first: /a%2Fb?c=%20d\nm-mid: spaced value\n"
+                                  "z-last: 2\n\nabc";
+        CHECK(got.substr(first + 4, body1.size()) == body1);
+        CHECK(got.find("Content-Length: " + std::to_string(body1.size()) + "\r\n") < first);
+        CHECK(got.find("content-type: text/plain; charset=utf-8\r\n") < first);
+        auto second = got.find("HTTP/1.1 200 OK\r\n", first);
+        REQUIRE(second != std::string::npos);
+        // PURGE: only hop headers, which are not echoed, and no body: the echo is the empty line.
+        const std::string tail = "Content-Length: 1\r\nConnection: close\r\n\r\n\n";
+        CHECK(got.substr(got.size() - tail.size()) == tail);
+
+        for (const char* method : {"TRACE", "MKCOL", "LINK", "SEARCH"}) {
+            auto r = raw_exchange(s->http_port(), std::string(method) +
+                                                      " /m HTTP/1.1\r\nHost: h\r\nX-M: 1\r\n"
+                                                      "Connection: close\r\n\r\n");
+            CHECK_MESSAGE(r.rfind("HTTP/1.1 200 OK\r\n", 0) == 0, method);
+            CHECK_MESSAGE(r.substr(r.size() - 8) == "x-m: 1\n\n", method);
+        }
+        // CONNECT opens no tunnel: it is echoed, and the connection closes after the answer.
+        auto connect = raw_exchange(s->http_port(), "CONNECT example.com:443 HTTP/1.1\r\n"
+                                                    "Host: example.com:443\r\nX-C: 1\r\n\r\n");
+        CHECK(connect.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(connect.find("Connection: close\r\n") != std::string::npos);
+        CHECK(connect.substr(connect.size() - 8) == "x-c: 1\n\n");
+        // HEAD: the head of the echo, no body.
+        auto head = raw_exchange(s->http_port(), "HEAD /h HTTP/1.1\r\nHost: h\r\nX-H: 1\r\n"
+                                                 "Connection: close\r\n\r\n");
+        CHECK(head.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(head.find("Content-Length: 8\r\n") != std::string::npos);
+        CHECK(head.substr(head.size() - 4) == "\r\n\r\n");
+    }
+
+    TEST_CASE("server: the JSON format keeps the raw target, and a body of any framing") {
+        ditto::ServerOptions o;
+        o.format = ditto::Format::json;
+        auto s = plain_server(o);
+        auto got = raw_exchange(s->http_port(),
+                                "POST /a%2Fb?x=%2F HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+                                "chunked\r\nConnection: close\r\n\r\n3\r\n\xff\x00\x01\r\n0\r\n\r\n"s);
+        auto split = got.find("\r\n\r\n");
+        REQUIRE(split != std::string::npos);
+        CHECK(got.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        auto j = nlohmann::json::parse(got.substr(split + 4));
+        CHECK(j["method"] == "POST");
+        CHECK(j["path"] == "/a%2Fb");
+        CHECK(j["query"] == "x=%2F");
+        CHECK(j["body_base64"] == util::base64_encode(std::string("\xff\x00\x01", 3)));
+        CHECK_FALSE(j["headers"].contains("transfer-encoding"));
+
+        // A POST without a length has no body (RFC 9112 §6.3): echoed, not refused.
+        auto no_length = raw_exchange(s->http_port(), "POST /n HTTP/1.1\r\nHost: h\r\n"
+                                                      "Connection: close\r\n\r\n");
+        REQUIRE(no_length.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(nlohmann::json::parse(no_length.substr(no_length.find("\r\n\r\n") + 4))["body"] ==
+              "");
+
+        // A header value JSON cannot carry (not UTF-8) is an error of ditto's, as before.
+        auto bad = raw_exchange(s->http_port(), "GET / HTTP/1.1\r\nHost: h\r\nX-Bin: \xff\xfe\r\n"
+                                                "Connection: close\r\n\r\n");
+        CHECK(bad.rfind("HTTP/1.1 500 ", 0) == 0);
+        CHECK(bad.find("\"code\":\"ditto.internal\"") != std::string::npos);
+    }
+
+    TEST_CASE("server: max_body_bytes refuses a larger body with 413, the limit itself passes") {
+        ditto::ServerOptions o;
+        o.max_body_bytes = 16;
+        auto s = plain_server(o);
+        auto at_limit = raw_exchange(s->http_port(), "PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: "
+                                                     "16\r\nConnection: close\r\n\r\n" +
+                                                         std::string(16, 'b'));
+        CHECK(at_limit.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(at_limit.substr(at_limit.size() - 18) == "\n\n" + std::string(16, 'b'));
+        auto over = raw_exchange(s->http_port(), "PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: "
+                                                 "17\r\n\r\n" +
+                                                     std::string(17, 'b'));
+        CHECK(over.rfind("HTTP/1.1 413 ", 0) == 0);
+        CHECK(over.find("request.too_large") != std::string::npos);
+        auto chunked = raw_exchange(s->http_port(),
+                                    "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    "10\r\n" + std::string(16, 'c') + "\r\n1\r\nc\r\n0\r\n\r\n");
+        CHECK(chunked.rfind("HTTP/1.1 413 ", 0) == 0);
     }
 }

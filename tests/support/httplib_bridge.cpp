@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "core/server/httplib_bridge.hpp"
+#include "support/httplib_bridge.hpp"
 
 #include <httplib.h>
 
 #include "core/util/strings.hpp"
-#include "core/util/strings.hpp"
 
-namespace vaultfwd::server {
+namespace vaultfwd::test {
 
 bool hidden_from_httplib(std::string_view name) {
     return util::iequals(name, "content-type") || util::iequals(name, "range") ||
@@ -18,17 +17,6 @@ std::string_view unhide_header_name(std::string_view name) {
         name.remove_prefix(k_hidden_prefix.size());
     return name;
 }
-
-namespace {
-
-bool is_framing(std::string_view name) {
-    for (const char* n : {"content-length", "transfer-encoding", "connection", "keep-alive"})
-        if (util::iequals(name, n))
-            return true;
-    return false;
-}
-
-} // namespace
 
 http::Request from_httplib(const httplib::Request& req) {
     http::Request r;
@@ -61,19 +49,4 @@ void hide_from_httplib(const httplib::Request& req) {
     r.ranges.clear();
 }
 
-void to_httplib(const http::Response& out, httplib::Response& res) {
-    res.status = out.status;
-    std::string content_type;
-    for (const auto& h : out.headers) {
-        if (util::iequals(h.name, "content-type"))
-            content_type = h.value;
-        else if (!is_framing(h.name))
-            res.headers.emplace(h.name, h.value);
-    }
-    if (!content_type.empty())
-        res.set_content(out.body, content_type);
-    else
-        res.body = out.body;
-}
-
-} // namespace vaultfwd::server
+} // namespace vaultfwd::test
