@@ -320,17 +320,13 @@ void Conn::close() {
     if (m_state == State::closed)
         return;
     auto keep = shared_from_this();
-    // An answer that was being written when the client went away is still logged; one still
-    // being made on a worker is logged when it arrives.
-    bool owed_log = m_ex && m_answering;
+    // An answer still being made on a worker is logged when it arrives (on_answer).
     m_state = State::closed;
     m_ctx.loop.clear_deadline(this);
     if (m_stream) {
         m_ctx.loop.remove(m_stream->fd());
         m_stream.reset();
     }
-    if (owed_log)
-        log_exchange();
     m_ctx.forget(this);
 }
 
@@ -629,6 +625,8 @@ void Conn::respond(http::Response response, bool close) {
     m_answering = true;
     write_answer(m_out, response, m_ex->head.method, m_close_after);
     m_ex->response = std::move(response);
+    // Logged as the answer goes out, so a client that has its answer finds its line in the log.
+    log_exchange();
     m_state = State::busy; // nothing is read until the answer is out
     set_deadline_ms(m_ctx.engine.opt.body_timeout_ms);
     if (m_out_off == m_out.size())
@@ -660,10 +658,7 @@ void Conn::after_written() {
     if (!m_answering)
         return; // an interim 100 Continue went out
     m_answering = false;
-    if (m_ex) {
-        log_exchange();
-        m_ex.reset();
-    }
+    m_ex.reset();
     if (m_close_after) {
         // Lingering close: the client's unread bytes are drained for a moment, so the answer is
         // not lost to a reset.

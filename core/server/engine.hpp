@@ -6,11 +6,11 @@
 // buffer, never a thread. What a listener does with a request lives in a Phases object (the
 // dialects), in the spirit of Pingora's ProxyHttp: on_head (auth, limits, routing; on the loop),
 // on_request (render/reveal, the upstream call, the answer's filters; on a worker), log (once,
-// after the answer went out). Phases never touch a socket; the per-exchange context (Exchange)
+// as the answer goes out). Phases never touch a socket; the per-exchange context (Exchange)
 // carries everything between them.
 //
 // Path of a request: socket -> [TLS] -> Parser (head) -> on_head -> [100 Continue] -> body ->
-// worker: on_request -> answer written on the loop -> log. Requests of a keep-alive connection
+// worker: on_request -> log -> answer written on the loop. Requests of a keep-alive connection
 // are read one at a time: the next is parsed only once the current one is answered, which makes
 // pipelining correct by construction.
 
@@ -65,7 +65,7 @@ class Phases {
     virtual std::optional<http::Response> on_connect(Exchange&);
     // On the loop: the answer to a request the parser refused (malformed, too large, timeout).
     virtual http::Response on_refusal(const http::ParseError& error, Exchange&);
-    // Once per exchange, after the answer was written (or the client went away).
+    // Once per exchange, as its answer goes out (or when it is made for a client already gone).
     virtual void log(const Exchange&) {}
 };
 
