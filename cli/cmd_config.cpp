@@ -103,7 +103,7 @@ void register_config(CLI::App& app) {
     check->add_option("--file", file, "Check this TOML file instead of the chosen profile");
     set_examples(check, "  vaultfwd config check\n"
                         "  vaultfwd --profile ci config check\n"
-                        "  vaultfwd config check --file fixtures/profile.example.toml\n");
+                        "  vaultfwd config check --file staging.toml\n");
     check->callback([] { run_check(file); });
     auto* show = cmd->add_subcommand("show", "Print the profile with its secrets masked");
     set_examples(show, "  vaultfwd config show\n  vaultfwd --json config show | jq .listen\n");
