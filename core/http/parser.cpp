@@ -147,6 +147,7 @@ bool Parser::fail(int request_status, std::string message, std::string header) {
     }
     m_error.message = std::move(message);
     m_error.header = std::move(header);
+    m_error.line = m_line_no;
     return false;
 }
 
@@ -168,8 +169,10 @@ Parser::Gather Parser::gather(std::string_view in, std::size_t& consumed, bool u
         if (!p)
             break;
         std::size_t nl = static_cast<const char*>(p) - window.data();
-        if (nl == 0 || window[nl - 1] != '\r')
+        if (nl == 0 || window[nl - 1] != '\r') {
+            m_line_no = 1 + static_cast<int>(std::count(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(nl), '\n'));
             return Gather::bare_lf;
+        }
         bool blank = nl == pos + 1;
         pos = nl + 1;
         if (!until_blank || blank) {
@@ -222,10 +225,12 @@ Parser::Event Parser::next(std::string_view in, std::size_t& consumed) {
                 return Event::error;
             }
             if (g == Gather::too_long) {
+                m_line_no = 0;
                 fail(431, too_large_message(std::string(what) + " head", "max_header_bytes", m_limits.max_head_bytes));
                 return Event::error;
             }
             bool ok = parse_head(text);
+            m_line_no = 0;
             m_line.clear();
             if (!ok)
                 return Event::error;
@@ -292,6 +297,7 @@ Parser::Event Parser::next(std::string_view in, std::size_t& consumed) {
             if (g == Gather::more)
                 return Event::need_more;
             if (g == Gather::bare_lf) {
+                m_line_no = 0;
                 fail(400, trailers ? "a chunked trailer line ends in a bare LF (lines end in CRLF)"
                                    : "a chunk-size line ends in a bare LF (lines end in CRLF)");
                 return Event::error;
@@ -344,6 +350,7 @@ Parser::Event Parser::finish() {
         std::size_t unused = 0;
         return next({}, unused);
     }
+    m_line_no = 0;
     fail(400, std::string("the stream ended before the ") + (m_kind == Kind::request ? "request" : "response") +
                   " was whole");
     return Event::error;
@@ -408,12 +415,13 @@ bool Parser::parse_head(std::string_view text) {
     m_body_total = 0;
     m_head.head_bytes = text.size();
     std::size_t pos = 0;
+    m_line_no = 1;
     std::string_view first = take_line(text, pos);
     if (!(m_kind == Kind::request ? parse_request_line(first) : parse_status_line(first)))
         return false;
 
     std::string_view length, encoding;
-    int lengths = 0, encodings = 0;
+    int lengths = 0, encodings = 0, length_line = 0, encoding_line = 0;
     bool chunked_last = false, close = false, keep_alive = false;
     std::size_t estimate = 0;
     for (std::size_t i = pos; i < text.size(); ++i)
@@ -423,16 +431,17 @@ bool Parser::parse_head(std::string_view text) {
         std::string_view line = take_line(text, pos);
         if (line.empty())
             break;
+        ++m_line_no;
         if (is_ows(line.front()))
-            return fail(400, "obsolete line folding in the " + what + " head is not accepted");
+            return fail(400, "folded header lines (obsolete line folding) are not accepted: join each to the line above");
         auto colon = line.find(':');
         if (colon == std::string_view::npos)
-            return fail(400, "a " + what + " header line has no \"name:\"");
+            return fail(400, "a header line has no ':' (a header line is \"Name: value\")");
         std::string_view name = line.substr(0, colon);
         if (name.empty() || !all(name, k_token))
             return fail(400, is_ows(name.empty() ? 'x' : name.back())
-                                 ? "a " + what + " header name is followed by whitespace before its colon"
-                                 : "a " + what + " header name is not a token");
+                                 ? "a header name is followed by whitespace before its colon"
+                                 : "a header name is not a valid token");
         if (line.size() + 2 > m_limits.max_header_line)
             return fail(431,
                         "the header line " + std::string(name) + " is longer than " +
@@ -445,9 +454,11 @@ bool Parser::parse_head(std::string_view text) {
         if (util::iequals(name, "content-length")) {
             ++lengths;
             length = value;
+            length_line = m_line_no;
         } else if (util::iequals(name, "transfer-encoding")) {
             ++encodings;
             encoding = value;
+            encoding_line = m_line_no;
             // Responses: the codings of every Transfer-Encoding line form one list; chunked
             // frames the body only as the last (RFC 9112 §6.3), and is never applied twice.
             bool any = false, bad = false;
@@ -471,25 +482,28 @@ bool Parser::parse_head(std::string_view text) {
         m_head.headers.push_back(Header{std::string(name), std::string(value)});
     }
     m_head.keep_alive = !close && (m_head.version_minor == 1 || keep_alive);
-    return frame_body(length, lengths, encoding, encodings, chunked_last);
+    return frame_body(length, lengths, length_line, encoding, encodings, encoding_line, chunked_last);
 }
 
-bool Parser::frame_body(std::string_view length, int lengths, std::string_view encoding, int encodings,
-                        bool chunked_last) {
+bool Parser::frame_body(std::string_view length, int lengths, int length_line, std::string_view encoding,
+                        int encodings, int encoding_line, bool chunked_last) {
     const std::string what = m_kind == Kind::request ? "request" : "response";
+    m_line_no = length_line;
     if (lengths > 1)
-        return fail(400, "Content-Length is given more than once");
+        return fail(400, "Content-Length is given twice or more");
     if (lengths && encodings)
-        return fail(400, "Content-Length and Transfer-Encoding together are not accepted");
+        return fail(400, "both Transfer-Encoding and Content-Length are given: only one may frame the body");
+    m_line_no = encoding_line;
     if (m_kind == Kind::request && (encodings > 1 || (encodings && !util::iequals(encoding, "chunked"))))
-        return fail(400, "the only Transfer-Encoding accepted is a single \"chunked\"");
+        return fail(400, "Transfer-Encoding must be only chunked (one header, one coding)");
+    m_line_no = length_line;
     if (lengths) {
         std::uint64_t n = 0;
         if (length.empty())
-            return fail(400, "Content-Length is not a decimal number");
+            return fail(400, "Content-Length is not a number (decimal digits only)");
         for (char c : length) {
             if (c < '0' || c > '9')
-                return fail(400, "Content-Length is not a decimal number");
+                return fail(400, "Content-Length is not a number (decimal digits only)");
             auto d = static_cast<std::uint64_t>(c - '0');
             if (n > (std::numeric_limits<std::uint64_t>::max() - d) / 10)
                 return fail(413, too_large_message(what + " body", "max_body_bytes", m_limits.max_body_bytes));
@@ -517,6 +531,7 @@ bool Parser::frame_body(std::string_view length, int lengths, std::string_view e
         m_head.body = BodyKind::until_close;
     } else if (m_limits.require_length_for_body_methods &&
                (m_head.method == "POST" || m_head.method == "PUT" || m_head.method == "PATCH")) {
+        m_line_no = 1;
         return fail(411, m_head.method + " needs a Content-Length or Transfer-Encoding: chunked");
     }
     if (m_head.body == BodyKind::length && m_head.content_length > m_limits.max_body_bytes)

@@ -64,6 +64,7 @@ struct ParseError {
     std::string message; // lowercase, names what is wrong (never a header value)
     std::string header;  // the header's name when one header is at fault
     std::string target;  // requests: the target, when the request line was readable
+    int line = 0;        // the head's line at fault (1: the request or status line), 0 when none
 };
 
 class Parser {
@@ -119,8 +120,8 @@ class Parser {
     bool parse_head(std::string_view text);
     bool parse_request_line(std::string_view line);
     bool parse_status_line(std::string_view line);
-    bool frame_body(std::string_view length, int lengths, std::string_view encoding, int encodings,
-                    bool chunked_last);
+    bool frame_body(std::string_view length, int lengths, int length_line, std::string_view encoding,
+                    int encodings, int encoding_line, bool chunked_last);
     bool parse_chunk_line(std::string_view line);
     bool parse_trailers(std::string_view text);
     // Records the refusal (request_status: 400, 411, 413 or 431; responses map it to 502) and
@@ -141,6 +142,7 @@ class Parser {
     bool m_head_request = false;
     bool m_connect_request = false;
     bool m_have_target = false; // the current request line was readable (for ParseError::target)
+    int m_line_no = 0;          // the head's line being read (for ParseError::line)
 };
 
 // Writing. The head as given: the request line (or status line) and each header in order, then

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/replay/recording.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "core/http/parser.hpp"
 #include "core/util/fs.hpp"
 #include "core/util/json_text.hpp"
 #include "core/util/strings.hpp"
@@ -171,194 +174,126 @@ Result<Recording> har_entry(const json& entry, std::size_t i, const std::string&
 
 // ---- raw HTTP/1.1 ----
 
-class Reader {
-  public:
-    explicit Reader(std::string_view text) : m_text(text) {}
-    bool at_end() const { return m_pos >= m_text.size(); }
-    int line() const { return m_line; }
-    std::size_t pos() const { return m_pos; }
-    std::string_view rest() const { return m_text.substr(m_pos); }
-
-    // The next line without its line end (LF or CRLF); `ended` tells whether one was there.
-    std::string_view next_line(bool* ended = nullptr) {
-        auto nl = m_text.find('\n', m_pos);
-        std::string_view line;
-        if (nl == std::string_view::npos) {
-            line = m_text.substr(m_pos);
-            m_pos = m_text.size();
-        } else {
-            line = m_text.substr(m_pos, nl - m_pos);
-            m_pos = nl + 1;
-        }
-        if (ended)
-            *ended = nl != std::string_view::npos;
-        if (!line.empty() && line.back() == '\r')
-            line.remove_suffix(1);
-        ++m_line;
-        return line;
-    }
-    // Takes `n` bytes, counting the lines they span.
-    std::string_view take(std::size_t n) {
-        auto out = m_text.substr(m_pos, n);
-        for (char c : out)
-            m_line += c == '\n';
-        m_pos += out.size();
-        return out;
-    }
-    // Skips blank (whitespace-only) lines.
-    void skip_blank_lines() {
-        while (!at_end()) {
-            auto nl = m_text.find('\n', m_pos);
-            auto line = m_text.substr(m_pos, nl == std::string_view::npos ? std::string_view::npos
-                                                                          : nl - m_pos);
-            if (!util::trim(line).empty())
-                return;
-            next_line();
-        }
-    }
-
-  private:
-    std::string_view m_text;
-    std::size_t m_pos = 0;
-    int m_line = 1;
-};
-
 Error raw_error(int line, const std::string& message) {
     return make_error("replay.bad_raw", message, line);
 }
 
-bool is_http_version(std::string_view v) {
-    if (v.size() < 6 || v.substr(0, 5) != "HTTP/")
-        return false;
-    v.remove_prefix(5);
-    auto digit = [](char c) { return c >= '0' && c <= '9'; };
-    if (v.size() == 1)
-        return digit(v[0]);
-    return v.size() == 3 && digit(v[0]) && v[1] == '.' && digit(v[2]);
-}
+// A raw file read with THE HTTP parser, message after message. Files are typed by people, so
+// each head's lines may end in LF: they are made CRLF before the (strict) parser sees the head.
+// Bodies are framed by HTTP/1.1 (Content-Length or chunked, whose bytes are taken as they are);
+// a request with neither has no body, and what follows is the next request.
+class RawReader {
+  public:
+    RawReader(std::string_view text, const std::string& file) : m_text(text), m_file(file) {
+        m_limits.require_length_for_body_methods = false;
+        // A local file the user chose: its size is the only bound.
+        m_limits.max_head_bytes = m_limits.max_header_line = 2 * text.size() + 8; // LF → CRLF
+        m_limits.max_body_bytes = std::numeric_limits<std::uint64_t>::max();
+    }
 
-Result<std::string> chunked_body(Reader& r) {
-    std::string body;
-    while (true) {
-        int at = r.line();
-        if (r.at_end())
-            return raw_error(at, "the chunked body ends before its last (zero-size) chunk");
-        auto size_line = r.next_line();
-        auto hex = util::trim(size_line.substr(0, size_line.find(';')));
-        if (hex.empty() || hex.size() > 8 ||
-            hex.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos)
-            return raw_error(at, "chunk size " + quote(size_line) + " is not a hex number");
-        std::size_t size = std::stoul(std::string(hex), nullptr, 16);
-        if (size == 0) {
-            while (!r.at_end() && !r.next_line().empty()) {
-                // Trailer fields carry nothing replay uses.
-            }
-            return body;
+    // Skips blank (whitespace-only) lines; false at the end of the text.
+    bool skip_blank_lines() {
+        while (m_pos < m_text.size()) {
+            auto nl = m_text.find('\n', m_pos);
+            auto line = m_text.substr(m_pos, nl == std::string_view::npos ? std::string_view::npos : nl - m_pos);
+            if (!util::trim(line).empty())
+                return true;
+            m_pos = nl == std::string_view::npos ? m_text.size() : nl + 1;
+            ++m_line;
         }
-        if (r.rest().size() < size)
-            return raw_error(at, "chunk of " + std::to_string(size) + " bytes, but only " +
-                                     std::to_string(r.rest().size()) + " follow");
-        body.append(r.take(size));
-        int end_line = r.line();
-        bool ended = false;
-        if (!r.next_line(&ended).empty() || !ended)
-            return raw_error(end_line, "chunk data is not followed by a line end");
-    }
-}
-
-Result<Recording> raw_message(Reader& r, std::size_t index, const std::string& file, bool& more) {
-    Recording rec;
-    rec.file = file;
-    rec.index = index;
-    rec.line = r.line();
-    auto request_line = r.next_line();
-    std::vector<std::string> parts;
-    for (auto& p : util::split(request_line, ' '))
-        if (!p.empty())
-            parts.push_back(p);
-    if (parts.size() != 3 || !is_http_version(parts[2]))
-        return raw_error(rec.line, "the request line must be METHOD TARGET HTTP/1.1, got " +
-                                       quote(request_line));
-    rec.method = parts[0];
-    if (!http::is_token(rec.method))
-        return raw_error(rec.line, quote(rec.method) + " is not an HTTP method");
-    rec.target = parts[1];
-    auto split = split_target(rec.target);
-    if (!split)
-        return raw_error(rec.line, split.error().message);
-    rec.path = split->first;
-    rec.query = split->second;
-
-    http::Headers all;
-    int content_length_line = 0;
-    while (!r.at_end()) {
-        int at = r.line();
-        auto line = r.next_line();
-        if (line.empty())
-            break;
-        if (line.front() == ' ' || line.front() == '\t')
-            return raw_error(at, "a header line starts with whitespace (folded header lines are "
-                                 "not supported: join it to the line above)");
-        if (line.find('\r') != std::string_view::npos || line.find('\0') != std::string_view::npos)
-            return raw_error(at, "a header line holds a bare CR or a NUL byte");
-        auto colon = line.find(':');
-        if (colon == std::string_view::npos)
-            return raw_error(at, "a header line has no ':' (expected \"Name: value\", then an "
-                                 "empty line before the body)");
-        std::string name(line.substr(0, colon));
-        if (!http::is_token(name))
-            return raw_error(at, "header name " + quote(name) + " is not a valid token");
-        if (util::iequals(name, "content-length"))
-            content_length_line = at;
-        all.push_back({name, std::string(util::trim(line.substr(colon + 1)))});
+        return false;
     }
 
-    auto te = http::find(all, "transfer-encoding");
-    auto lengths = http::find_all(all, "content-length");
-    more = false;
-    if (te && !lengths.empty())
-        return raw_error(content_length_line,
-                         "both Transfer-Encoding and Content-Length are given: keep one");
-    if (te) {
-        if (!util::iequals(util::trim(*te), "chunked"))
-            return raw_error(rec.line, "Transfer-Encoding " + quote(*te) +
-                                           " is not supported (only chunked)");
-        auto body = chunked_body(r);
-        if (!body)
-            return body.error();
-        rec.body = std::move(*body);
-        more = true;
-    } else if (!lengths.empty()) {
-        std::string first(util::trim(lengths.front()));
-        for (const auto& l : lengths)
-            if (util::trim(l) != first)
-                return raw_error(content_length_line, "Content-Length is given twice with "
-                                                      "different values");
-        if (first.empty() || first.size() > 12 ||
-            first.find_first_not_of("0123456789") != std::string::npos)
-            return raw_error(content_length_line,
-                             "Content-Length " + quote(first) + " is not a number");
-        std::size_t n = std::stoull(first);
-        if (r.rest().size() < n)
-            return raw_error(content_length_line,
-                             "Content-Length is " + std::to_string(n) + " but only " +
-                                 std::to_string(r.rest().size()) + " bytes follow the headers");
-        rec.body = std::string(r.take(n));
-        more = true;
-    } else {
-        std::string_view rest = r.rest();
-        if (rest.size() >= 2 && rest.substr(rest.size() - 2) == "\r\n")
-            rest.remove_suffix(2);
-        else if (!rest.empty() && rest.back() == '\n')
-            rest.remove_suffix(1);
-        rec.body = std::string(rest);
-        r.take(r.rest().size());
+    Result<Recording> next(std::size_t index) {
+        Recording rec;
+        rec.file = m_file;
+        rec.index = index;
+        rec.line = m_line;
+        // The head up to its blank line (or the end of the file), line ends made CRLF.
+        std::string head;
+        int lines = 0;
+        while (m_pos < m_text.size()) {
+            auto nl = m_text.find('\n', m_pos);
+            std::string_view line = m_text.substr(m_pos, nl == std::string_view::npos ? std::string_view::npos : nl - m_pos);
+            m_pos = nl == std::string_view::npos ? m_text.size() : nl + 1;
+            ++lines;
+            if (!line.empty() && line.back() == '\r')
+                line.remove_suffix(1);
+            head.append(line);
+            head += "\r\n";
+            if (line.empty())
+                break;
+        }
+        if (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0)
+            head += "\r\n"; // the file ends with the head
+        http::Parser parser(http::Parser::Kind::request, m_limits);
+        std::size_t used = 0;
+        if (parser.next(head, used) != http::Parser::Event::head)
+            return parse_error(parser.error(), rec.line);
+        m_line += lines;
+        const http::Head& h = parser.head();
+        rec.method = h.method;
+        rec.target = h.target;
+        auto split = split_target(rec.target);
+        if (!split)
+            return raw_error(rec.line, split.error().message);
+        rec.path = split->first;
+        rec.query = split->second;
+        for (const auto& field : h.headers)
+            if (!is_dropped_header(field.name))
+                rec.headers.push_back(field);
+
+        std::string_view rest = m_text.substr(m_pos);
+        while (true) {
+            auto event = parser.next(rest, used);
+            take(rest.substr(0, used));
+            rest.remove_prefix(used);
+            if (event == http::Parser::Event::body)
+                rec.body.append(parser.body_piece());
+            else if (event == http::Parser::Event::message_end)
+                return rec;
+            else if (event == http::Parser::Event::need_more)
+                return parser.finish() == http::Parser::Event::message_end ? Result<Recording>(rec) : cut_short(h, rec);
+            else if (event == http::Parser::Event::error)
+                return raw_error(m_line, parser.error().message + chunk_hint(parser.error()));
+        }
     }
-    for (auto& h : all)
-        if (!is_dropped_header(h.name))
-            rec.headers.push_back(std::move(h));
-    return rec;
-}
+
+  private:
+    // Counts the lines of the bytes read from the file.
+    void take(std::string_view bytes) {
+        m_pos += bytes.size();
+        m_line += static_cast<int>(std::count(bytes.begin(), bytes.end(), '\n'));
+    }
+
+    Error parse_error(const http::ParseError& e, int first_line) const {
+        return raw_error(e.line > 0 ? first_line + e.line - 1 : first_line, e.message);
+    }
+
+    static std::string chunk_hint(const http::ParseError& e) {
+        return e.message.find("bare LF") != std::string::npos
+                   ? " (a chunked body's framing lines need CRLF line ends in a raw file)"
+                   : "";
+    }
+
+    Error cut_short(const http::Head& h, const Recording& rec) const {
+        if (h.body == http::BodyKind::length) {
+            int line = rec.line;
+            for (std::size_t i = 0; i < h.headers.size(); ++i)
+                if (util::iequals(h.headers[i].name, "content-length"))
+                    line = rec.line + 1 + static_cast<int>(i);
+            return raw_error(line, "Content-Length is " + std::to_string(h.content_length) + " but only " +
+                                       std::to_string(rec.body.size()) + " bytes follow the headers");
+        }
+        return raw_error(m_line, "the chunked body ends before its last (zero-size) chunk");
+    }
+
+    std::string_view m_text;
+    const std::string& m_file;
+    http::ParseLimits m_limits;
+    std::size_t m_pos = 0;
+    int m_line = 1;
+};
 
 } // namespace
 
@@ -441,21 +376,15 @@ Result<std::vector<Recording>> parse_har(std::string_view text, const std::strin
 Result<std::vector<Recording>> parse_raw(std::string_view text, const std::string& file) {
     if (text.substr(0, 3) == "\xEF\xBB\xBF")
         text.remove_prefix(3);
-    Reader r(text);
+    RawReader reader(text, file);
     std::vector<Recording> out;
     Namer namer(file);
-    while (true) {
-        r.skip_blank_lines();
-        if (r.at_end())
-            break;
-        bool more = false;
-        auto rec = raw_message(r, out.size() + 1, file, more);
+    while (reader.skip_blank_lines()) {
+        auto rec = reader.next(out.size() + 1);
         if (!rec)
             return rec.error();
         rec->name = namer.name(rec->index, {});
         out.push_back(std::move(*rec));
-        if (!more)
-            break;
     }
     if (out.empty())
         return make_error("replay.empty", "the file holds no HTTP request");

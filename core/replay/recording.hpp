@@ -42,10 +42,12 @@ struct Recording {
 // which field), "replay.empty".
 Result<std::vector<Recording>> parse_har(std::string_view text, const std::string& file);
 
-// Every request of a raw HTTP/1.1 message text. CRLF or LF line ends; the body is the
-// Content-Length bytes after the blank line (several messages may then follow one another), or a
-// chunked body decoded, or else the rest of the file minus one final line end (which editors
-// add). Errors: "replay.bad_raw" with the line, "replay.empty".
+// Every request of a raw HTTP/1.1 message text, read by THE HTTP parser (core/http) and framed
+// as HTTP/1.1 frames it: the body is the Content-Length bytes after the blank line, or a chunked
+// body decoded; a request with neither has none, and what follows is the next request (blank
+// lines between requests are skipped). A head's lines may end in LF or CRLF (files are typed by
+// people); a chunked body's framing needs CRLF. Errors: "replay.bad_raw" with the line,
+// "replay.empty".
 Result<std::vector<Recording>> parse_raw(std::string_view text, const std::string& file);
 
 // Reads `path` and parses it as HAR when its first non-blank byte is '{', else as raw HTTP.

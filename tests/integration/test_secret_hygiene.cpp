@@ -545,14 +545,15 @@ TEST_SUITE("secret_hygiene") {
         vf_scanned("tokenize (bad rule)", {"tokenize", "-", "--rule", "$.card[=FPE"},
                    json({{"card", k_card.value}}).dump());
 
-        test::write_text(
-            inputs / "kyc.http",
-            "POST https://api.partner.example/v1/kyc HTTP/1.1\n"
-            "Host: api.partner.example\nContent-Type: application/json\n"
-            "x-fp-id: " +
-                std::string(k_fp) +
-                "\n\n"
-                R"({"ssn_hmac":"{{ custom.ssn | hmac_sha256("00112233") }}","last4":"{{ custom.card | suffix(4) }}"})");
+        // Raw files are framed as HTTP/1.1: the body is the Content-Length bytes.
+        const std::string kyc_body =
+            R"({"ssn_hmac":"{{ custom.ssn | hmac_sha256("00112233") }}","last4":"{{ custom.card | suffix(4) }}"})";
+        test::write_text(inputs / "kyc.http",
+                         "POST https://api.partner.example/v1/kyc HTTP/1.1\n"
+                         "Host: api.partner.example\nContent-Type: application/json\n"
+                         "x-fp-id: " +
+                             std::string(k_fp) + "\nContent-Length: " + std::to_string(kyc_body.size()) +
+                             "\n\n" + kyc_body);
         auto replay_update = vf_scanned(
             "replay --update",
             {"replay", "--via", "reflect", "--server", "http://" + api, "--api-key", api_key,

@@ -260,6 +260,21 @@ TEST_CASE("http parser: a CONNECT request has no body; what follows is the tunne
     CHECK(rest == "\x16\x03\x01");
 }
 
+TEST_CASE("http parser: a refusal says which line of the head is at fault") {
+    auto line_of = [](const std::string& in) {
+        auto t = parse(k_request, in);
+        REQUIRE(t.failed);
+        return t.error.line;
+    };
+    CHECK(line_of("GET / HTTP/9\r\n\r\n") == 1);
+    CHECK(line_of("GET / HTTP/1.1\r\nA: b\r\nDummy: x\nContent-Length: 23\r\n\r\n") == 3);
+    CHECK(line_of("GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n") == 3);
+    CHECK(line_of("POST / HTTP/1.1\r\nContent-Length: 1\r\nA: b\r\nContent-Length: 1\r\n\r\nx") == 4);
+    CHECK(line_of("POST / HTTP/1.1\r\nA: b\r\nTransfer-Encoding: gzip\r\n\r\n") == 3);
+    CHECK(line_of("POST / HTTP/1.1\r\nA: b\r\n\r\n") == 1);
+    CHECK(line_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n") == 0);
+}
+
 TEST_CASE("http parser: without require_length_for_body_methods a POST without a length has no body") {
     ParseLimits limits;
     limits.require_length_for_body_methods = false;

@@ -205,13 +205,11 @@ TEST_SUITE("replay") {
         CHECK(b.body.empty());
     }
 
-    TEST_CASE("raw HTTP: LF files, a body to the end of the file, a chunked body") {
-        auto lf = one(
-            parse_raw("PATCH /x HTTP/1.1\nContent-Type: application/json\n\n{\"a\": 1}\n\nline 3\n",
-                      "lf.http"));
-        CHECK(lf.body == "{\"a\": 1}\n\nline 3"); // one final line end dropped, the rest kept
-        auto crlf = one(parse_raw("POST /x HTTP/1.1\r\n\r\nbody\r\n", "c.http"));
-        CHECK(crlf.body == "body");
+    TEST_CASE("raw HTTP: LF files, HTTP/1.1 framing (no length, no body), a chunked body") {
+        auto lf = one(parse_raw("PATCH /x HTTP/1.1\nContent-Type: application/json\nContent-Length: 16\n\n"
+                                "{\"a\": 1}\n\nline 3\n",
+                                "lf.http"));
+        CHECK(lf.body == "{\"a\": 1}\n\nline 3"); // LF kept inside the body, byte for byte
         auto none = one(parse_raw("GET /x HTTP/1.1\nHost: a", "h.http"));
         CHECK(none.body.empty());
         auto chunked = one(parse_raw("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -221,6 +219,31 @@ TEST_SUITE("replay") {
         CHECK_FALSE(http::find(chunked.headers, "transfer-encoding").has_value());
         auto bom = one(parse_raw("\xEF\xBB\xBFGET / HTTP/1.1\n\n", "bom.http"));
         CHECK(bom.method == "GET");
+    }
+
+    TEST_CASE("raw HTTP: a request without Content-Length or chunked has no body: the next line starts the next request") {
+        auto r = parse_raw("GET /a HTTP/1.1\nHost: x\n\nGET /b HTTP/1.1\nHost: x\n", "two.http");
+        REQUIRE_MESSAGE(r.ok(), r.error().describe("two.http"));
+        REQUIRE(r->size() == 2);
+        CHECK((*r)[0].path == "/a");
+        CHECK((*r)[0].body.empty());
+        CHECK((*r)[1].path == "/b");
+        CHECK((*r)[1].line == 4);
+        // A POST too (replay's raw files do not ask for a length); CRLF and LF mixed.
+        auto post = parse_raw("POST /p HTTP/1.1\r\n\r\nGET /q HTTP/1.1\n\n", "p.http");
+        REQUIRE_MESSAGE(post.ok(), post.error().describe("p.http"));
+        REQUIRE(post->size() == 2);
+        CHECK((*post)[0].body.empty());
+        CHECK((*post)[1].path == "/q");
+        // Text after a bodiless request that is not a request is refused, with its line.
+        auto stray = parse_raw("POST /x HTTP/1.1\n\nbody\n", "s.http");
+        REQUIRE_FALSE(stray.ok());
+        CHECK(stray.error().line == 3);
+        CHECK(contains(stray.error().message, "request line must be METHOD TARGET HTTP/1.1"));
+        // The parser stays strict inside a head: a bare CR is refused.
+        auto cr = parse_raw("GET /x HTTP/1.1\nA: b\rc\n\n", "cr.http");
+        REQUIRE_FALSE(cr.ok());
+        CHECK(cr.error().line == 2);
     }
 
     TEST_CASE("raw HTTP: malformed files give the line and what is wrong") {
@@ -254,10 +277,12 @@ TEST_SUITE("replay") {
             "both Transfer-Encoding and Content-Length"));
         CHECK(
             contains(err("POST /x HTTP/1.1\nTransfer-Encoding: gzip\n\n").message, "only chunked"));
-        CHECK(contains(err("POST /x HTTP/1.1\nTransfer-Encoding: chunked\n\nzz\nab\n0\n\n").message,
-                       "is not a hex number"));
-        CHECK(contains(err("POST /x HTTP/1.1\nTransfer-Encoding: chunked\n\n5\nab").message,
-                       "only 2 follow"));
+        CHECK(contains(err("POST /x HTTP/1.1\nTransfer-Encoding: chunked\n\nzz\r\nab\r\n0\r\n\r\n").message,
+                       "is not a hexadecimal number"));
+        CHECK(contains(err("POST /x HTTP/1.1\nTransfer-Encoding: chunked\n\n5\r\nab").message,
+                       "ends before its last (zero-size) chunk"));
+        CHECK(contains(err("POST /x HTTP/1.1\nTransfer-Encoding: chunked\n\n2\nab\n0\n\n").message,
+                       "need CRLF line ends in a raw file"));
         CHECK(err("\n \n\r\n").code == "replay.empty");
     }
 
