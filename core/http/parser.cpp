@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/util/hex.hpp"
 #include "core/util/strings.hpp"
 
 namespace vaultfwd::http {
@@ -61,16 +62,6 @@ std::string_view trim_ows(std::string_view s) {
     while (!s.empty() && is_ows(s.back()))
         s.remove_suffix(1);
     return s;
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 // Calls f(element) for each non-empty element of a comma-separated list, OWS trimmed.
@@ -547,7 +538,7 @@ bool Parser::parse_chunk_line(std::string_view line) {
     std::uint64_t size = 0;
     bool over = false;
     for (; i < line.size(); ++i) {
-        int h = hex_value(line[i]);
+        int h = util::hex_value(line[i]);
         if (h < 0)
             break;
         if (size > (std::numeric_limits<std::uint64_t>::max() >> 4))

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/jsonpath/iregexp.hpp"
+#include "core/util/hex.hpp"
 #include "core/util/utf8.hpp"
 
 namespace vaultfwd::jsonpath::detail {
@@ -62,16 +63,6 @@ bool is_name_first(char c) {
 }
 bool is_name_char(char c) {
     return is_name_first(c) || is_digit(c);
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 struct FunctionInfo {
@@ -382,7 +373,7 @@ class Parser {
             return false;
         char32_t value = 0;
         for (std::size_t i = 0; i < 4; ++i) {
-            int digit = hex_value(m_text[m_pos + i]);
+            int digit = util::hex_value(m_text[m_pos + i]);
             if (digit < 0)
                 return false;
             value = value * 16 + static_cast<char32_t>(digit);

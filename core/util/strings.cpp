@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/util/strings.hpp"
 
+#include "core/util/hex.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -86,15 +88,6 @@ std::string to_hex(std::string_view bytes) {
     return out;
 }
 
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 std::optional<std::string> from_hex(std::string_view hex) {
     if (hex.size() % 2)
