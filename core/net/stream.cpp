@@ -213,6 +213,18 @@ Io status_of(SSL* ssl, int rc, BioState& bio, bool& broken, std::string* error) 
     }
 }
 
+// One SSL_read or SSL_write: n bytes moved, or what to wait for.
+template <class Op> Io ssl_io(SSL* ssl, BioState& bio, bool& broken, std::size_t& n, Op op) {
+    ERR_clear_error();
+    bio.last = Io::ok;
+    int rc = op();
+    if (rc > 0) {
+        n = static_cast<std::size_t>(rc);
+        return Io::ok;
+    }
+    return status_of(ssl, rc, bio, broken, nullptr);
+}
+
 } // namespace
 
 Io TlsStream::handshake() {
@@ -237,14 +249,8 @@ Io TlsStream::read(char* buf, std::size_t cap, std::size_t& n) {
     n = 0;
     if (!m_ssl || m_impl->broken)
         return Io::error;
-    ERR_clear_error();
-    m_impl->bio.last = Io::ok;
-    int rc = SSL_read(m_ssl.get(), buf, static_cast<int>(std::min<std::size_t>(cap, INT_MAX)));
-    if (rc > 0) {
-        n = static_cast<std::size_t>(rc);
-        return Io::ok;
-    }
-    Io io = status_of(m_ssl.get(), rc, m_impl->bio, m_impl->broken, nullptr);
+    Io io = ssl_io(m_ssl.get(), m_impl->bio, m_impl->broken, n,
+                   [&] { return SSL_read(m_ssl.get(), buf, static_cast<int>(std::min<std::size_t>(cap, INT_MAX))); });
     // A peer that closes the socket without close_notify: the stream ended all the same (HTTP
     // framing tells whether a message was cut short).
     if (io == Io::error && m_impl->bio.last == Io::eof)
@@ -258,14 +264,8 @@ Io TlsStream::write(const char* buf, std::size_t len, std::size_t& n) {
         return Io::error;
     if (len == 0)
         return Io::ok;
-    ERR_clear_error();
-    m_impl->bio.last = Io::ok;
-    int rc = SSL_write(m_ssl.get(), buf, static_cast<int>(std::min<std::size_t>(len, INT_MAX)));
-    if (rc > 0) {
-        n = static_cast<std::size_t>(rc);
-        return Io::ok;
-    }
-    Io io = status_of(m_ssl.get(), rc, m_impl->bio, m_impl->broken, nullptr);
+    Io io = ssl_io(m_ssl.get(), m_impl->bio, m_impl->broken, n,
+                   [&] { return SSL_write(m_ssl.get(), buf, static_cast<int>(std::min<std::size_t>(len, INT_MAX))); });
     return io == Io::eof ? Io::error : io;
 }
 
