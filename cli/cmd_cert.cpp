@@ -6,6 +6,7 @@
 #include "cli/common.hpp"
 #include "cli/context.hpp"
 #include "core/tls/store.hpp"
+#include "core/util/fs.hpp"
 
 namespace vaultfwd::cli {
 
@@ -92,6 +93,11 @@ void run_add() {
     auto req = args().add;
     req.expiry = args().allow_expired ? tls::Expiry::allow : tls::Expiry::refuse;
     auto entry = unwrap(tls::add_cert(p, req, tls::now_epoch()));
+    // Added as given (a chain problem is the upstream's to judge), but said out loud.
+    auto warnings = tls::chain_warnings(unwrap(util::read_file(p.resolve(entry.cert))),
+                                        tls::now_epoch());
+    for (const auto& w : warnings)
+        std::cerr << "vaultfwd: warning: " << req.cert_file << ": " << w << "\n";
     auto reloaded = load_profile();
     auto rows = tls::list_certs(reloaded, tls::now_epoch());
     const tls::CertRow* row = nullptr;
@@ -103,7 +109,8 @@ void run_add() {
                             {"direction", entry.direction},
                             {"cert", entry.cert},
                             {"key", entry.key},
-                            {"profile", p.file.string()}};
+                            {"profile", p.file.string()},
+                            {"warnings", warnings}};
         if (row && row->readable)
             j["certificate"] = cert_info_json(row->info, row->expiry);
         print_json(j);

@@ -100,7 +100,8 @@ void register_config(CLI::App& app) {
     cmd->require_subcommand(1);
     auto* check = cmd->add_subcommand("check", "Validate a profile and point at each error's line");
     static std::string file;
-    check->add_option("--file", file, "Check this TOML file instead of the chosen profile");
+    check->add_option("--file", file, "Check this TOML file instead of the chosen profile")
+        ->type_name("FILE");
     set_examples(check, "  vaultfwd config check\n"
                         "  vaultfwd --profile ci config check\n"
                         "  vaultfwd config check --file staging.toml\n");

@@ -60,8 +60,7 @@ void run_ditto() {
             auto leaf = unwrap(tls::issue_localhost_cert(ca, a.host));
             o.tls_cert_pem = tls::cert_to_pem(leaf.cert.get());
             o.tls_key_pem = tls::key_to_pem(leaf.key.get());
-            trust_hint = p.ca.cert.empty() ? (p.data_dir / "ca.pem").string()
-                                           : p.resolve(p.ca.cert).string();
+            trust_hint = tls::ca_cert_path(p).string();
         }
         if (!a.client_ca.empty())
             o.client_ca_pem = unwrap(util::read_file(a.client_ca));
@@ -107,8 +106,10 @@ void register_ditto(CLI::App& app) {
     auto& a = args();
     cmd->add_option("--host", a.host, "Address to listen on")->capture_default_str();
     cmd->add_option("--port", a.port, "Plain HTTP port (0: pick a free one)")
+        ->check(port_number())
         ->capture_default_str();
     cmd->add_option("--tls-port", a.tls_port, "HTTPS port (0: pick a free one)")
+        ->check(port_number())
         ->capture_default_str();
     cmd->add_flag("--no-http", a.no_http, "No plain HTTP listener");
     cmd->add_flag("--no-https", a.no_https, "No HTTPS listener");

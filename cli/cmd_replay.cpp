@@ -4,10 +4,13 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/completions.hpp"
 #include "cli/context.hpp"
 #include "core/replay/golden.hpp"
 #include "core/replay/recording.hpp"
 #include "core/replay/runner.hpp"
+#include "core/tls/store.hpp"
+#include "core/upstream/url.hpp"
 #include "core/util/strings.hpp"
 
 namespace vaultfwd::cli {
@@ -32,6 +35,29 @@ std::string dump(const json& j) {
     return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
+// --via: reflect, ditto, or an echo server's http(s) URL (its port in range).
+CLI::Validator via_target() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            if (value == "reflect" || value == "ditto")
+                return {};
+            if (!util::starts_with_icase(value, "http://") &&
+                !util::starts_with_icase(value, "https://"))
+                return "must be reflect, ditto or an echo server's http(s) URL, not \"" + value +
+                       "\"";
+            auto url = upstream::parse_url(value);
+            return url ? std::string() : url.error().message;
+        },
+        "reflect|ditto|URL");
+}
+
+json skipped_json(const std::vector<replay::Skipped>& skipped) {
+    json out = json::array();
+    for (const auto& s : skipped)
+        out.push_back({{"file", s.file}, {"index", s.index}, {"scheme", s.scheme}});
+    return out;
+}
+
 std::string ensure_newline(std::string text) {
     if (!text.empty() && text.back() != '\n')
         text += '\n';
@@ -44,19 +70,56 @@ replay::RunnerOptions runner_options(const ReplayArgs& a) {
         o.via = replay::ViaKind::reflect;
     } else if (a.via == "ditto") {
         o.via = replay::ViaKind::ditto;
-    } else if (util::starts_with_icase(a.via, "http://") ||
-               util::starts_with_icase(a.via, "https://")) {
+    } else { // an http(s) URL: via_target() checked it
         o.via = replay::ViaKind::url;
         o.via_url = a.via;
-    } else {
-        fail("--via must be reflect, ditto or an echo server's http(s) URL, not \"" + a.via + "\"",
-             2);
     }
     o.server_url = a.server;
     o.api_key = a.api_key;
     o.timeout_ms = a.timeout_s * 1000;
     o.ignore_headers = a.ignore_headers;
     return o;
+}
+
+// True when the API server reports that the echo server's certificate did not verify.
+bool untrusted_echo(const http::Response& response) {
+    auto says = [](const std::string& text) {
+        return text.find("upstream.tls_verify_failed") != std::string::npos;
+    };
+    if (says(response.body))
+        return true;
+    for (const auto& h : response.headers)
+        if (says(h.value))
+            return true;
+    return false;
+}
+
+// What to trust, and where, when --via https://… was refused: the usual case is the profile's
+// own ditto, whose certificate the local CA signs.
+void hint_untrusted_echo(const profile::Profile& p, const std::string& via) {
+    // Absolute: the profile resolves relative paths against the home folder, not the cwd.
+    const std::string ca = std::filesystem::absolute(tls::ca_cert_path(p)).string();
+    std::cerr << "replay: the proxy does not trust the certificate of the echo server " << via
+              << "\n"
+              << "  'vaultfwd ditto' of this profile signs it with the local CA " << ca << ";\n"
+              << "  trust that CA in the [upstream] table of "
+              << std::filesystem::absolute(p.file).string() << ":\n"
+              << "    ca_files = [\"" << ca << "\"]\n"
+              << "  (a running 'vaultfwd serve' reads it when restarted). For a ditto started "
+                 "with --cert, add the\n  root that signed that certificate instead. Or replay "
+                 "with --via ditto: it starts an echo\n  server the proxy trusts.\n";
+}
+
+// One line per skipped entry, on stderr (results stay on stdout), cut short after a few: a
+// browser export can hold hundreds of data: images.
+void note_skipped(const std::vector<replay::Skipped>& skipped) {
+    constexpr std::size_t k_shown = 10;
+    for (std::size_t i = 0; i < skipped.size() && i < k_shown; ++i)
+        std::cerr << "replay: skipped " << skipped[i].file << " " << skipped[i].where << ": a "
+                  << skipped[i].scheme << ": URL is not an http(s) request\n";
+    if (skipped.size() > k_shown)
+        std::cerr << "replay: skipped " << skipped.size() - k_shown
+                  << " more entries that are not http(s) requests\n";
 }
 
 void run_replay(const ReplayArgs& a) {
@@ -68,13 +131,16 @@ void run_replay(const ReplayArgs& a) {
 
     // Every file is read before anything is sent, so a malformed one stops the run early.
     std::vector<replay::Recording> recordings;
+    std::vector<replay::Skipped> skipped;
     for (const auto& file : a.files) {
-        auto loaded = replay::load(file);
+        auto loaded = replay::load(file, &skipped);
         if (!loaded)
             fail(loaded.error().describe(file));
         for (auto& rec : *loaded)
             recordings.push_back(std::move(rec));
     }
+    if (!globals().json)
+        note_skipped(skipped);
     if (!a.expect.empty()) {
         std::map<std::string, std::string> owner;
         for (const auto& rec : recordings) {
@@ -92,6 +158,7 @@ void run_replay(const ReplayArgs& a) {
 
     json results = json::array();
     std::size_t failed = 0;
+    bool untrusted = false;
     for (const auto& rec : recordings) {
         const std::string label =
             rec.name + " (" + rec.file + " #" + std::to_string(rec.index) + ")";
@@ -108,6 +175,7 @@ void run_replay(const ReplayArgs& a) {
             results.push_back(row);
             continue;
         }
+        untrusted = untrusted || untrusted_echo(answer->response);
         row["status"] = answer->response.status;
         row["result"] = answer->text;
         if (golden_dir.empty()) {
@@ -163,13 +231,19 @@ void run_replay(const ReplayArgs& a) {
                            {"total", total},
                            {"passed", total - failed},
                            {"failed", failed},
+                           {"skipped", skipped_json(skipped)},
                            {"results", results}})
                   << "\n";
     } else {
         std::cout << "replay: " << total << (total == 1 ? " request" : " requests") << ", "
-                  << total - failed << " ok, " << failed << " failed\n";
+                  << total - failed << " ok, " << failed << " failed";
+        if (!skipped.empty())
+            std::cout << ", " << skipped.size() << " skipped (not http(s))";
+        std::cout << "\n";
     }
     std::cout.flush();
+    if (untrusted && options.via == replay::ViaKind::url)
+        hint_untrusted_echo(profile, a.via);
     if (failed > 0)
         fail(std::to_string(failed) + " of " + std::to_string(total) + " replayed requests " +
              (golden_dir.empty() ? "failed" : "did not match their golden files"));
@@ -184,16 +258,21 @@ void register_replay(CLI::App& app) {
                   "server, and compare the results with golden files");
     cmd->add_option("files", args.files, "HAR files (.har) and raw HTTP/1.1 message files")
         ->required();
-    cmd->add_option("--via", args.via,
-                    "reflect: render bodies with /vault_proxy/reflect; ditto: send through the "
-                    "proxy to an in-process ditto; URL: to that echo server instead")
-        ->capture_default_str();
+    complete_as(cmd->add_option("--via", args.via,
+                                "reflect: render bodies with /vault_proxy/reflect; ditto: send "
+                                "through the proxy to an in-process ditto; URL: to that echo "
+                                "server instead")
+                    ->check(via_target())
+                    ->capture_default_str(),
+                {ValueKind::choices, {"reflect", "ditto"}});
     cmd->add_option("--server", args.server,
-                    "Use a running 'vaultfwd serve' (its API origin) instead of an in-process one");
+                    "Use a running 'vaultfwd serve' (its API origin) instead of an in-process one")
+        ->check(http_url());
     cmd->add_option("--api-key", args.api_key,
                     "API key for the server (default: the profile's first)");
     cmd->add_option("--expect", args.expect,
-                    "Compare each result with DIR/<file-stem>-<n>.txt (or -<HAR comment>.txt)");
+                    "Compare each result with DIR/<file-stem>-<n>.txt (or -<HAR comment>.txt)")
+        ->type_name("DIR");
     cmd->add_flag("--update", args.update, "Write or rewrite the golden files of --expect");
     cmd->add_option("--ignore-header", args.ignore_headers,
                     "Leave this header out of results (repeatable), besides Date, Server, "

@@ -124,6 +124,7 @@ void run_import(const std::string& file, bool dry_run) {
                     {"dry_run", dry_run},
                     {"imported", routes},
                     {"skipped", report.skipped},
+                    {"already", report.already},
                     {"notes", report.notes}});
         return;
     }
@@ -136,7 +137,11 @@ void run_import(const std::string& file, bool dry_run) {
         std::cout << "note: " << n << "\n";
     for (const auto& s : report.skipped)
         std::cout << "not imported: " << s << "\n";
+    for (const auto& id : report.already)
+        std::cout << "route " << id << " is already in the profile, unchanged\n";
     std::cout << report.routes.size() << " route(s) " << verb << " into " << p.file.string();
+    if (!report.already.empty())
+        std::cout << ", " << report.already.size() << " already in the profile";
     if (!report.skipped.empty())
         std::cout << ", " << report.skipped.size() << " part(s) not imported (see above)";
     std::cout << "\n";

@@ -74,8 +74,10 @@ void run_serve(const ServeOptions& opts) {
 void register_serve(CLI::App& app) {
     auto* cmd = app.add_subcommand("serve", "Run the local vault proxy (API port and forward-proxy port)");
     static ServeOptions opts;
-    cmd->add_option("--api-listen", opts.api_listen, "host:port of the API listener (default from the profile; port 0 picks one)");
-    cmd->add_option("--proxy-listen", opts.proxy_listen, "host:port of the forward proxy (default from the profile; port 0 picks one)");
+    cmd->add_option("--api-listen", opts.api_listen, "host:port of the API listener (default from the profile; port 0 picks one)")
+        ->check(listen_address());
+    cmd->add_option("--proxy-listen", opts.proxy_listen, "host:port of the forward proxy (default from the profile; port 0 picks one)")
+        ->check(listen_address());
     set_examples(cmd, "  vaultfwd serve\n"
                       "  vaultfwd --profile ci serve --api-listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0\n"
                       "  curl -u $KEY: http://127.0.0.1:7410/vault_proxy/reflect -H 'x-fp-id: fp_id_test_abc' \\\n"

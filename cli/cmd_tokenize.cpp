@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/completions.hpp"
 #include "cli/context.hpp"
 #include "core/util/fs.hpp"
 #include "core/vault/ledger.hpp"
@@ -301,17 +302,22 @@ void register_tokenize(CLI::App& app) {
         "tokenize",
         "Vault the values JSONPath rules select in JSON fixtures, replacing them by aliases");
     cmd->add_option("fixtures", args.inputs, "JSON files or folders of them (*.json); - is stdin")
+        ->type_name("FILE")
         ->required();
     cmd->add_option("-r,--rule", args.rules,
                     "PATH=FORMAT, e.g. '$.card.number=FPE_SIX_T_FOUR' (format defaults to UUID)")
         ->allow_extra_args(false); // one value per --rule, so fixtures after it stay fixtures
-    cmd->add_option("--rules", args.rules_file, "A TOML file of [[rule]] tables (path, format)");
+    cmd->add_option("--rules", args.rules_file, "A TOML file of [[rule]] tables (path, format)")
+        ->type_name("FILE");
     cmd->add_option("-o,--output", args.output,
-                    "Output file, or folder (mirrors input folders); default stdout");
+                    "Output file, or folder (mirrors input folders); default stdout")
+        ->type_name("FILE");
     cmd->add_flag("--in-place", args.in_place, "Rewrite the fixtures themselves");
-    cmd->add_option("--progress", args.progress,
-                    "Progress bar on stderr: auto (a terminal and a large input), always, never")
-        ->capture_default_str();
+    complete_as(cmd->add_option("--progress", args.progress,
+                                "Progress bar on stderr: auto (a terminal and a large input), "
+                                "always, never")
+                    ->capture_default_str(),
+                {ValueKind::choices, {"auto", "always", "never"}});
     set_examples(
         cmd, "  vaultfwd tokenize payment.json --rule '$.card.number=FPE_SIX_T_FOUR' "
              "--rule '$..cvv=NUM_LENGTH_PRESERVING'\n"

@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/completions.hpp"
 #include "cli/context.hpp"
 #include "core/util/strings.hpp"
 #include "core/vault/store.hpp"
@@ -274,10 +275,11 @@ void register_vault(CLI::App& app) {
     static std::string alias_value, alias_format = "UUID";
     auto* a = cmd->add_subcommand("alias", "Print the alias for a value (the same one every time)");
     a->add_option("value", alias_value, "The value; - reads one line from stdin")->required();
-    a->add_option("-f,--format", alias_format,
-                  "UUID, RAW_UUID, NUM_LENGTH_PRESERVING, FPE_SIX_T_FOUR, FPE_T_FOUR, PFPT or "
-                  "NON_LUHN_FPE_ALPHANUMERIC")
-        ->capture_default_str();
+    complete_as(a->add_option("-f,--format", alias_format,
+                              "UUID, RAW_UUID, NUM_LENGTH_PRESERVING, FPE_SIX_T_FOUR, FPE_T_FOUR, "
+                              "PFPT or NON_LUHN_FPE_ALPHANUMERIC")
+                    ->capture_default_str(),
+                {ValueKind::choices, vault::alias_format_names()});
     set_examples(a, "  vaultfwd vault alias 4111111111111111 --format FPE_SIX_T_FOUR\n"
                     "  vaultfwd vault alias 'Jane Doe'\n"
                     "  echo 123 | vaultfwd vault alias - --format NUM_LENGTH_PRESERVING\n");

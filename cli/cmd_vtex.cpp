@@ -21,7 +21,8 @@ void register_vtex(CLI::App& app) {
     create->add_option("--exp-month", card.exp_month, "Expiry month, 1-12")->required();
     create->add_option("--exp-year", card.exp_year, "Expiry year, four digits")->required();
     create->add_option("--api-base", api_base,
-                       "Base URL of the running serve (default http://<listen.api> of the profile)");
+                       "Base URL of the running serve (default http://<listen.api> of the profile)")
+        ->check(http_url());
     set_examples(create, "  vaultfwd vtex payment --number 5555444433331111 --holder 'JOHN DOE' --csc 123 \\\n"
                          "      --exp-month 02 --exp-year 2028 > create-payment.json\n"
                          "  jq -r .secureProxyUrl create-payment.json\n");

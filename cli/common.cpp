@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "core/server/api_server.hpp"
+#include "core/upstream/url.hpp"
+
 namespace vaultfwd::cli {
 
 Globals& globals() {
@@ -30,5 +33,41 @@ void set_examples(CLI::App* app, const std::string& examples) {
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+
+CLI::Validator port_number() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            // Checked as text, so "99999" or "4294967297" cannot wrap into some other port.
+            bool digits = !value.empty() && value.size() <= 5 &&
+                          value.find_first_not_of("0123456789") == std::string::npos;
+            if (!digits || std::stoi(value) > 65535)
+                return "port " + value + " is out of range: a port is 0 to 65535 (0 picks a "
+                                         "free one)";
+            return {};
+        },
+        "PORT");
+}
+
+namespace {
+
+// A check whose message is the parser's own error, the same the profile's values get.
+template <class Parse> CLI::Validator parsed_by(Parse parse, const std::string& type) {
+    return CLI::Validator(
+        [parse](std::string& value) -> std::string {
+            auto parsed = parse(value);
+            return parsed ? std::string() : parsed.error().message;
+        },
+        type);
+}
+
+} // namespace
+
+CLI::Validator listen_address() {
+    return parsed_by([](const std::string& v) { return server::parse_listen(v); }, "HOST:PORT");
+}
+
+CLI::Validator http_url() {
+    return parsed_by([](const std::string& v) { return upstream::parse_url(v); }, "URL");
+}
 
 } // namespace vaultfwd::cli

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -11,6 +12,16 @@
 namespace vaultfwd::cli {
 
 namespace {
+
+std::map<const CLI::Option*, ValueKind>& declared_kinds() {
+    static std::map<const CLI::Option*, ValueKind> kinds;
+    return kinds;
+}
+
+ValueKind kind_of(const CLI::Option& opt) {
+    auto it = declared_kinds().find(&opt);
+    return it != declared_kinds().end() ? it->second : value_kind(opt.get_type_name());
+}
 
 std::string first_line(const std::string& text) {
     auto nl = text.find('\n');
@@ -30,21 +41,20 @@ CompletionOption describe_option(const CLI::Option& opt) {
     out.description = first_line(opt.get_description());
     out.takes_value = opt.get_expected_max() > 0 && opt.get_type_size_max() > 0; // flags expect 0
     if (out.takes_value)
-        out.value = value_kind(opt.get_type_name());
+        out.value = kind_of(opt);
     return out;
 }
 
 // Positionals are often names (cert rm NAME), so files are proposed only where the type or the
 // name says so.
 ValueKind positional_kind(const CLI::Option& positional) {
-    auto kind = value_kind(positional.get_type_name());
-    if (kind.kind == ValueKind::choices || kind.kind == ValueKind::dir)
+    auto kind = kind_of(positional);
+    if (kind.kind != ValueKind::none)
         return kind;
     auto name = util::to_lower(positional.get_name(true));
-    if (positional.get_type_name().find("FILE") != std::string::npos ||
-        name.find("file") != std::string::npos || name.find("path") != std::string::npos)
+    if (name.find("file") != std::string::npos || name.find("path") != std::string::npos)
         return {ValueKind::file, {}};
-    return {ValueKind::none, {}};
+    return kind;
 }
 
 // Options of `app` and of the option groups (unnamed sub-apps) inside it.
@@ -116,6 +126,8 @@ std::string value_word(const ValueKind& v) {
         return "dir";
     case ValueKind::choices:
         return "choice:" + util::join(v.words, " ");
+    case ValueKind::profile:
+        return "profile";
     }
     return "none";
 }
@@ -125,6 +137,11 @@ std::string root_name(const CLI::App& root) {
 }
 
 } // namespace
+
+CLI::Option* complete_as(CLI::Option* opt, ValueKind kind) {
+    declared_kinds()[opt] = std::move(kind);
+    return opt;
+}
 
 ValueKind value_kind(const std::string& type_name) {
     ValueKind v;
@@ -137,9 +154,6 @@ ValueKind value_kind(const std::string& type_name) {
                 v.words.emplace_back(util::trim(w));
         return v;
     }
-    for (const char* numeric : {"INT", "UINT", "FLOAT", "NUMBER"})
-        if (starts_with(type_name, numeric))
-            v.kind = ValueKind::none;
     if (type_name.find("DIR") != std::string::npos)
         v.kind = ValueKind::dir;
     if (type_name.find("FILE") != std::string::npos || type_name.find("PATH") != std::string::npos)
@@ -184,8 +198,8 @@ std::string bash_completion(const CLI::App& root) {
     }
     s << "    esac\n}\n\n";
 
-    s << "# What the option $2 of command $1 takes: file, dir, none or choice:WORDS; nothing for "
-         "a flag.\n";
+    s << "# What the option $2 of command $1 takes: file, dir, profile, none or choice:WORDS; "
+         "nothing for\n# a flag.\n";
     s << fn << "_value() {\n    case \"$1|$2\" in\n";
     for (const auto& c : commands)
         for (const auto& o : c.options) {
@@ -206,7 +220,21 @@ std::string bash_completion(const CLI::App& root) {
               << single_quoted_sh(value_word(c.positional)) << " ;;\n";
     s << "    esac\n}\n\n";
 
-    s << fn
+    s << "# The profiles of the home folder $1 (default as " << name
+      << " finds it): <home>/<name>.toml.\n"
+      << fn
+      << "_profiles() {\n"
+         "    local home=\"${1:-${VAULTFWD_HOME:-${XDG_CONFIG_HOME:-$HOME/.config}/vaultfwd}}\" f\n"
+         "    home=\"${home/#\\~/$HOME}\"\n"
+         "    for f in \"$home\"/*.toml; do\n"
+         "        [[ -f \"$f\" ]] || continue\n"
+         "        f=\"${f##*/}\"\n"
+         "        printf '%s\\n' \"${f%.toml}\"\n"
+         "    done\n"
+         "}\n\n";
+
+    s << "# Completes $2 as a value of kind $1; $3 is the --home given, if any.\n"
+      << fn
       << "_complete_value() {\n"
          "    case \"$1\" in\n"
          "        file) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "
@@ -214,6 +242,9 @@ std::string bash_completion(const CLI::App& root) {
          "        dir) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "
          "\"$2\") ;;\n"
          "        choice:*) mapfile -t COMPREPLY < <(compgen -W \"${1#choice:}\" -- \"$2\") ;;\n"
+         "        profile) mapfile -t COMPREPLY < <(compgen -W \"$("
+      << fn
+      << "_profiles \"$3\")\" -- \"$2\") ;;\n"
          "    esac\n"
          "}\n\n";
 
@@ -221,17 +252,19 @@ std::string bash_completion(const CLI::App& root) {
       << "() {\n"
          "    local cur=\"${COMP_WORDS[COMP_CWORD]}\" cmdpath="
       << single_quoted_sh(name)
-      << " word value=\"\" i\n"
+      << " word opt=\"\" value=\"\" home=\"\" i\n"
          "    COMPREPLY=()\n"
          "    for ((i = 1; i < COMP_CWORD; i++)); do\n"
          "        word=\"${COMP_WORDS[i]}\"\n"
          "        if [[ -n \"$value\" ]]; then\n"
          "            # \"--opt=value\" arrives as three words: --opt, =, value.\n"
-         "            [[ \"$word\" == \"=\" ]] || value=\"\"\n"
+         "            [[ \"$word\" == \"=\" ]] && continue\n"
+         "            [[ \"$opt\" == --home ]] && home=\"$word\"\n"
+         "            value=\"\"\n"
          "            continue\n"
          "        fi\n"
          "        case \"$word\" in\n"
-         "            -*) value=\"$("
+         "            -*) opt=\"$word\" value=\"$("
       << fn
       << "_value \"$cmdpath\" \"$word\")\" ;;\n"
          "            *) [[ \" $("
@@ -244,7 +277,7 @@ std::string bash_completion(const CLI::App& root) {
          "        [[ \"$cur\" == \"=\" ]] && cur=\"\"\n"
          "        "
       << fn
-      << "_complete_value \"$value\" \"$cur\"\n"
+      << "_complete_value \"$value\" \"$cur\" \"$home\"\n"
          "        return 0\n"
          "    fi\n"
          "    if [[ \"$cur\" == -* ]]; then\n"
@@ -331,13 +364,19 @@ std::string zsh_completion(const CLI::App& root) {
               << ") REPLY=" << single_quoted_sh(value_word(c.positional)) << " ;;\n";
     s << "        (*) REPLY='' ;;\n    esac\n}\n\n";
 
+    // $2: the --home given, if any; profiles are <home>/<name>.toml.
     s << fn
       << "_complete_value() {\n"
          "    local -a choices\n"
+         "    local home\n"
          "    case \"$1\" in\n"
          "        (file) _files ;;\n"
          "        (dir) _files -/ ;;\n"
          "        (choice:*) choices=(${=${1#choice:}}); compadd -a choices ;;\n"
+         "        (profile)\n"
+         "            home=\"${2:-${VAULTFWD_HOME:-${XDG_CONFIG_HOME:-$HOME/.config}/vaultfwd}}\"\n"
+         "            home=\"${home/#\\~/$HOME}\"\n"
+         "            choices=(\"$home\"/*.toml(N:t:r)); compadd -a choices ;;\n"
          "    esac\n"
          "}\n\n";
 
@@ -346,17 +385,19 @@ std::string zsh_completion(const CLI::App& root) {
       << "() {\n"
          "    local cmdpath="
       << single_quoted_sh(name)
-      << " word value='' i REPLY\n"
+      << " word opt='' value='' home='' i REPLY\n"
          "    local -a reply\n"
          "    for (( i = 2; i < CURRENT; i++ )); do\n"
          "        word=\"${words[i]}\"\n"
          "        if [[ -n \"$value\" ]]; then\n"
+         "            [[ \"$opt\" == --home ]] && home=\"$word\"\n"
          "            value=''\n"
          "            continue\n"
          "        fi\n"
          "        case \"$word\" in\n"
+         "            (--home=*) home=\"${word#--home=}\" ;;\n"
          "            (--*=*) ;;\n"
-         "            (-*) "
+         "            (-*) opt=\"$word\"; "
       << fn
       << "_value \"$cmdpath\" \"$word\"; value=\"$REPLY\" ;;\n"
          "            (*) "
@@ -370,7 +411,7 @@ std::string zsh_completion(const CLI::App& root) {
          "    if [[ -n \"$value\" ]]; then\n"
          "        "
       << fn
-      << "_complete_value \"$value\"\n"
+      << "_complete_value \"$value\" \"$home\"\n"
          "        return\n"
          "    fi\n"
          "    if [[ \"$cur\" == --*=* ]]; then\n"
@@ -380,7 +421,7 @@ std::string zsh_completion(const CLI::App& root) {
          "        compset -P '*='\n"
          "        "
       << fn
-      << "_complete_value \"$REPLY\"\n"
+      << "_complete_value \"$REPLY\" \"$home\"\n"
          "        return\n"
          "    fi\n"
          "    if [[ \"$cur\" == -* ]]; then\n"
@@ -489,6 +530,30 @@ std::string fish_completion(const CLI::App& root) {
          "    end\n"
          "    echo $cmdpath\n"
          "end\n\n"
+         "# The profiles of the home folder: --home on the command line, else as "
+      << name
+      << " finds it.\n"
+         "function "
+      << fn
+      << "_profiles\n"
+         "    set -l words (commandline -opc)\n"
+         "    set -l home $VAULTFWD_HOME\n"
+         "    for i in (seq (count $words))\n"
+         "        if test \"$words[$i]\" = --home; and test $i -lt (count $words)\n"
+         "            set home $words[(math $i + 1)]\n"
+         "        else if string match -q -- '--home=*' $words[$i]\n"
+         "            set home (string replace -- '--home=' '' $words[$i])\n"
+         "        end\n"
+         "    end\n"
+         "    if test -z \"$home\"\n"
+         "        set home $HOME/.config/vaultfwd\n"
+         "        test -n \"$XDG_CONFIG_HOME\"; and set home $XDG_CONFIG_HOME/vaultfwd\n"
+         "    end\n"
+         "    set home (string replace -r '^~' $HOME -- $home)\n"
+         "    for f in $home/*.toml\n"
+         "        string replace -r '.*/(.*)\\.toml$' '$1' -- $f\n"
+         "    end\n"
+         "end\n\n"
          "function "
       << fn
       << "_at\n"
@@ -520,6 +585,9 @@ std::string fish_completion(const CLI::App& root) {
                     break;
                 case ValueKind::choices:
                     s << " -x -a " << single_quoted_fish(util::join(o.value.words, " "));
+                    break;
+                case ValueKind::profile:
+                    s << " -x -a " << single_quoted_fish("(" + fn + "_profiles)");
                     break;
                 }
             }

@@ -14,9 +14,15 @@ namespace vaultfwd::cli {
 
 // How the value of an option (or a positional argument) is completed.
 struct ValueKind {
-    enum Kind { none, file, dir, choices } kind = file;
+    // profile: the names of the profiles in the home folder (--home, $VAULTFWD_HOME, …).
+    enum Kind { none, file, dir, choices, profile } kind = none;
     std::vector<std::string> words; // choices
 };
+
+// Declares what the values of `opt` complete to where its CLI11 type name does not say (a
+// choice CLI11 does not enforce, such as --via's "reflect" beside a URL; a profile name).
+// Returns `opt`, to chain.
+CLI::Option* complete_as(CLI::Option* opt, ValueKind kind);
 
 struct CompletionOption {
     std::vector<std::string> names; // "-y", "--yes"
@@ -39,7 +45,7 @@ struct CompletionCommand {
 std::vector<CompletionCommand> collect_commands(const CLI::App& root);
 
 // The value kind CLI11's type name implies: "{a,b}" choices (CLI::IsMember), FILE/PATH files,
-// DIR folders, INT/UINT/FLOAT/NUMBER nothing, anything else files.
+// DIR folders, anything else (TEXT, INT, …) nothing: a value that is a file must say so.
 ValueKind value_kind(const std::string& type_name);
 
 // Complete scripts: bash (`complete -F _vaultfwd vaultfwd`), zsh (#compdef, works autoloaded

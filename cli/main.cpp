@@ -5,6 +5,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/completions.hpp"
+#include "cli/usage.hpp"
 
 using namespace vaultfwd::cli;
 
@@ -15,8 +17,10 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.fallthrough();
     auto& g = globals();
-    app.add_option("--home", g.home, "Home folder (default $VAULTFWD_HOME or ~/.config/vaultfwd)");
-    app.add_option("--profile", g.profile, "Profile name (default: default)");
+    app.add_option("--home", g.home, "Home folder (default $VAULTFWD_HOME or ~/.config/vaultfwd)")
+        ->type_name("DIR");
+    complete_as(app.add_option("--profile", g.profile, "Profile name (default: default)"),
+                {ValueKind::profile, {}});
     app.add_flag("--json", g.json, "Machine-readable JSON output");
     app.add_flag("-v,--verbose", g.verbose, "More output (repeat for more)");
     app.set_version_flag("--version", std::string("vaultfwd ") + VAULTFWD_VERSION);
@@ -45,8 +49,9 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0)
             return app.exit(e); // --help, --version
-        std::cerr << "vaultfwd: error: " << e.what() << "\n"
-                  << "run 'vaultfwd --help' for usage\n";
+        auto usage = explain_usage_error(app, std::vector<std::string>(argv + 1, argv + argc), e);
+        std::cerr << "vaultfwd: error: " << usage.message << "\n"
+                  << "run '" << usage.help_path << " --help' for usage\n";
         return 2;
     } catch (const Failure& e) {
         std::cerr << "vaultfwd: error: " << e.what() << "\n";

@@ -56,138 +56,140 @@ _vaultfwd_options() {
     esac
 }
 
-# What the option $2 of command $1 takes: file, dir, none or choice:WORDS; nothing for a flag.
+# What the option $2 of command $1 takes: file, dir, profile, none or choice:WORDS; nothing for
+# a flag.
 _vaultfwd_value() {
     case "$1|$2" in
-        'vaultfwd|--home') echo 'file' ;;
-        'vaultfwd|--profile') echo 'file' ;;
-        'vaultfwd init|--home') echo 'file' ;;
-        'vaultfwd init|--profile') echo 'file' ;;
-        'vaultfwd config|--home') echo 'file' ;;
-        'vaultfwd config|--profile') echo 'file' ;;
+        'vaultfwd|--home') echo 'dir' ;;
+        'vaultfwd|--profile') echo 'profile' ;;
+        'vaultfwd init|--home') echo 'dir' ;;
+        'vaultfwd init|--profile') echo 'profile' ;;
+        'vaultfwd config|--home') echo 'dir' ;;
+        'vaultfwd config|--profile') echo 'profile' ;;
         'vaultfwd config check|--file') echo 'file' ;;
-        'vaultfwd config check|--home') echo 'file' ;;
-        'vaultfwd config check|--profile') echo 'file' ;;
-        'vaultfwd config show|--home') echo 'file' ;;
-        'vaultfwd config show|--profile') echo 'file' ;;
-        'vaultfwd serve|--api-listen') echo 'file' ;;
-        'vaultfwd serve|--proxy-listen') echo 'file' ;;
-        'vaultfwd serve|--home') echo 'file' ;;
-        'vaultfwd serve|--profile') echo 'file' ;;
-        'vaultfwd vtex|--home') echo 'file' ;;
-        'vaultfwd vtex|--profile') echo 'file' ;;
-        'vaultfwd vtex payment|--number') echo 'file' ;;
-        'vaultfwd vtex payment|--holder') echo 'file' ;;
-        'vaultfwd vtex payment|--csc') echo 'file' ;;
-        'vaultfwd vtex payment|--exp-month') echo 'file' ;;
-        'vaultfwd vtex payment|--exp-year') echo 'file' ;;
-        'vaultfwd vtex payment|--api-base') echo 'file' ;;
-        'vaultfwd vtex payment|--home') echo 'file' ;;
-        'vaultfwd vtex payment|--profile') echo 'file' ;;
-        'vaultfwd vault|--home') echo 'file' ;;
-        'vaultfwd vault|--profile') echo 'file' ;;
-        'vaultfwd vault put|--home') echo 'file' ;;
-        'vaultfwd vault put|--profile') echo 'file' ;;
-        'vaultfwd vault get|--home') echo 'file' ;;
-        'vaultfwd vault get|--profile') echo 'file' ;;
-        'vaultfwd vault list|--home') echo 'file' ;;
-        'vaultfwd vault list|--profile') echo 'file' ;;
-        'vaultfwd vault rm|--home') echo 'file' ;;
-        'vaultfwd vault rm|--profile') echo 'file' ;;
-        'vaultfwd vault alias|-f'|'vaultfwd vault alias|--format') echo 'file' ;;
-        'vaultfwd vault alias|--home') echo 'file' ;;
-        'vaultfwd vault alias|--profile') echo 'file' ;;
-        'vaultfwd vault reveal|--home') echo 'file' ;;
-        'vaultfwd vault reveal|--profile') echo 'file' ;;
-        'vaultfwd vault compact|--home') echo 'file' ;;
-        'vaultfwd vault compact|--profile') echo 'file' ;;
-        'vaultfwd tokenize|-r'|'vaultfwd tokenize|--rule') echo 'file' ;;
+        'vaultfwd config check|--home') echo 'dir' ;;
+        'vaultfwd config check|--profile') echo 'profile' ;;
+        'vaultfwd config show|--home') echo 'dir' ;;
+        'vaultfwd config show|--profile') echo 'profile' ;;
+        'vaultfwd serve|--api-listen') echo 'none' ;;
+        'vaultfwd serve|--proxy-listen') echo 'none' ;;
+        'vaultfwd serve|--home') echo 'dir' ;;
+        'vaultfwd serve|--profile') echo 'profile' ;;
+        'vaultfwd vtex|--home') echo 'dir' ;;
+        'vaultfwd vtex|--profile') echo 'profile' ;;
+        'vaultfwd vtex payment|--number') echo 'none' ;;
+        'vaultfwd vtex payment|--holder') echo 'none' ;;
+        'vaultfwd vtex payment|--csc') echo 'none' ;;
+        'vaultfwd vtex payment|--exp-month') echo 'none' ;;
+        'vaultfwd vtex payment|--exp-year') echo 'none' ;;
+        'vaultfwd vtex payment|--api-base') echo 'none' ;;
+        'vaultfwd vtex payment|--home') echo 'dir' ;;
+        'vaultfwd vtex payment|--profile') echo 'profile' ;;
+        'vaultfwd vault|--home') echo 'dir' ;;
+        'vaultfwd vault|--profile') echo 'profile' ;;
+        'vaultfwd vault put|--home') echo 'dir' ;;
+        'vaultfwd vault put|--profile') echo 'profile' ;;
+        'vaultfwd vault get|--home') echo 'dir' ;;
+        'vaultfwd vault get|--profile') echo 'profile' ;;
+        'vaultfwd vault list|--home') echo 'dir' ;;
+        'vaultfwd vault list|--profile') echo 'profile' ;;
+        'vaultfwd vault rm|--home') echo 'dir' ;;
+        'vaultfwd vault rm|--profile') echo 'profile' ;;
+        'vaultfwd vault alias|-f'|'vaultfwd vault alias|--format') echo 'choice:UUID RAW_UUID NUM_LENGTH_PRESERVING FPE_SIX_T_FOUR FPE_T_FOUR PFPT NON_LUHN_FPE_ALPHANUMERIC' ;;
+        'vaultfwd vault alias|--home') echo 'dir' ;;
+        'vaultfwd vault alias|--profile') echo 'profile' ;;
+        'vaultfwd vault reveal|--home') echo 'dir' ;;
+        'vaultfwd vault reveal|--profile') echo 'profile' ;;
+        'vaultfwd vault compact|--home') echo 'dir' ;;
+        'vaultfwd vault compact|--profile') echo 'profile' ;;
+        'vaultfwd tokenize|-r'|'vaultfwd tokenize|--rule') echo 'none' ;;
         'vaultfwd tokenize|--rules') echo 'file' ;;
         'vaultfwd tokenize|-o'|'vaultfwd tokenize|--output') echo 'file' ;;
-        'vaultfwd tokenize|--progress') echo 'file' ;;
-        'vaultfwd tokenize|--home') echo 'file' ;;
-        'vaultfwd tokenize|--profile') echo 'file' ;;
+        'vaultfwd tokenize|--progress') echo 'choice:auto always never' ;;
+        'vaultfwd tokenize|--home') echo 'dir' ;;
+        'vaultfwd tokenize|--profile') echo 'profile' ;;
         'vaultfwd render|--dialect') echo 'choice:footprint gr4vy vtex auto' ;;
-        'vaultfwd render|--fp-id') echo 'file' ;;
-        'vaultfwd render|--payment-methods') echo 'file' ;;
-        'vaultfwd render|--vtex-payment') echo 'file' ;;
-        'vaultfwd render|--home') echo 'file' ;;
-        'vaultfwd render|--profile') echo 'file' ;;
+        'vaultfwd render|--fp-id') echo 'none' ;;
+        'vaultfwd render|--payment-methods') echo 'none' ;;
+        'vaultfwd render|--vtex-payment') echo 'none' ;;
+        'vaultfwd render|--home') echo 'dir' ;;
+        'vaultfwd render|--profile') echo 'profile' ;;
         'vaultfwd decrypt|-k'|'vaultfwd decrypt|--key') echo 'file' ;;
         'vaultfwd decrypt|-a'|'vaultfwd decrypt|--algorithm') echo 'choice:rsa_pkcs1v15 ecies_p256_x963_sha256_aes_gcm' ;;
-        'vaultfwd decrypt|--home') echo 'file' ;;
-        'vaultfwd decrypt|--profile') echo 'file' ;;
-        'vaultfwd ditto|--host') echo 'file' ;;
+        'vaultfwd decrypt|--home') echo 'dir' ;;
+        'vaultfwd decrypt|--profile') echo 'profile' ;;
+        'vaultfwd ditto|--host') echo 'none' ;;
         'vaultfwd ditto|--port') echo 'none' ;;
         'vaultfwd ditto|--tls-port') echo 'none' ;;
         'vaultfwd ditto|--cert') echo 'file' ;;
         'vaultfwd ditto|--key') echo 'file' ;;
         'vaultfwd ditto|--client-ca') echo 'file' ;;
         'vaultfwd ditto|--format') echo 'choice:text json' ;;
-        'vaultfwd ditto|--home') echo 'file' ;;
-        'vaultfwd ditto|--profile') echo 'file' ;;
-        'vaultfwd replay|--via') echo 'file' ;;
-        'vaultfwd replay|--server') echo 'file' ;;
-        'vaultfwd replay|--api-key') echo 'file' ;;
-        'vaultfwd replay|--expect') echo 'file' ;;
-        'vaultfwd replay|--ignore-header') echo 'file' ;;
+        'vaultfwd ditto|--home') echo 'dir' ;;
+        'vaultfwd ditto|--profile') echo 'profile' ;;
+        'vaultfwd replay|--via') echo 'choice:reflect ditto' ;;
+        'vaultfwd replay|--server') echo 'none' ;;
+        'vaultfwd replay|--api-key') echo 'none' ;;
+        'vaultfwd replay|--expect') echo 'dir' ;;
+        'vaultfwd replay|--ignore-header') echo 'none' ;;
         'vaultfwd replay|--timeout') echo 'none' ;;
-        'vaultfwd replay|--home') echo 'file' ;;
-        'vaultfwd replay|--profile') echo 'file' ;;
-        'vaultfwd cert|--home') echo 'file' ;;
-        'vaultfwd cert|--profile') echo 'file' ;;
+        'vaultfwd replay|--home') echo 'dir' ;;
+        'vaultfwd replay|--profile') echo 'profile' ;;
+        'vaultfwd cert|--home') echo 'dir' ;;
+        'vaultfwd cert|--profile') echo 'profile' ;;
         'vaultfwd cert add|--cert') echo 'file' ;;
         'vaultfwd cert add|--key') echo 'file' ;;
         'vaultfwd cert add|--direction') echo 'choice:outbound inbound' ;;
-        'vaultfwd cert add|--credential') echo 'file' ;;
-        'vaultfwd cert add|--route') echo 'file' ;;
-        'vaultfwd cert add|--proxy') echo 'file' ;;
-        'vaultfwd cert add|--description') echo 'file' ;;
-        'vaultfwd cert add|--home') echo 'file' ;;
-        'vaultfwd cert add|--profile') echo 'file' ;;
-        'vaultfwd cert list|--home') echo 'file' ;;
-        'vaultfwd cert list|--profile') echo 'file' ;;
-        'vaultfwd cert rm|--home') echo 'file' ;;
-        'vaultfwd cert rm|--profile') echo 'file' ;;
-        'vaultfwd cert issue|--cn') echo 'file' ;;
+        'vaultfwd cert add|--credential') echo 'none' ;;
+        'vaultfwd cert add|--route') echo 'none' ;;
+        'vaultfwd cert add|--proxy') echo 'none' ;;
+        'vaultfwd cert add|--description') echo 'none' ;;
+        'vaultfwd cert add|--home') echo 'dir' ;;
+        'vaultfwd cert add|--profile') echo 'profile' ;;
+        'vaultfwd cert list|--home') echo 'dir' ;;
+        'vaultfwd cert list|--profile') echo 'profile' ;;
+        'vaultfwd cert rm|--home') echo 'dir' ;;
+        'vaultfwd cert rm|--profile') echo 'profile' ;;
+        'vaultfwd cert issue|--cn') echo 'none' ;;
         'vaultfwd cert issue|--out-dir') echo 'dir' ;;
-        'vaultfwd cert issue|--name') echo 'file' ;;
+        'vaultfwd cert issue|--name') echo 'none' ;;
         'vaultfwd cert issue|--days') echo 'none' ;;
-        'vaultfwd cert issue|--home') echo 'file' ;;
-        'vaultfwd cert issue|--profile') echo 'file' ;;
-        'vaultfwd cert pin|--home') echo 'file' ;;
-        'vaultfwd cert pin|--profile') echo 'file' ;;
+        'vaultfwd cert issue|--home') echo 'dir' ;;
+        'vaultfwd cert issue|--profile') echo 'profile' ;;
+        'vaultfwd cert pin|--home') echo 'dir' ;;
+        'vaultfwd cert pin|--profile') echo 'profile' ;;
         'vaultfwd cert pin add|--cert') echo 'file' ;;
-        'vaultfwd cert pin add|--scope') echo 'file' ;;
-        'vaultfwd cert pin add|--description') echo 'file' ;;
-        'vaultfwd cert pin add|--home') echo 'file' ;;
-        'vaultfwd cert pin add|--profile') echo 'file' ;;
-        'vaultfwd cert pin list|--home') echo 'file' ;;
-        'vaultfwd cert pin list|--profile') echo 'file' ;;
-        'vaultfwd cert pin rm|--home') echo 'file' ;;
-        'vaultfwd cert pin rm|--profile') echo 'file' ;;
-        'vaultfwd ca|--home') echo 'file' ;;
-        'vaultfwd ca|--profile') echo 'file' ;;
-        'vaultfwd ca init|--home') echo 'file' ;;
-        'vaultfwd ca init|--profile') echo 'file' ;;
+        'vaultfwd cert pin add|--scope') echo 'none' ;;
+        'vaultfwd cert pin add|--description') echo 'none' ;;
+        'vaultfwd cert pin add|--home') echo 'dir' ;;
+        'vaultfwd cert pin add|--profile') echo 'profile' ;;
+        'vaultfwd cert pin list|--home') echo 'dir' ;;
+        'vaultfwd cert pin list|--profile') echo 'profile' ;;
+        'vaultfwd cert pin rm|--home') echo 'dir' ;;
+        'vaultfwd cert pin rm|--profile') echo 'profile' ;;
+        'vaultfwd ca|--home') echo 'dir' ;;
+        'vaultfwd ca|--profile') echo 'profile' ;;
+        'vaultfwd ca init|--home') echo 'dir' ;;
+        'vaultfwd ca init|--profile') echo 'profile' ;;
         'vaultfwd ca export|--format') echo 'choice:pem der p12' ;;
         'vaultfwd ca export|--out') echo 'file' ;;
-        'vaultfwd ca export|--password') echo 'file' ;;
-        'vaultfwd ca export|--home') echo 'file' ;;
-        'vaultfwd ca export|--profile') echo 'file' ;;
-        'vaultfwd routes|--home') echo 'file' ;;
-        'vaultfwd routes|--profile') echo 'file' ;;
-        'vaultfwd routes import|--home') echo 'file' ;;
-        'vaultfwd routes import|--profile') echo 'file' ;;
-        'vaultfwd routes list|--home') echo 'file' ;;
-        'vaultfwd routes list|--profile') echo 'file' ;;
-        'vaultfwd completions|--home') echo 'file' ;;
-        'vaultfwd completions|--profile') echo 'file' ;;
+        'vaultfwd ca export|--password') echo 'none' ;;
+        'vaultfwd ca export|--home') echo 'dir' ;;
+        'vaultfwd ca export|--profile') echo 'profile' ;;
+        'vaultfwd routes|--home') echo 'dir' ;;
+        'vaultfwd routes|--profile') echo 'profile' ;;
+        'vaultfwd routes import|--home') echo 'dir' ;;
+        'vaultfwd routes import|--profile') echo 'profile' ;;
+        'vaultfwd routes list|--home') echo 'dir' ;;
+        'vaultfwd routes list|--profile') echo 'profile' ;;
+        'vaultfwd completions|--home') echo 'dir' ;;
+        'vaultfwd completions|--profile') echo 'profile' ;;
     esac
 }
 
 _vaultfwd_positional() {
     case "$1" in
+        'vaultfwd tokenize') echo 'file' ;;
         'vaultfwd render') echo 'file' ;;
         'vaultfwd replay') echo 'file' ;;
         'vaultfwd routes import') echo 'file' ;;
@@ -195,32 +197,47 @@ _vaultfwd_positional() {
     esac
 }
 
+# The profiles of the home folder $1 (default as vaultfwd finds it): <home>/<name>.toml.
+_vaultfwd_profiles() {
+    local home="${1:-${VAULTFWD_HOME:-${XDG_CONFIG_HOME:-$HOME/.config}/vaultfwd}}" f
+    home="${home/#\~/$HOME}"
+    for f in "$home"/*.toml; do
+        [[ -f "$f" ]] || continue
+        f="${f##*/}"
+        printf '%s\n' "${f%.toml}"
+    done
+}
+
+# Completes $2 as a value of kind $1; $3 is the --home given, if any.
 _vaultfwd_complete_value() {
     case "$1" in
         file) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$2") ;;
         dir) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$2") ;;
         choice:*) mapfile -t COMPREPLY < <(compgen -W "${1#choice:}" -- "$2") ;;
+        profile) mapfile -t COMPREPLY < <(compgen -W "$(_vaultfwd_profiles "$3")" -- "$2") ;;
     esac
 }
 
 _vaultfwd() {
-    local cur="${COMP_WORDS[COMP_CWORD]}" cmdpath='vaultfwd' word value="" i
+    local cur="${COMP_WORDS[COMP_CWORD]}" cmdpath='vaultfwd' word opt="" value="" home="" i
     COMPREPLY=()
     for ((i = 1; i < COMP_CWORD; i++)); do
         word="${COMP_WORDS[i]}"
         if [[ -n "$value" ]]; then
             # "--opt=value" arrives as three words: --opt, =, value.
-            [[ "$word" == "=" ]] || value=""
+            [[ "$word" == "=" ]] && continue
+            [[ "$opt" == --home ]] && home="$word"
+            value=""
             continue
         fi
         case "$word" in
-            -*) value="$(_vaultfwd_value "$cmdpath" "$word")" ;;
+            -*) opt="$word" value="$(_vaultfwd_value "$cmdpath" "$word")" ;;
             *) [[ " $(_vaultfwd_commands "$cmdpath") " == *" $word "* ]] && cmdpath="$cmdpath $word" ;;
         esac
     done
     if [[ -n "$value" ]]; then
         [[ "$cur" == "=" ]] && cur=""
-        _vaultfwd_complete_value "$value" "$cur"
+        _vaultfwd_complete_value "$value" "$cur" "$home"
         return 0
     fi
     if [[ "$cur" == -* ]]; then

@@ -2,6 +2,7 @@
 #include "core/replay/recording.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <set>
 
@@ -86,9 +87,36 @@ std::string form_encode(const json& params, const std::string& where, Error& err
     return body;
 }
 
+std::string entry_where(std::size_t i) {
+    return "entry " + std::to_string(i + 1) + " (log.entries[" + std::to_string(i) + "])";
+}
+
+// The scheme of an entry's request.url when it is a URL of another scheme than http(s)
+// ("data", "blob", "chrome-extension"), else "" (http(s), a path, or malformed: har_entry
+// reports those).
+std::string other_scheme(const json& entry) {
+    if (!entry.is_object() || !entry.contains("request") || !entry["request"].is_object())
+        return {};
+    const json& req = entry["request"];
+    if (!req.contains("url") || !req["url"].is_string())
+        return {};
+    const auto& url = req["url"].get_ref<const std::string&>();
+    // RFC 3986 scheme: a letter, then letters, digits, '+', '-', '.'; up to the first ':'.
+    auto colon = url.find(':');
+    if (colon == std::string::npos || colon == 0 ||
+        !std::isalpha(static_cast<unsigned char>(url[0])))
+        return {};
+    for (std::size_t k = 0; k < colon; ++k) {
+        unsigned char c = static_cast<unsigned char>(url[k]);
+        if (!std::isalnum(c) && c != '+' && c != '-' && c != '.')
+            return {};
+    }
+    std::string scheme = util::to_lower(std::string_view(url).substr(0, colon));
+    return scheme == "http" || scheme == "https" ? std::string() : scheme;
+}
+
 Result<Recording> har_entry(const json& entry, std::size_t i, const std::string& file) {
-    const std::string where =
-        "entry " + std::to_string(i + 1) + " (log.entries[" + std::to_string(i) + "])";
+    const std::string where = entry_where(i);
     auto bad = [&](const std::string& what) {
         return make_error("replay.bad_har", where + ": " + what);
     };
@@ -344,7 +372,8 @@ Result<std::pair<std::string, std::string>> split_target(std::string_view target
     return std::make_pair(path, query);
 }
 
-Result<std::vector<Recording>> parse_har(std::string_view text, const std::string& file) {
+Result<std::vector<Recording>> parse_har(std::string_view text, const std::string& file,
+                                         std::vector<Skipped>* skipped) {
     auto parsed = util::parse_json(text, "replay.bad_json");
     if (!parsed)
         return parsed.error();
@@ -360,7 +389,14 @@ Result<std::vector<Recording>> parse_har(std::string_view text, const std::strin
         return make_error("replay.empty", "log.entries is empty: there is nothing to replay");
     std::vector<Recording> out;
     Namer namer(file);
+    std::size_t not_http = 0;
     for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (auto scheme = other_scheme(entries[i]); !scheme.empty()) {
+            ++not_http;
+            if (skipped)
+                skipped->push_back({file, i + 1, entry_where(i), scheme});
+            continue;
+        }
         auto rec = har_entry(entries[i], i, file);
         if (!rec)
             return rec.error();
@@ -370,6 +406,10 @@ Result<std::vector<Recording>> parse_har(std::string_view text, const std::strin
         rec->name = namer.name(rec->index, comment);
         out.push_back(std::move(*rec));
     }
+    if (out.empty())
+        return make_error("replay.empty", "none of the " + std::to_string(not_http) +
+                                              " entries of log.entries is an http(s) request: "
+                                              "there is nothing to replay");
     return out;
 }
 
@@ -391,7 +431,8 @@ Result<std::vector<Recording>> parse_raw(std::string_view text, const std::strin
     return out;
 }
 
-Result<std::vector<Recording>> load(const std::filesystem::path& path) {
+Result<std::vector<Recording>> load(const std::filesystem::path& path,
+                                    std::vector<Skipped>* skipped) {
     auto text = util::read_file(path);
     if (!text)
         return make_error("replay.read", text.error().message);
@@ -400,7 +441,7 @@ Result<std::vector<Recording>> load(const std::filesystem::path& path) {
         t.remove_prefix(3);
     auto first = t.find_first_not_of(" \t\r\n");
     if (first != std::string_view::npos && t[first] == '{')
-        return parse_har(t, path.string());
+        return parse_har(t, path.string(), skipped);
     return parse_raw(*text, path.string());
 }
 

@@ -36,11 +36,23 @@ struct Recording {
     std::string body;
 };
 
+// A HAR entry left out because its URL is not http(s): browsers export data:, blob:,
+// chrome-extension:// … entries with every page, and there is nothing to replay in them.
+struct Skipped {
+    std::string file;
+    std::size_t index = 0; // 1-based position in its file, as Recording::index
+    std::string where;     // "entry 3 (log.entries[2])"
+    std::string scheme;    // "data", "chrome-extension"; the URL itself may be huge
+};
+
 // Every request of a HAR 1.2 text (log.entries[].request: method, url, headers[{name, value}],
 // postData {mimeType, text} or postData.params as a form body). `file` names the recordings and
-// their golden stems. Errors: "replay.bad_json" (line, column), "replay.bad_har" (which entry,
-// which field), "replay.empty".
-Result<std::vector<Recording>> parse_har(std::string_view text, const std::string& file);
+// their golden stems. Entries whose URL has another scheme than http(s) are appended to
+// `skipped` (when given) and keep their index, so golden names do not shift. Errors:
+// "replay.bad_json" (line, column), "replay.bad_har" (which entry, which field),
+// "replay.empty" (no entries, or none http(s)).
+Result<std::vector<Recording>> parse_har(std::string_view text, const std::string& file,
+                                         std::vector<Skipped>* skipped = nullptr);
 
 // Every request of a raw HTTP/1.1 message text, read by THE HTTP parser (core/http) and framed
 // as HTTP/1.1 frames it: the body is the Content-Length bytes after the blank line, or a chunked
@@ -52,7 +64,8 @@ Result<std::vector<Recording>> parse_raw(std::string_view text, const std::strin
 
 // Reads `path` and parses it as HAR when its first non-blank byte is '{', else as raw HTTP.
 // Errors as above, and "replay.read" when the file cannot be read.
-Result<std::vector<Recording>> load(const std::filesystem::path& path);
+Result<std::vector<Recording>> load(const std::filesystem::path& path,
+                                    std::vector<Skipped>* skipped = nullptr);
 
 // "<stem>-<index>" or "<stem>-<slug>": the slug keeps letters, digits, '.', '_' and '-', turns
 // runs of anything else into one '-', and is cut to 64 characters.

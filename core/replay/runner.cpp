@@ -107,10 +107,7 @@ struct Runner::Impl {
         allow(profile.upstream.allow, "127.0.0.1");
         // Gr4vy and VTEX cannot pin: the in-process server trusts the CA instead. The same file
         // tls::load_ca read.
-        profile.upstream.ca_files.push_back((profile.ca.cert.empty()
-                                                 ? profile.data_dir / "ca.pem"
-                                                 : profile.resolve(profile.ca.cert))
-                                                .string());
+        profile.upstream.ca_files.push_back(tls::ca_cert_path(profile).string());
         return {};
     }
 

@@ -45,11 +45,15 @@ Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
         host = host.substr(1, host.size() - 2);
     std::string port = text.substr(colon + 1);
-    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    if (!std::all_of(port.begin(), port.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
         return make_error("server.bad_listen", "listen port \"" + port + "\" is not a number");
+    if (host.empty())
+        return make_error("server.bad_listen", "listen address \"" + text + "\" has no host (write 127.0.0.1:" + port + ")");
+    // Compared as text first: a long run of digits would overflow stoi, and must not wrap.
+    if (port.size() > 5 || std::stoi(port) > 65535)
+        return make_error("server.bad_listen", "listen port " + port + " of \"" + text +
+                                                   "\" is out of range: a port is 0 to 65535 (0 picks a free one)");
     int p = std::stoi(port);
-    if (p > 65535 || host.empty())
-        return make_error("server.bad_listen", "listen address \"" + text + "\" is out of range");
     return std::make_pair(host, p);
 }
 

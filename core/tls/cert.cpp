@@ -55,6 +55,17 @@ std::string bio_to_string(BIO* bio) {
     return std::string(data, static_cast<std::size_t>(len));
 }
 
+// Java (keytool, the JSSE trust store) reads a PKCS#12 certificate as a trusted entry only when
+// its bag carries Oracle's trusted-key-usage attribute; keytool writes anyExtendedKeyUsage.
+bool add_java_trust(PKCS12_SAFEBAG* bag) {
+    std::unique_ptr<ASN1_OBJECT, void (*)(ASN1_OBJECT*)> usage(
+        OBJ_txt2obj(k_any_extended_key_usage, 1), ASN1_OBJECT_free);
+    // Length -1 with an object type: the attribute value is the ASN1_OBJECT itself (copied).
+    return usage && PKCS12_add1_attr_by_txt(bag, k_java_trusted_key_usage, V_ASN1_OBJECT,
+                                            reinterpret_cast<const unsigned char*>(usage.get()),
+                                            -1) == 1;
+}
+
 } // namespace
 
 ossl::PkeyPtr generate_key(KeyType type) {
@@ -160,16 +171,67 @@ std::string cert_to_der(X509* cert) {
 
 Result<std::string> to_pkcs12(X509* cert, EVP_PKEY* key, const std::string& password,
                               const std::vector<X509*>& chain) {
-    std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> ca(sk_X509_new_null(),
-                                                                  [](STACK_OF(X509)* s) { sk_X509_free(s); });
-    for (X509* c : chain)
-        sk_X509_push(ca.get(), c);
-    std::unique_ptr<PKCS12, void (*)(PKCS12*)> p12(
-        PKCS12_create(password.c_str(), "vaultfwd", key, cert, ca.get(), 0, 0, 0, 0, 0), PKCS12_free);
-    if (!p12)
-        return tls_error("tls.pkcs12", "cannot build the PKCS#12 bundle");
+    // PKCS12_create cannot add the attribute Java needs (OpenSSL 3.0 has no -jdktrust), so the
+    // bags are built here, with PKCS12_create's defaults: AES-256-CBC, 2048 iterations.
+    using Bags = std::unique_ptr<STACK_OF(PKCS12_SAFEBAG), void (*)(STACK_OF(PKCS12_SAFEBAG)*)>;
+    auto new_bags = [] {
+        return Bags(sk_PKCS12_SAFEBAG_new_null(), [](STACK_OF(PKCS12_SAFEBAG)* s) {
+            sk_PKCS12_SAFEBAG_pop_free(s, PKCS12_SAFEBAG_free);
+        });
+    };
+    std::unique_ptr<STACK_OF(PKCS7), void (*)(STACK_OF(PKCS7)*)> safes(
+        sk_PKCS7_new_null(), [](STACK_OF(PKCS7)* s) { sk_PKCS7_pop_free(s, PKCS7_free); });
+    auto failed = [] { return tls_error("tls.pkcs12", "cannot build the PKCS#12 bundle"); };
+    const char* pass = password.c_str();
+    constexpr int k_pbe = NID_aes_256_cbc;
+    constexpr const char* k_alias = "vaultfwd";
+
+    unsigned char key_id[EVP_MAX_MD_SIZE];
+    unsigned int key_id_len = 0;
+    if (key && X509_digest(cert, EVP_sha1(), key_id, &key_id_len) != 1)
+        return failed();
+
+    // The stacks exist beforehand, so the PKCS12_add_* calls push onto them in place.
+    Bags cert_bags = new_bags();
+    auto* bags = cert_bags.get();
+    auto* safe_list = safes.get();
+    if (!bags || !safe_list)
+        return failed();
+    PKCS12_SAFEBAG* bag = PKCS12_add_cert(&bags, cert);
+    if (!bag || PKCS12_add_friendlyname_utf8(bag, k_alias, -1) != 1)
+        return failed();
+    // With a key, the certificate belongs to the key entry (same local key id); without one, it
+    // and the chain are trust anchors.
+    if (key ? PKCS12_add_localkeyid(bag, key_id, static_cast<int>(key_id_len)) != 1
+            : !add_java_trust(bag))
+        return failed();
+    for (X509* c : chain) {
+        bag = PKCS12_add_cert(&bags, c);
+        if (!bag || (!key && !add_java_trust(bag)))
+            return failed();
+    }
+    if (PKCS12_add_safe(&safe_list, bags, k_pbe, PKCS12_DEFAULT_ITER, pass) != 1)
+        return failed();
+
+    if (key) {
+        Bags key_bags = new_bags();
+        auto* kbags = key_bags.get();
+        bag = kbags ? PKCS12_add_key(&kbags, key, 0, PKCS12_DEFAULT_ITER, k_pbe, pass) : nullptr;
+        if (!bag || PKCS12_add_friendlyname_utf8(bag, k_alias, -1) != 1 ||
+            PKCS12_add_localkeyid(bag, key_id, static_cast<int>(key_id_len)) != 1)
+            return failed();
+        // The key bag is shrouded (encrypted itself): its safe is not encrypted again.
+        if (PKCS12_add_safe(&safe_list, kbags, -1, 0, nullptr) != 1)
+            return failed();
+    }
+
+    std::unique_ptr<PKCS12, void (*)(PKCS12*)> p12(PKCS12_add_safes(safe_list, 0), PKCS12_free);
+    if (!p12 ||
+        PKCS12_set_mac(p12.get(), pass, -1, nullptr, 0, PKCS12_DEFAULT_ITER, EVP_sha256()) != 1)
+        return failed();
     ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-    i2d_PKCS12_bio(bio.get(), p12.get());
+    if (i2d_PKCS12_bio(bio.get(), p12.get()) != 1)
+        return failed();
     return bio_to_string(bio.get());
 }
 

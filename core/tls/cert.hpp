@@ -42,7 +42,14 @@ Result<KeyPair> issue(const IssueOptions& opts, const KeyPair* issuer);
 std::string cert_to_pem(X509* cert);
 std::string key_to_pem(EVP_PKEY* key); // PKCS#8, unencrypted
 std::string cert_to_der(X509* cert);
-// PKCS#12 bundle of cert+key (and chain), protected with `password`.
+// The attribute Java looks for on a PKCS#12 certificate bag to treat it as a trusted entry, and
+// the value keytool gives it.
+inline constexpr const char* k_java_trusted_key_usage = "2.16.840.1.113894.746875.1.1";
+inline constexpr const char* k_any_extended_key_usage = "2.5.29.37.0";
+
+// PKCS#12 bundle, protected with `password`. With `key`: a key entry (cert+key, and chain), as
+// Java and OpenSSL read it. Without: `cert` and `chain` as trusted certificates, each bag with
+// the Java trusted-key-usage attribute, so keytool and -Djavax.net.ssl.trustStore see them.
 Result<std::string> to_pkcs12(X509* cert, EVP_PKEY* key, const std::string& password,
                               const std::vector<X509*>& chain = {});
 

@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <ctime>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "core/profile/edit.hpp"
 #include "core/util/fs.hpp"
@@ -97,10 +100,6 @@ bool has(const std::vector<std::string>& list, const std::string& item) {
     return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-fs::path ca_cert_path(const profile::Profile& p) {
-    return p.ca.cert.empty() ? p.data_dir / "ca.pem" : p.resolve(p.ca.cert);
-}
-
 fs::path ca_key_path(const profile::Profile& p) {
     return p.ca.key.empty() ? p.data_dir / "ca.key" : p.resolve(p.ca.key);
 }
@@ -152,6 +151,37 @@ Result<std::vector<CertInfo>> check_certs(std::string_view pem, std::int64_t now
         out.push_back(inspect(c.get()));
         if (expiry == Expiry::refuse && out.back().not_after_epoch < now)
             return expired_error(name, out.back());
+    }
+    return out;
+}
+
+std::vector<std::string> chain_warnings(std::string_view pem, std::int64_t now) {
+    std::vector<std::string> out;
+    auto certs = load_certs_pem(pem);
+    if (!certs)
+        return out;
+    auto label = [](std::size_t i, const CertInfo& info) {
+        return "certificate " + std::to_string(i + 1) + " of the chain (" + info.subject + ")";
+    };
+    for (std::size_t i = 1; i < certs->size(); ++i) {
+        X509* cert = (*certs)[i].get();
+        X509* below = (*certs)[i - 1].get();
+        auto info = inspect(cert);
+        if (info.not_after_epoch < now)
+            out.push_back(label(i, info) + " expired on " + info.not_after);
+        else if (std::time_t t = static_cast<std::time_t>(now);
+                 X509_cmp_time(X509_get0_notBefore(cert), &t) > 0)
+            out.push_back(label(i, info) + " is not valid before " + info.not_before);
+        // The issuer's name, key id and usage must fit, and its key must verify the signature.
+        bool signed_below = X509_check_issued(cert, below) == X509_V_OK &&
+                            X509_verify(below, X509_get0_pubkey(cert)) == 1;
+        ERR_clear_error();
+        if (!signed_below) {
+            auto below_info = inspect(below);
+            out.push_back(label(i, info) + " did not sign certificate " + std::to_string(i) +
+                          " (" + below_info.subject + "), whose signer is " + below_info.issuer +
+                          ": put each certificate right after the one it signed");
+        }
     }
     return out;
 }
@@ -575,6 +605,10 @@ Result<void> write_pair(const KeyPair& pair, const fs::path& cert_file, const fs
     if (auto r = util::write_file_atomic(key_file, key_to_pem(pair.key.get()), 0600); !r)
         return r;
     return util::write_file_atomic(cert_file, cert_to_pem(pair.cert.get()), 0644);
+}
+
+fs::path ca_cert_path(const profile::Profile& p) {
+    return p.ca.cert.empty() ? p.data_dir / "ca.pem" : p.resolve(p.ca.cert);
 }
 
 } // namespace vaultfwd::tls

@@ -32,6 +32,13 @@ Result<CertInfo> check_pair(std::string_view cert_pem, std::string_view key_pem,
 Result<std::vector<CertInfo>> check_certs(std::string_view pem, std::int64_t now, Expiry expiry,
                                           const std::string& name = "the certificate");
 
+// What is wrong with the chain in `pem` past its first certificate, in words for the user: a
+// certificate of the chain that expired (or is not valid yet) at `now`, a certificate that did
+// not sign the one before it (out of order, or from another chain). Empty when it is fine or
+// holds one certificate. Servers and clients build paths from such chains and fail, so `cert
+// add` warns; unreadable PEM gives no warning (check_pair/check_certs report it).
+std::vector<std::string> chain_warnings(std::string_view pem, std::int64_t now);
+
 struct ExpiryState {
     bool expired = false;
     bool expires_soon = false;  // valid now, but for less than 30 days
@@ -110,6 +117,8 @@ Result<void> remove_pin(const profile::Profile& p, const std::string& name);
 
 // ---- the local CA ----
 
+// The file of the profile's CA certificate: [ca] cert, or <data_dir>/ca.pem.
+std::filesystem::path ca_cert_path(const profile::Profile& p);
 // The profile's CA pair ("ca.missing" with what to run when its files are absent).
 Result<KeyPair> load_ca(const profile::Profile& p);
 

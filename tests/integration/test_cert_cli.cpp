@@ -234,6 +234,70 @@ TEST_SUITE("cert_cli") {
         CHECK(has(test::read_text(h.profile()), k_comment));
     }
 
+    TEST_CASE("cert add warns about a chain with an expired intermediate or out of order") {
+        Home h;
+        auto make = [](const std::string& cn, tls::Usage usage, int days, int from_days,
+                       const tls::KeyPair* issuer) {
+            tls::IssueOptions o;
+            o.common_name = cn;
+            o.usage = usage;
+            o.days = days;
+            o.not_before_offset_days = from_days;
+            return std::move(tls::issue(o, issuer)).value();
+        };
+        auto live_ca = make("Live Intermediate", tls::Usage::ca, 365, -1, &h.issuer);
+        auto dead_ca = make("Expired Intermediate", tls::Usage::ca, -2, -400, &h.issuer);
+        auto add = [&](const std::string& name, const tls::KeyPair& leaf,
+                       const std::vector<const tls::KeyPair*>& chain) {
+            std::string pem = tls::cert_to_pem(leaf.cert.get());
+            for (const auto* c : chain)
+                pem += tls::cert_to_pem(c->cert.get());
+            auto cert = h.dir / (name + ".pem");
+            auto key = h.dir / (name + ".key");
+            test::write_text(cert, pem);
+            test::write_text(key, tls::key_to_pem(leaf.key.get()));
+            auto r = h.run({"cert", "add", name, "--cert", cert.string(), "--key", key.string()});
+            INFO(r.err);
+            CHECK(r.exit_code == 0); // added as given: the warning is a warning
+            return std::make_pair(cert.string(), r.err);
+        };
+
+        // A good chain: leaf, its intermediate, the root. Not a word.
+        auto good_leaf = make("good.example", tls::Usage::client, 90, -1, &live_ca);
+        auto good = add("good", good_leaf, {&live_ca, &h.issuer});
+        CHECK(good.second.empty());
+
+        // The intermediate expired (the leaf itself is valid).
+        auto stale_leaf = make("stale.example", tls::Usage::client, 90, -1, &dead_ca);
+        auto stale = add("stale", stale_leaf, {&dead_ca});
+        CHECK(has(stale.second, "vaultfwd: warning: " + stale.first +
+                                    ": certificate 2 of the chain (CN=Expired Intermediate"));
+        CHECK(has(stale.second, ") expired on "));
+        CHECK_FALSE(has(stale.second, "did not sign"));
+
+        // The second certificate did not sign the first: the root before the intermediate.
+        auto swapped_leaf = make("swapped.example", tls::Usage::client, 90, -1, &live_ca);
+        auto swapped = add("swapped", swapped_leaf, {&h.issuer, &live_ca});
+        CHECK(has(swapped.second, "certificate 2 of the chain (CN=Acme Test Issuer"));
+        CHECK(has(swapped.second, "did not sign certificate 1 (CN=swapped.example"));
+        CHECK(has(swapped.second, "whose signer is CN=Live Intermediate"));
+        // …and the third did not sign the second either.
+        CHECK(has(swapped.second, "certificate 3 of the chain (CN=Live Intermediate"));
+
+        // --json carries the warnings too.
+        auto again_leaf = make("again.example", tls::Usage::client, 90, -1, &dead_ca);
+        auto again = h.dir / "again.pem";
+        test::write_text(again, tls::cert_to_pem(again_leaf.cert.get()) +
+                                    tls::cert_to_pem(dead_ca.cert.get()));
+        test::write_text(h.dir / "again.key", tls::key_to_pem(again_leaf.key.get()));
+        auto j = h.run({"--json", "cert", "add", "again", "--cert", again.string(), "--key",
+                        (h.dir / "again.key").string()});
+        REQUIRE(j.exit_code == 0);
+        auto parsed = nlohmann::json::parse(j.out);
+        REQUIRE(parsed["warnings"].size() == 1);
+        CHECK(has(parsed["warnings"][0].get<std::string>(), "expired on"));
+    }
+
     TEST_CASE("ca init and ca export") {
         Home h;
         auto ca_file = h.dir / "default" / "ca.pem";
@@ -265,6 +329,29 @@ TEST_SUITE("cert_cli") {
             {"ca", "export", "--format", "p12", "--with-key", "--out", (h.dir / "k.p12").string()});
         CHECK(no_password.exit_code == 1);
         CHECK(has(no_password.err, "needs a password"));
+
+        // Java reads the bundle as a truststore: one trusted certificate entry (keytool -list
+        // showed 0 entries before the bag carried Java's trusted-key-usage attribute), and the
+        // bundle with the key as one key entry.
+        if (run_program({"sh", "-c", "command -v keytool"}).exit_code != 0) {
+            MESSAGE("keytool (Java) is not installed: the p12 is checked structurally only");
+        } else {
+            auto list = run_program({"keytool", "-list", "-keystore", p12.string(), "-storetype",
+                                     "PKCS12", "-storepass", "changeit"});
+            CHECK_MESSAGE(list.exit_code == 0, list.out << list.err);
+            CHECK_MESSAGE(has(list.out, "contains 1 entry"), list.out);
+            CHECK_MESSAGE(has(list.out, "vaultfwd, "), list.out);
+            CHECK_MESSAGE(has(list.out, "trustedCertEntry"), list.out);
+            auto with_key = h.dir / "ca-full.p12";
+            REQUIRE(h.run({"ca", "export", "--format", "p12", "--with-key", "--password", "s3cret",
+                           "--out", with_key.string()})
+                        .exit_code == 0);
+            auto keyed = run_program({"keytool", "-list", "-keystore", with_key.string(),
+                                      "-storetype", "PKCS12", "-storepass", "s3cret"});
+            CHECK_MESSAGE(keyed.exit_code == 0, keyed.out << keyed.err);
+            CHECK_MESSAGE(has(keyed.out, "contains 1 entry"), keyed.out);
+            CHECK_MESSAGE(has(keyed.out, "PrivateKeyEntry"), keyed.out);
+        }
 
         auto forced = h.run({"ca", "init", "--force"});
         CHECK(forced.exit_code == 0);

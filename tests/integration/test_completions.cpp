@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "support/support.hpp"
 
@@ -37,6 +38,14 @@ std::vector<std::string> lines(const std::string& text) {
     return out;
 }
 
+// A home folder with the profiles "default" and "ci".
+std::unique_ptr<test::TempDir> profiles_home() {
+    auto home = std::make_unique<test::TempDir>();
+    test::write_text(*home / "default.toml", "");
+    test::write_text(*home / "ci.toml", "");
+    return home;
+}
+
 bool contains(const std::vector<std::string>& list, const std::string& item) {
     return std::find(list.begin(), list.end(), item) != list.end();
 }
@@ -50,10 +59,12 @@ std::string generated(const test::TempDir& dir, const std::string& shell) {
     return file.string();
 }
 
-// What bash completes for `words` (the last one being completed), from the script `file`.
+// What bash completes for `words` (the last one being completed), from the script `file`;
+// `prelude` runs first (environment, working folder).
 std::vector<std::string> bash_complete(const std::string& file,
-                                       const std::vector<std::string>& words) {
-    std::string script = "source '" + file + "'\nCOMP_WORDS=(";
+                                       const std::vector<std::string>& words,
+                                       const std::string& prelude = {}) {
+    std::string script = prelude + "\nsource '" + file + "'\nCOMP_WORDS=(";
     for (const auto& w : words)
         script += " '" + w + "'";
     script += " )\nCOMP_CWORD=" + std::to_string(words.size() - 1) +
@@ -125,6 +136,62 @@ TEST_SUITE("completions") {
         CHECK(files == std::vector<std::string>{(dir / "client-cert.pem").string()});
     }
 
+    TEST_CASE("bash: option values (formats, --via, --progress, profiles) and file arguments") {
+        test::TempDir dir;
+        auto file = generated(dir, "bash");
+        CHECK(bash_complete(file, {"vaultfwd", "replay", "--via", ""}) ==
+              std::vector<std::string>{"reflect", "ditto"});
+        CHECK(bash_complete(file, {"vaultfwd", "replay", "--via", "d"}) ==
+              std::vector<std::string>{"ditto"});
+        CHECK(bash_complete(file, {"vaultfwd", "tokenize", "x.json", "--progress", "a"}) ==
+              std::vector<std::string>{"auto", "always"});
+        CHECK(bash_complete(file, {"vaultfwd", "vault", "alias", "4111", "--format", "FPE"}) ==
+              std::vector<std::string>{"FPE_SIX_T_FOUR", "FPE_T_FOUR"});
+        CHECK(bash_complete(file, {"vaultfwd", "vault", "alias", "123", "-f", "NUM"}) ==
+              std::vector<std::string>{"NUM_LENGTH_PRESERVING"});
+        CHECK(bash_complete(file, {"vaultfwd", "render", "--dialect", ""}) ==
+              std::vector<std::string>{"footprint", "gr4vy", "vtex", "auto"});
+        CHECK(bash_complete(file, {"vaultfwd", "decrypt", "--algorithm", "r"}) ==
+              std::vector<std::string>{"rsa_pkcs1v15"});
+
+        // Profile names: the *.toml of the home folder, from --home, else $VAULTFWD_HOME.
+        auto home = profiles_home();
+        test::write_text(*home / "notes.txt", "");
+        auto profiles =
+            bash_complete(file, {"vaultfwd", "--home", home->path().string(), "--profile", ""});
+        std::sort(profiles.begin(), profiles.end());
+        CHECK(profiles == std::vector<std::string>{"ci", "default"});
+        CHECK(bash_complete(file, {"vaultfwd", "--profile", "c"},
+                            "export VAULTFWD_HOME='" + home->path().string() + "'") ==
+              std::vector<std::string>{"ci"});
+        CHECK(bash_complete(file, {"vaultfwd", "--profile", "d"},
+                            "export HOME='" + dir.path().string() +
+                                "' XDG_CONFIG_HOME='" + home->path().string() +
+                                "/..'; unset VAULTFWD_HOME")
+                  .empty()); // $XDG_CONFIG_HOME/vaultfwd does not exist: nothing, no error
+
+        // Arguments that are files: tokenize's fixtures, --rules, replay's recordings.
+        test::write_text(dir / "payment.json", "{}");
+        test::write_text(dir / "rules.toml", "");
+        auto fixtures = bash_complete(file, {"vaultfwd", "tokenize", "pay"},
+                                      "cd '" + dir.path().string() + "'");
+        CHECK(fixtures == std::vector<std::string>{"payment.json"});
+        CHECK(bash_complete(file, {"vaultfwd", "tokenize", "x.json", "--rules",
+                                   (dir / "ru").string()}) ==
+              std::vector<std::string>{(dir / "rules.toml").string()});
+        CHECK(bash_complete(file, {"vaultfwd", "replay", "pay"}, "cd '" + dir.path().string() + "'") ==
+              std::vector<std::string>{"payment.json"});
+        // A value that is free text or a number proposes nothing, not the files around it.
+        for (const auto& words : std::vector<std::vector<std::string>>{
+                 {"vaultfwd", "ca", "export", "--password", ""},
+                 {"vaultfwd", "cert", "add", "n", "--description", ""},
+                 {"vaultfwd", "cert", "issue", "--days", ""},
+                 {"vaultfwd", "replay", "--server", ""},
+                 {"vaultfwd", "ditto", "--port", ""}})
+            CHECK_MESSAGE(bash_complete(file, words, "cd '" + dir.path().string() + "'").empty(),
+                          words[words.size() - 2]);
+    }
+
     TEST_CASE("zsh: registers _vaultfwd and proposes subcommands with descriptions") {
         if (!on_path("zsh")) {
             MESSAGE("zsh is not installed: skipped");
@@ -165,6 +232,18 @@ TEST_SUITE("completions") {
         CHECK(contains(formats, "pem"));
         CHECK(contains(formats, "p12"));
         CHECK(contains(complete("vaultfwd cert add x --key ''"), "<files>"));
+        // Option values, and files where an argument is a file.
+        CHECK(complete("vaultfwd replay --via ''") == std::vector<std::string>{"reflect", "ditto"});
+        CHECK(complete("vaultfwd tokenize --progress ''") ==
+              std::vector<std::string>{"auto", "always", "never"});
+        CHECK(contains(complete("vaultfwd vault alias x --format ''"), "FPE_SIX_T_FOUR"));
+        CHECK(contains(complete("vaultfwd render --dialect ''"), "gr4vy"));
+        CHECK(complete("vaultfwd tokenize pay") == std::vector<std::string>{"<files>"});
+        CHECK(complete("vaultfwd ca export --password ''").empty());
+        auto home = profiles_home();
+        auto profiles = complete("vaultfwd --home '" + home->path().string() + "' --profile ''");
+        std::sort(profiles.begin(), profiles.end());
+        CHECK(profiles == std::vector<std::string>{"ci", "default"});
     }
 
     TEST_CASE("fish: completes subcommands and option values") {
@@ -192,5 +271,17 @@ TEST_SUITE("completions") {
         auto formats = complete("vaultfwd ca export --format ");
         CHECK(contains(formats, "der"));
         CHECK(contains(complete("vaultfwd cert add n --"), "--credential"));
+        auto via = complete("vaultfwd replay --via ");
+        CHECK(contains(via, "reflect"));
+        CHECK(contains(via, "ditto"));
+        CHECK(contains(complete("vaultfwd tokenize x.json --progress "), "never"));
+        CHECK(contains(complete("vaultfwd vault alias x --format "), "PFPT"));
+        auto home = profiles_home();
+        auto profiles = complete("vaultfwd --home " + home->path().string() + " --profile ");
+        std::sort(profiles.begin(), profiles.end());
+        CHECK(profiles == std::vector<std::string>{"ci", "default"});
+        test::write_text(dir / "payment.json", "{}");
+        CHECK(contains(complete("vaultfwd tokenize " + (dir / "pay").string()),
+                       (dir / "payment.json").string()));
     }
 }

@@ -533,6 +533,16 @@ TEST_SUITE("forward_proxy") {
         CHECK(again.exit_code == 0);
         auto aj = json::parse(again.out, nullptr, false);
         CHECK(aj["imported"].empty());
+        CHECK(aj["already"] == json::array({"route-acquirer"}));
+        // In words: already in the profile, not "part(s) not imported" for the route itself.
+        auto text_again =
+            test::run_vaultfwd({"--home", home.path().string(), "routes", "import", fixture});
+        CHECK(text_again.exit_code == 0);
+        CHECK(text_again.out.find("route route-acquirer is already in the profile, unchanged") !=
+              std::string::npos);
+        CHECK(text_again.out.find("0 route(s) imported into") != std::string::npos);
+        CHECK(text_again.out.find(", 1 already in the profile") != std::string::npos);
+        CHECK(text_again.out.find("already has a route") == std::string::npos);
         auto bad = test::run_vaultfwd({"--home", home.path().string(), "routes", "import",
                                        (test::source_dir() / "fixtures/profile.example.toml").string()});
         CHECK(bad.exit_code == 1);

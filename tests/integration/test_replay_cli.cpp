@@ -295,6 +295,80 @@ TEST_SUITE("replay_cli") {
         CHECK(contains(down.err, "is 'vaultfwd serve' running there?"));
     }
 
+    TEST_CASE("entries that are not http(s) are skipped with a note and counted") {
+        Home home;
+        test::TempDir work;
+        // checkout.har as Chrome would export it: an inline image first, an extension's page
+        // between the two requests.
+        auto har = json::parse(test::read_text(fixtures() / "checkout.har"));
+        auto& entries = har["log"]["entries"];
+        json image = {{"request",
+                       {{"method", "GET"},
+                        {"url", "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAA"},
+                        {"headers", json::array()}}}};
+        json extension = {{"request",
+                           {{"method", "GET"},
+                            {"url", "chrome-extension://nkbihfbeogaeaoehlefnkodbefgpgknn/p.html"},
+                            {"headers", json::array()}}}};
+        entries.insert(entries.begin() + 1, extension);
+        entries.insert(entries.begin(), image);
+        auto file = (work / "browser.har").string();
+        test::write_text(file, har.dump(2));
+
+        auto r = home.run({"replay", "--via", "reflect", file});
+        INFO(r.out, r.err);
+        CHECK(r.exit_code == 0);
+        CHECK(contains(r.err, "replay: skipped " + file +
+                                  " entry 1 (log.entries[0]): a data: URL is not an http(s) "
+                                  "request\n"));
+        CHECK(contains(r.err, "replay: skipped " + file +
+                                  " entry 3 (log.entries[2]): a chrome-extension: URL is not an "
+                                  "http(s) request\n"));
+        CHECK_FALSE(contains(r.err, "iVBORw0KGgo")); // the URL itself is not echoed
+        CHECK(contains(r.out, "replay: 2 requests, 2 ok, 0 failed, 2 skipped (not http(s))\n"));
+
+        auto j = home.run({"--json", "replay", "--via", "reflect", file});
+        REQUIRE_MESSAGE(j.exit_code == 0, j.err);
+        auto summary = json::parse(j.out);
+        CHECK(summary["total"] == 2);
+        REQUIRE(summary["skipped"].size() == 2);
+        CHECK(summary["skipped"][0] == json({{"file", file}, {"index", 1}, {"scheme", "data"}}));
+        CHECK(summary["skipped"][1]["scheme"] == "chrome-extension");
+        CHECK(summary["results"][0]["index"] == 2);
+    }
+
+    TEST_CASE("--via https://… the proxy does not trust: the error says which CA and where") {
+        Home home;
+        test::Process ditto({test::binary_path(), "--home", home.dir.path().string(), "ditto",
+                             "--format", "json", "--no-http"});
+        auto echo = url_after(ditto, "ditto listening on ");
+        REQUIRE(echo.rfind("https://127.0.0.1:", 0) == 0);
+        auto refused = home.run({"replay", "--via", echo, fixture("checkout.har")});
+        INFO(refused.out, refused.err);
+        CHECK(refused.exit_code == 1);
+        auto ca = (home.dir / "default" / "ca.pem").string();
+        auto profile = home.dir / "default.toml";
+        CHECK(contains(refused.err,
+                       "replay: the proxy does not trust the certificate of the echo server " +
+                           echo + "\n"));
+        CHECK(contains(refused.err, "signs it with the local CA " + ca));
+        CHECK(contains(refused.err, "in the [upstream] table of " + profile.string()));
+        const std::string line = "ca_files = [\"" + ca + "\"]";
+        CHECK(contains(refused.err, "    " + line + "\n"));
+
+        // Doing what it says makes the same replay pass, with ditto's golden results.
+        auto text = test::read_text(profile);
+        auto at = text.find("[upstream]\n");
+        REQUIRE(at != std::string::npos);
+        text.insert(at + 11, line + "\n");
+        test::write_text(profile, text);
+        auto trusted =
+            home.run({"replay", "--via", echo, "--expect", golden("ditto"), fixture("checkout.har")});
+        INFO(trusted.out, trusted.err);
+        CHECK(trusted.exit_code == 0);
+        CHECK_FALSE(contains(trusted.err, "does not trust"));
+    }
+
     TEST_CASE("scripts/smoke-replay passes with the built binary") {
         auto r =
             test::run_program({"bash", (test::source_dir() / "scripts" / "smoke-replay").string(),

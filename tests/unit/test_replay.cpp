@@ -121,6 +121,47 @@ TEST_SUITE("replay") {
         CHECK((*r)[1].name == "forms-2");
     }
 
+    TEST_CASE("HAR: entries that are not http(s) are skipped and listed, indices kept") {
+        // What Chrome exports beside the page's requests: inline images, extension pages, blobs.
+        json har = har_of(json::array(
+            {entry({{"method", "GET"}, {"url", "data:image/png;base64,iVBORw0KGgo="}}),
+             entry({{"method", "POST"}, {"url", "https://a.example/pay"}}),
+             entry({{"method", "GET"}, {"url", "chrome-extension://abcdef/popup.html"}}),
+             entry({{"method", "GET"}, {"url", "blob:https://a.example/5f1d-11"}}),
+             entry({{"method", "GET"}, {"url", "HTTP://a.example/x"}})}));
+        std::vector<Skipped> skipped;
+        auto r = parse_har(har.dump(), "page.har", &skipped);
+        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+        REQUIRE(r->size() == 2);
+        CHECK((*r)[0].index == 2);
+        CHECK((*r)[0].name == "page-2");
+        CHECK((*r)[1].index == 5);
+        CHECK((*r)[1].target == "HTTP://a.example/x");
+        REQUIRE(skipped.size() == 3);
+        CHECK(skipped[0].file == "page.har");
+        CHECK(skipped[0].index == 1);
+        CHECK(skipped[0].where == "entry 1 (log.entries[0])");
+        CHECK(skipped[0].scheme == "data");
+        CHECK(skipped[1].scheme == "chrome-extension");
+        CHECK(skipped[1].where == "entry 3 (log.entries[2])");
+        CHECK(skipped[2].scheme == "blob");
+        // Without a list to fill, the same requests.
+        auto quiet = parse_har(har.dump(), "page.har");
+        REQUIRE(quiet.ok());
+        CHECK(quiet->size() == 2);
+
+        // Only such entries: nothing to replay, said as such.
+        json only = har_of(json::array({entry({{"method", "GET"}, {"url", "data:,x"}})}));
+        auto e = error_of(parse_har(only.dump(), "x.har"));
+        CHECK(e.code == "replay.empty");
+        CHECK(contains(e.message, "none of the 1 entries"));
+        // A malformed entry after a skipped one is still an error naming it.
+        json bad = har_of(json::array({entry({{"method", "GET"}, {"url", "data:,x"}}),
+                                       entry({{"method", "GET"}})}));
+        CHECK(error_of(parse_har(bad.dump(), "x.har")).message ==
+              "entry 2 (log.entries[1]): request.url is missing or not a string");
+    }
+
     TEST_CASE("HAR: malformed files name the entry and the field") {
         SUBCASE("JSON syntax: line and column") {
             auto e =
@@ -154,8 +195,10 @@ TEST_SUITE("replay") {
             CHECK(contains(msg({{"url", "https://a/"}}), "request.method is missing"));
             CHECK(contains(msg({{"method", "GE T"}, {"url", "https://a/"}}),
                            "is not an HTTP method"));
-            CHECK(contains(msg({{"method", "GET"}, {"url", "ftp://a/"}}),
+            CHECK(contains(msg({{"method", "GET"}, {"url", "a.example/x"}}),
                            "request.url: the request target"));
+            CHECK(contains(msg({{"method", "GET"}, {"url", "ftp://a/"}}),
+                           "none of the 1 entries of log.entries is an http(s) request"));
             CHECK(contains(msg({{"method", "GET"}, {"url", "https:///x"}}), "has no host"));
             CHECK(contains(msg({{"method", "GET"}, {"url", "https://a/"}, {"headers", {{"a", 1}}}}),
                            "request.headers is not an array"));

@@ -26,6 +26,56 @@ tls::KeyPair client_pair(const tls::KeyPair* issuer, int days = 90, int not_befo
     return std::move(tls::issue(o, issuer)).value();
 }
 
+// What a PKCS#12 reader finds in each bag: its type, and the value of Java's trusted-key-usage
+// attribute (empty when the bag has none), read bag by bag as Java does.
+struct P12Bag {
+    int nid = 0;
+    std::string java_trust;
+    bool has_local_key_id = false;
+};
+std::vector<P12Bag> p12_bags(const std::string& der, const std::string& password) {
+    const auto* data = reinterpret_cast<const unsigned char*>(der.data());
+    std::unique_ptr<PKCS12, void (*)(PKCS12*)> p12(
+        d2i_PKCS12(nullptr, &data, static_cast<long>(der.size())), PKCS12_free);
+    REQUIRE(p12);
+    REQUIRE(PKCS12_verify_mac(p12.get(), password.c_str(), -1) == 1);
+    STACK_OF(PKCS7)* safes = PKCS12_unpack_authsafes(p12.get());
+    REQUIRE(safes);
+    std::vector<P12Bag> out;
+    for (int i = 0; i < sk_PKCS7_num(safes); ++i) {
+        PKCS7* safe = sk_PKCS7_value(safes, i);
+        STACK_OF(PKCS12_SAFEBAG)* bags =
+            PKCS7_type_is_data(safe) ? PKCS12_unpack_p7data(safe)
+                                     : PKCS12_unpack_p7encdata(safe, password.c_str(), -1);
+        REQUIRE(bags);
+        for (int j = 0; j < sk_PKCS12_SAFEBAG_num(bags); ++j) {
+            const PKCS12_SAFEBAG* bag = sk_PKCS12_SAFEBAG_value(bags, j);
+            P12Bag b;
+            b.nid = PKCS12_SAFEBAG_get_nid(bag);
+            const STACK_OF(X509_ATTRIBUTE)* attrs = PKCS12_SAFEBAG_get0_attrs(bag);
+            for (int k = 0; k < sk_X509_ATTRIBUTE_num(attrs); ++k) {
+                X509_ATTRIBUTE* attr = sk_X509_ATTRIBUTE_value(attrs, k);
+                char oid[80];
+                OBJ_obj2txt(oid, sizeof oid, X509_ATTRIBUTE_get0_object(attr), 1);
+                if (OBJ_obj2nid(X509_ATTRIBUTE_get0_object(attr)) == NID_localKeyID)
+                    b.has_local_key_id = true;
+                if (std::string(oid) != tls::k_java_trusted_key_usage)
+                    continue;
+                REQUIRE(X509_ATTRIBUTE_count(attr) == 1);
+                ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr, 0);
+                REQUIRE(value->type == V_ASN1_OBJECT);
+                char usage[80];
+                OBJ_obj2txt(usage, sizeof usage, value->value.object, 1);
+                b.java_trust = usage;
+            }
+            out.push_back(std::move(b));
+        }
+        sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+    }
+    sk_PKCS7_pop_free(safes, PKCS7_free);
+    return out;
+}
+
 std::string pem(const tls::KeyPair& p) {
     return tls::cert_to_pem(p.cert.get());
 }
@@ -332,7 +382,31 @@ TEST_SUITE("tls") {
             CHECK(X509_cmp(found, ca.cert.get()) == 0);
             CHECK((key != nullptr) == (with == tls::WithKey::yes));
             sk_X509_pop_free(others, X509_free);
+
+            // A truststore: the certificate bag carries Java's trusted-key-usage attribute
+            // (anyExtendedKeyUsage, as keytool writes it). With the key: a key entry instead,
+            // the certificate tied to its key by the local key id.
+            auto bags = p12_bags(*p12, "pw");
+            REQUIRE(bags.size() == (with == tls::WithKey::yes ? 2U : 1U));
+            CHECK(bags[0].nid == NID_certBag);
+            if (with == tls::WithKey::no) {
+                CHECK(bags[0].java_trust == "2.5.29.37.0");
+                CHECK_FALSE(bags[0].has_local_key_id);
+            } else {
+                CHECK(bags[0].java_trust.empty());
+                CHECK(bags[0].has_local_key_id);
+                CHECK(bags[1].nid == NID_pkcs8ShroudedKeyBag);
+                CHECK(bags[1].has_local_key_id);
+            }
         }
+        // The attribute is on every certificate of a chain exported as a truststore.
+        auto other = std::move(tls::make_ca("other root")).value();
+        auto chained = tls::to_pkcs12(ca.cert.get(), nullptr, "pw", {other.cert.get()});
+        REQUIRE(chained.ok());
+        auto chain_bags = p12_bags(*chained, "pw");
+        REQUIRE(chain_bags.size() == 2);
+        for (const auto& b : chain_bags)
+            CHECK(b.java_trust == "2.5.29.37.0");
     }
 
     TEST_CASE("issued certificates: client usage, signed by the CA; localhost names") {

@@ -533,10 +533,23 @@ TEST_SUITE("vgs") {
             CHECK(r.filters[i].format == expected.filters[i].format);
         }
 
+        // The same export again: the route is already there, as exported; nothing is skipped
+        // for it and nothing changes.
         auto again = import_routes(*loaded, yaml, DryRun::no);
         REQUIRE(again.ok());
         CHECK(again->routes.empty());
-        CHECK(again->skipped.back().find("already has a route with this id") != std::string::npos);
+        CHECK(again->already == std::vector<std::string>{expected.id});
+        CHECK(again->skipped == done->skipped); // the parts the export cannot carry over, only
         CHECK(test::read_text(file) == after);
+
+        // A route of the same id that differs is a conflict, not "already there".
+        auto changed = *loaded;
+        changed.routes[0].host = "api\\.other\\.example";
+        auto conflict = import_routes(changed, yaml, DryRun::yes);
+        REQUIRE(conflict.ok());
+        CHECK(conflict->already.empty());
+        REQUIRE_FALSE(conflict->skipped.empty());
+        CHECK(conflict->skipped.back().find("already has a different route with this id") !=
+              std::string::npos);
     }
 }

@@ -516,9 +516,19 @@ Result<ImportReport> import_routes(const profile::Profile& profile, std::string_
     for (auto& route : converted->routes) {
         std::string label = "route \"" + route.id + "\"";
         if (!ids.insert(route.id).second) {
-            report.skipped.push_back(label + ": the profile already has a route with this id "
-                                             "(remove it first to import it again); route not "
-                                             "imported");
+            const profile::Route* existing = nullptr;
+            for (const auto& r : profile.routes)
+                if (r.id == route.id)
+                    existing = &r;
+            // Compared as they would be written, so defaults the profile leaves out count.
+            if (existing && route_to_toml(*existing) == route_to_toml(route))
+                report.already.push_back(route.id);
+            else
+                report.skipped.push_back(
+                    label + (existing ? ": the profile already has a different route with this "
+                                        "id (remove it first to import this one)"
+                                      : ": an earlier route of the export has this id") +
+                    "; route not imported");
             continue;
         }
         if (auto compiled = RouteTable::compile({route}); !compiled) {

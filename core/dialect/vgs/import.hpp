@@ -21,6 +21,7 @@ struct ImportReport {
     std::vector<profile::Route> routes; // converted, in export order
     std::vector<std::string> skipped;   // each part not imported, naming it and why
     std::vector<std::string> notes;     // imported, but with a difference worth knowing
+    std::vector<std::string> already;   // ids of routes the profile already has, as exported
 };
 
 // Converts an export. VGS entry → filter: phase REQUEST/RESPONSE; operation ENRICH (or
@@ -35,9 +36,11 @@ Result<ImportReport> convert_export(std::string_view text);
 toml::table route_to_toml(const profile::Route& route);
 
 enum class DryRun { no, yes };
-// Converts `text`, skips routes whose id the profile (or an earlier route of the export)
-// already has and routes whose patterns do not compile, then appends the rest to the profile
-// file in one edit (not with DryRun::yes). The report lists what was (or would be) appended.
+// Converts `text`; a route the profile already has as converted is listed in `already` (a
+// re-import changes nothing); routes whose id the profile (or an earlier route of the export)
+// has for another route, and routes whose patterns do not compile, are skipped; the rest is
+// appended to the profile file in one edit (not with DryRun::yes). The report lists what was
+// (or would be) appended.
 Result<ImportReport> import_routes(const profile::Profile& profile, std::string_view text,
                                    DryRun dry_run);
 
