@@ -178,8 +178,11 @@ std::vector<std::string> chain_warnings(std::string_view pem, std::int64_t now) 
         ERR_clear_error();
         if (!signed_below) {
             auto below_info = inspect(below);
+            std::string signer = below_info.issuer == info.subject
+                                     ? "a certificate of the same name with another key"
+                                     : below_info.issuer;
             out.push_back(label(i, info) + " did not sign certificate " + std::to_string(i) +
-                          " (" + below_info.subject + "), whose signer is " + below_info.issuer +
+                          " (" + below_info.subject + "), whose signer is " + signer +
                           ": put each certificate right after the one it signed");
         }
     }
