@@ -38,11 +38,13 @@ CLI::Validator port_number() {
     return CLI::Validator(
         [](std::string& value) -> std::string {
             // Checked as text, so "99999" or "4294967297" cannot wrap into some other port.
-            bool digits = !value.empty() && value.size() <= 5 &&
-                          value.find_first_not_of("0123456789") == std::string::npos;
-            if (!digits || std::stoi(value) > 65535)
-                return "port " + value + " is out of range: a port is 0 to 65535 (0 picks a "
-                                         "free one)";
+            const std::string range = "a port is 0 to 65535 (0 picks a free one)";
+            // "-1" is a number, only out of range.
+            const std::string digits = value.rfind('-', 0) == 0 ? value.substr(1) : value;
+            if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos)
+                return "port \"" + value + "\" is not a number: " + range;
+            if (digits != value || value.size() > 5 || std::stoi(value) > 65535)
+                return "port " + value + " is out of range: " + range;
             return {};
         },
         "PORT");

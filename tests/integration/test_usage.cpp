@@ -87,6 +87,9 @@ TEST_SUITE("usage") {
                     "vaultfwd ditto");
         usage_error({"ditto", "--port", "4294967297"}, "is out of range", "vaultfwd ditto");
         usage_error({"ditto", "--port", "-1"}, "port -1 is out of range", "vaultfwd ditto");
+        usage_error({"ditto", "--port", "http"},
+                    "port \"http\" is not a number: a port is 0 to 65535", "vaultfwd ditto");
+        usage_error({"ditto", "--tls-port", ""}, "port \"\" is not a number", "vaultfwd ditto");
         usage_error({"serve", "--api-listen", "127.0.0.1:99999"},
                     "listen port 99999 of \"127.0.0.1:99999\" is out of range", "vaultfwd serve");
         usage_error({"serve", "--proxy-listen", "127.0.0.1:4294967297"}, "is out of range",
