@@ -44,6 +44,24 @@ bool is_hop_by_hop(std::string_view name) {
     return false;
 }
 
+void remove_hop_by_hop(Headers& headers, bool keep_content_length) {
+    std::vector<std::string> named;
+    for (const auto& h : headers)
+        if (util::iequals(h.name, "connection"))
+            for (const auto& token : util::split(h.value, ','))
+                if (auto name = util::trim(token); !name.empty())
+                    named.emplace_back(name);
+    auto drop = [&](const Header& h) {
+        if (keep_content_length && util::iequals(h.name, "content-length"))
+            return false;
+        if (is_hop_by_hop(h.name))
+            return true;
+        return std::any_of(named.begin(), named.end(),
+                           [&](const std::string& n) { return util::iequals(h.name, n); });
+    };
+    headers.erase(std::remove_if(headers.begin(), headers.end(), drop), headers.end());
+}
+
 bool is_safe_value(std::string_view value) {
     return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }

@@ -25,6 +25,11 @@ void remove(Headers& headers, std::string_view name);
 // True for the hop-by-hop headers (RFC 9110 §7.6.1) and the ones a client library sets itself
 // (host, content-length), which are never copied between hops.
 bool is_hop_by_hop(std::string_view name);
+// Removes, in place and keeping the order of the rest, the hop-by-hop headers (is_hop_by_hop)
+// and every header a Connection header names ("Connection: keep-alive, X-Hop" takes X-Hop
+// with it; RFC 9110 §7.6.1). Content-Length stays when `keep_content_length` (an answer's
+// length: the answer to HEAD tells it without a body).
+void remove_hop_by_hop(Headers& headers, bool keep_content_length = false);
 // A header value is safe to send when it has no CR, LF or NUL.
 bool is_safe_value(std::string_view value);
 // A header name is a non-empty RFC 9110 token.

@@ -5,8 +5,6 @@
 #include <chrono>
 #include <thread>
 
-#include <httplib.h>
-
 #include "core/dialect/services.hpp"
 #include "core/ditto/server.hpp"
 #include "core/server/access_log.hpp"
@@ -59,12 +57,13 @@ struct Runner::Impl {
     std::unique_ptr<server::ApiServer> api;
     std::thread api_thread;
     std::atomic<bool> api_done{false};
-    std::unique_ptr<httplib::Client> http;
+    upstream::Url server;                      // server_url, parsed
+    std::unique_ptr<upstream::Client> caller;  // the API server's client (keep-alive)
 
     // Each client goes before the server it talks to: a server's stop() waits for its idle
     // keep-alive connections to time out, unless the client has closed them.
     ~Impl() {
-        http.reset();
+        caller.reset();
         // stop() does nothing until the accept loop runs, so repeat it until run() returns.
         while (api && !api_done) {
             api->stop();
@@ -157,26 +156,26 @@ struct Runner::Impl {
             return make_error("replay.bad_server", "--server " + server_url +
                                                        ": give the API origin, such as "
                                                        "http://127.0.0.1:7410");
-        http = std::make_unique<httplib::Client>(url->scheme + "://" + url->host_for_url() + ":" +
-                                                 std::to_string(url->port));
-        if (!http->is_valid())
-            return make_error("replay.bad_server",
-                              "--server " + server_url + " is not a usable URL");
-        int ms = options.timeout_ms;
-        http->set_connection_timeout(ms / 1000, (ms % 1000) * 1000);
-        http->set_read_timeout(ms / 1000, (ms % 1000) * 1000);
-        http->set_write_timeout(ms / 1000, (ms % 1000) * 1000);
-        http->set_keep_alive(true);
-        http->set_follow_location(false);
-        // Recorded targets are sent as they were recorded, escapes and all.
-        http->set_url_encode(false);
+        server = *url;
+        caller = std::make_unique<upstream::Client>();
         // Waiting for /healthz also waits for an in-process listener's accept loop to run.
-        auto res = http->Get("/healthz");
-        if (!res)
+        auto res = caller->send(call("GET", "/healthz"));
+        if (!res.ok())
             return make_error("replay.unreachable", "no answer from " + server_url + "/healthz (" +
-                                                        httplib::to_string(res.error()) +
+                                                        res.error_message +
                                                         "): is 'vaultfwd serve' running there?");
         return {};
+    }
+
+    // A call to the API server; the target goes as recorded, escapes and all.
+    upstream::Call call(const std::string& method, const std::string& target) const {
+        upstream::Call c;
+        c.method = method;
+        c.url = server;
+        c.url.path_and_query = target;
+        c.connect_timeout_ms = options.timeout_ms;
+        c.timeout_ms = options.timeout_ms;
+        return c;
     }
 };
 
@@ -235,22 +234,17 @@ Result<Runner::Answer> Runner::send(const Recording& rec) {
     auto planned = plan(rec, s.target, s.profile);
     if (!planned)
         return planned.error();
-    httplib::Request req;
-    req.method = planned->method;
-    req.path = planned->path + (planned->query.empty() ? "" : "?" + planned->query);
-    for (const auto& h : planned->headers)
-        req.headers.emplace(h.name, h.value);
-    req.headers.emplace("Authorization", "Bearer " + s.api_key);
-    req.body = planned->body;
-    auto res = s.http->send(req);
-    if (!res)
-        return make_error("replay.transport", "no answer from " + s.server_url + " (" +
-                                                  httplib::to_string(res.error()) + ")");
+    auto call = s.call(planned->method,
+                       planned->path + (planned->query.empty() ? "" : "?" + planned->query));
+    call.headers = planned->headers;
+    call.headers.push_back({"Authorization", "Bearer " + s.api_key});
+    call.body = planned->body;
+    auto res = s.caller->send(call);
+    if (!res.ok())
+        return make_error("replay.transport",
+                          "no answer from " + s.server_url + " (" + res.error_message + ")");
     Answer answer;
-    answer.response.status = res->status;
-    for (const auto& [name, value] : res->headers)
-        answer.response.headers.push_back({name, value});
-    answer.response.body = res->body;
+    answer.response = std::move(res.response);
     answer.text = normalize(answer.response, s.norm);
     return answer;
 }

@@ -1,17 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/upstream/client.hpp"
 
+#include <arpa/inet.h>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
-
-#include <httplib.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/crypto/hash.hpp"
+#include "core/http/parser.hpp"
+#include "core/net/stream.hpp"
 #include "core/tls/cert.hpp"
 #include "core/util/redact.hpp"
 #include "core/util/strings.hpp"
@@ -20,15 +29,13 @@ namespace vaultfwd::upstream {
 
 namespace {
 
-using ClientPtr = std::unique_ptr<httplib::ClientImpl>;
+using net::Clock;
 
-// What the socket and TLS layers saw during the current attempt on this thread: httplib opens
-// sockets and OpenSSL runs its message callback on the calling thread, so thread-local flags
-// need no locking.
+// What the TLS layer saw during the current attempt on this thread: the handshake and every
+// read run on the calling thread, so thread-local flags need no locking.
 struct Trace {
-    bool new_socket = false;     // httplib dialed a new connection (not a reused one)
-    bool cert_requested = false; // the server sent a CertificateRequest
-    int alert = -1;              // the last fatal alert the server sent
+    bool cert_requested = false;   // the server sent a CertificateRequest
+    int alert = -1;                // the last fatal alert the server sent
     long verify_error = X509_V_OK; // the first certificate verification error we found
 };
 thread_local Trace t_trace;
@@ -50,29 +57,6 @@ int verify_peer(int preverify_ok, X509_STORE_CTX* ctx) {
     if (!preverify_ok && t_trace.verify_error == X509_V_OK)
         t_trace.verify_error = X509_STORE_CTX_get_error(ctx);
     return preverify_ok;
-}
-
-// We verify the server ourselves instead of httplib 0.11: its SSLClient::load_certs() calls
-// SSL_CTX_set_default_verify_paths() on whatever store the context holds, which (1) reloads the
-// system bundle into the process-wide shared store on every new connection while other threads
-// verify against it (heap corruption under load, seen in CI) and (2) adds the system roots to a
-// pinned store, so a pinned upstream would have accepted any publicly trusted certificate.
-// OpenSSL checks the chain, the name (X509_check_host/ip, subjectAltName first) and aborts the
-// handshake on failure, before a byte of the request is written.
-void verify_server(SSL_CTX* ctx, X509_STORE* store, const std::string& host) {
-    SSL_CTX_set_cert_store(ctx, store); // the context owns the reference from here on
-    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
-    // An IP literal must match an iPAddress entry; anything else is a DNS name.
-    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
-        ERR_clear_error();
-        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
-    }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_peer);
-}
-
-void trace_new_socket(socket_t) {
-    t_trace.new_socket = true;
 }
 
 std::string pool_key(const Call& call) {
@@ -152,53 +136,108 @@ Result<X509_STORE*> system_store(const std::vector<std::string>& extra_files) {
     return found->second;
 }
 
-Result<ClientPtr> make_client(const Call& call) {
-    const auto& tls_cfg = call.tls;
-    ClientPtr cli;
-    if (call.url.scheme == "https") {
-        std::unique_ptr<httplib::SSLClient> ssl;
-        if (!tls_cfg.client_cert_pem.empty() || !tls_cfg.client_key_pem.empty()) {
-            auto cert = tls::load_cert_pem(tls_cfg.client_cert_pem);
-            if (!cert)
-                return make_error("upstream.bad_client_cert",
-                                  "the client certificate is invalid: " + cert.error().message);
-            auto key = tls::load_key_pem(tls_cfg.client_key_pem);
-            if (!key)
-                return make_error("upstream.bad_client_key",
-                                  "the client key is invalid: " + key.error().message);
-            if (!tls::key_matches(cert->get(), key->get()))
-                return make_error("upstream.client_key_mismatch",
-                                  "the client key does not belong to the client certificate");
-            // httplib takes its own references to the certificate and key.
-            ssl = std::make_unique<httplib::SSLClient>(call.url.host, call.url.port, cert->get(),
-                                                       key->get());
-        } else {
-            ssl = std::make_unique<httplib::SSLClient>(call.url.host, call.url.port);
-        }
-        auto store = tls_cfg.pin_pems.empty() ? system_store(tls_cfg.extra_ca_files)
-                                              : pinned_store(tls_cfg.pin_pems);
-        if (!store)
-            return store.error();
-        verify_server(ssl->ssl_context(), *store, call.url.host);
-        SSL_CTX_set_msg_callback(ssl->ssl_context(), trace_messages);
-        ssl->enable_server_certificate_verification(false); // see verify_server()
-        cli = std::move(ssl);
-    } else {
-        cli = std::make_unique<httplib::ClientImpl>(call.url.host, call.url.port);
+bool is_ip_literal(const std::string& host) {
+    unsigned char buf[sizeof(in6_addr)];
+    return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+           ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// The last session ticket an upstream gave us, offered on the next handshake with it so that a
+// new connection (pool growth, a redial) resumes instead of paying a full handshake. One per
+// TLS context, that is per pool key: a session is only offered to the host and TLS settings it
+// was verified for.
+struct SessionSlot {
+    std::mutex mutex;
+    SSL_SESSION* session = nullptr;
+    ~SessionSlot() {
+        if (session)
+            SSL_SESSION_free(session);
     }
-    cli->set_follow_location(false);
-    cli->set_tcp_nodelay(true); // head and body go out at once, no Nagle + delayed-ACK stall
-    cli->set_keep_alive(true);
-    cli->set_decompress(false);
-    cli->set_url_encode(false); // the target goes as given: see wire_target()
-    cli->set_socket_options(trace_new_socket);
-    return cli;
+    void put(SSL_SESSION* s) { // takes the reference
+        std::lock_guard<std::mutex> lock(mutex);
+        if (session)
+            SSL_SESSION_free(session);
+        session = s;
+    }
+    void offer(SSL* ssl) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (session)
+            SSL_set_session(ssl, session);
+    }
+};
+
+int session_slot_index() {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+// OpenSSL calls this when a session becomes resumable: after the handshake with TLS 1.2, when a
+// NewSessionTicket arrives with TLS 1.3 (during a later read).
+int keep_session(SSL* ssl, SSL_SESSION* session) {
+    auto* slot = static_cast<SessionSlot*>(
+        SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), session_slot_index()));
+    if (!slot)
+        return 0;
+    slot->put(session);
+    return 1; // the slot owns the reference
+}
+
+// The TLS context of one pool key: verification against the system roots (+ extra files) or
+// the pins only, the name dialed checked (X509_check_host / ip, subjectAltName first), the
+// client identity, session resumption. OpenSSL aborts the handshake on a verification failure,
+// before a byte of the request is written.
+Result<ossl::SslCtxPtr> make_tls_context(const Call& call, SessionSlot& slot) {
+    const auto& cfg = call.tls;
+    ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+    if (!ctx)
+        return make_error("upstream.tls_setup", "cannot create a TLS context: " + ossl::last_error());
+    SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+    if (!cfg.client_cert_pem.empty() || !cfg.client_key_pem.empty()) {
+        auto cert = tls::load_cert_pem(cfg.client_cert_pem);
+        if (!cert)
+            return make_error("upstream.bad_client_cert",
+                              "the client certificate is invalid: " + cert.error().message);
+        auto key = tls::load_key_pem(cfg.client_key_pem);
+        if (!key)
+            return make_error("upstream.bad_client_key",
+                              "the client key is invalid: " + key.error().message);
+        if (!tls::key_matches(cert->get(), key->get()))
+            return make_error("upstream.client_key_mismatch",
+                              "the client key does not belong to the client certificate");
+        if (SSL_CTX_use_certificate(ctx.get(), cert->get()) != 1 ||
+            SSL_CTX_use_PrivateKey(ctx.get(), key->get()) != 1)
+            return make_error("upstream.bad_client_cert",
+                              "the client certificate cannot be used: " + ossl::last_error());
+        // Intermediates that follow the leaf in the PEM go with it.
+        if (auto chain = tls::load_certs_pem(cfg.client_cert_pem); chain && chain->size() > 1)
+            for (std::size_t i = 1; i < chain->size(); ++i)
+                SSL_CTX_add1_chain_cert(ctx.get(), (*chain)[i].get());
+    }
+    auto store = cfg.pin_pems.empty() ? system_store(cfg.extra_ca_files) : pinned_store(cfg.pin_pems);
+    if (!store)
+        return store.error();
+    SSL_CTX_set_cert_store(ctx.get(), *store); // the context owns the reference from here on
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx.get());
+    const std::string& host = call.url.host;
+    // An IP literal must match an iPAddress entry; anything else is a DNS name.
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
+        ERR_clear_error();
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+    }
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, verify_peer);
+    SSL_CTX_set_msg_callback(ctx.get(), trace_messages);
+    SSL_CTX_set_session_cache_mode(ctx.get(),
+                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx.get(), keep_session);
+    SSL_CTX_set_ex_data(ctx.get(), session_slot_index(), &slot);
+    return ctx;
 }
 
 // The request target as it goes on the wire: byte for byte what the caller gave (parse_url has
-// refused spaces and control characters), except that bytes outside ASCII are percent-encoded.
-// httplib's own encoding is off: it also rewrites '+', ',', ';' and '\'', so a form-encoded
-// query "q=a+b" (a space) would reach the upstream as "q=a%2Bb" (a plus).
+// refused spaces and control characters), except that bytes outside ASCII are percent-encoded
+// (a request line is ASCII). Nothing else is re-encoded: a form-encoded query "q=a+b" keeps its
+// plus.
 std::string wire_target(const std::string& target) {
     static constexpr char k_hex[] = "0123456789ABCDEF";
     std::string out;
@@ -215,6 +254,13 @@ std::string wire_target(const std::string& target) {
     return out;
 }
 
+// The Host header: the port only when it is not the scheme's default.
+std::string host_header(const Url& url) {
+    bool default_port = (url.scheme == "https" && url.port == 443) ||
+                        (url.scheme == "http" && url.port == 80);
+    return default_port ? url.host_for_url() : url.host_for_url() + ":" + std::to_string(url.port);
+}
+
 bool tls_alert_seen(const char* reason_substring) {
     bool seen = false;
     while (unsigned long e = ERR_get_error()) {
@@ -225,43 +271,257 @@ bool tls_alert_seen(const char* reason_substring) {
     return seen;
 }
 
+// Where an attempt stopped, what it saw: the input of classify() and of the retry rule.
 struct Attempt {
-    bool sent = false;
-    httplib::Error err = httplib::Error::Success;
-    bool timed_out = false; // failed no earlier than the read/write timeout allows
+    enum class Stage { dial, handshake, write, read, done };
+    Stage stage = Stage::dial;
+    bool refused = false;        // dial: refused or unreachable
+    bool unresolved = false;     // dial: the name does not resolve
+    bool timed_out = false;      // the stage ran into its deadline
+    bool answer_began = false;   // at least one byte of the answer arrived
+    std::string malformed;       // read: the answer broke HTTP (the parser's message)
     Trace trace;
 };
 
-Attempt attempt(httplib::ClientImpl& cli, httplib::Request& req, httplib::Response& res,
-                const Call& call) {
-    auto ms = [](int v) { return std::chrono::milliseconds(v); };
-    cli.set_connection_timeout(ms(call.connect_timeout_ms));
-    cli.set_read_timeout(ms(call.timeout_ms));
-    cli.set_write_timeout(ms(call.timeout_ms));
-    ERR_clear_error();
-    t_trace = Trace{};
-    auto started = std::chrono::steady_clock::now();
-    Attempt a;
-    a.sent = cli.send(req, res, a.err);
-    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now() - started)
-                       .count();
-    a.timed_out = elapsed + 50 >= call.timeout_ms;
-    a.trace = t_trace;
-    return a;
+// Dials host:port (every address in turn) within the connect deadline.
+std::unique_ptr<net::Stream> dial(const Url& url, Clock::time_point deadline, Attempt& a) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+    addrinfo* found = nullptr;
+    std::string port = std::to_string(url.port);
+    if (::getaddrinfo(url.host.c_str(), port.c_str(), &hints, &found) != 0 || !found) {
+        a.unresolved = true;
+        return nullptr;
+    }
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, ::freeaddrinfo);
+    for (const addrinfo* ai = found; ai; ai = ai->ai_next) {
+        int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (rc != 0 && errno == EINPROGRESS) {
+            while (true) {
+                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                deadline - Clock::now())
+                                .count();
+                if (left <= 0) {
+                    ::close(fd);
+                    a.timed_out = true;
+                    return nullptr;
+                }
+                pollfd p{fd, POLLOUT, 0};
+                int n = ::poll(&p, 1, static_cast<int>(left));
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n > 0) {
+                    int err = 0;
+                    socklen_t len = sizeof err;
+                    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+                    rc = err == 0 ? 0 : -1;
+                }
+                break;
+            }
+        }
+        if (rc == 0) {
+            int one = 1; // head and body go out at once, no Nagle + delayed-ACK stall
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            return std::make_unique<net::SocketStream>(fd);
+        }
+        ::close(fd);
+    }
+    a.refused = true;
+    return nullptr;
 }
 
-Outcome classify(const Attempt& a, const httplib::Response& res, const Call& call,
-                 const std::string& where) {
+// An idle pooled connection is worth a try only when nothing arrived on it while it sat idle:
+// readable means the upstream closed it (FIN, close_notify) or sent bytes nobody asked for.
+bool looks_alive(net::Stream& s) {
+    if (s.readable_now())
+        return false;
+    pollfd p{s.fd(), POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+}
+
+} // namespace
+
+// Idle keep-alive connections by upstream (and TLS settings), at most k_max_idle each, so that
+// the workers of a busy serve find one instead of dialling (a handshake costs far more than an
+// idle socket); a connection over that number is closed after use.
+constexpr std::size_t k_max_idle = 256;
+
+namespace {
+
+// One pool key: its TLS context (https only), shared by every connection to that upstream,
+// the session offered for resumption, and the idle connections.
+struct Endpoint {
+    SessionSlot session; // before ctx: the context points at it until it is freed
+    ossl::SslCtxPtr ctx;
+    std::vector<std::unique_ptr<net::Stream>> idle;
+};
+
+} // namespace
+
+struct Client::Pool {
+    std::mutex mutex;
+    std::map<std::string, std::unique_ptr<Endpoint>> endpoints;
+
+    // The endpoint of `call`'s pool key, made on first use; endpoints live as long as the client
+    // (their contexts are shared by every connection to that upstream).
+    Result<Endpoint*> endpoint(const Call& call) {
+        std::string key = pool_key(call);
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (auto it = endpoints.find(key); it != endpoints.end())
+                return it->second.get();
+        }
+        auto made = std::make_unique<Endpoint>();
+        if (call.url.scheme == "https") {
+            auto ctx = make_tls_context(call, made->session);
+            if (!ctx)
+                return ctx.error();
+            made->ctx = std::move(*ctx);
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        auto& slot = endpoints[key];
+        if (!slot) // another thread may have made it meanwhile: keep the first
+            slot = std::move(made);
+        return slot.get();
+    }
+
+    std::unique_ptr<net::Stream> take_idle(Endpoint& e) {
+        while (true) {
+            std::unique_ptr<net::Stream> s;
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                if (e.idle.empty())
+                    return nullptr;
+                s = std::move(e.idle.back());
+                e.idle.pop_back();
+            }
+            if (looks_alive(*s))
+                return s;
+        }
+    }
+
+    void give_back(Endpoint& e, std::unique_ptr<net::Stream> s) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (e.idle.size() < k_max_idle)
+            e.idle.push_back(std::move(s));
+    }
+};
+
+namespace {
+
+// Dials and, for https, runs the handshake (SNI, the last session offered for resumption),
+// all within the connect deadline.
+std::unique_ptr<net::Stream> connect(const Call& call, Endpoint& e, Attempt& a) {
+    auto deadline = Clock::now() + std::chrono::milliseconds(call.connect_timeout_ms);
+    a.stage = Attempt::Stage::dial;
+    auto socket = dial(call.url, deadline, a);
+    if (!socket || !e.ctx)
+        return socket;
+    a.stage = Attempt::Stage::handshake;
+    auto tls = std::make_unique<net::TlsStream>(std::move(socket), e.ctx.get(), net::TlsRole::client);
+    if (!is_ip_literal(call.url.host)) // SNI is for names only (RFC 6066 §3)
+        SSL_set_tlsext_host_name(tls->ssl(), call.url.host.c_str());
+    e.session.offer(tls->ssl());
+    if (!net::handshake(*tls, deadline, a.timed_out)) {
+        e.session.put(nullptr); // a session that led to a failure is not offered again
+        return nullptr;
+    }
+    return tls;
+}
+
+// Writes the request and reads the whole answer into `out`; `reusable` says whether the
+// connection may carry another exchange.
+bool exchange(net::Stream& s, const Call& call, const std::string& request, Attempt& a,
+              http::Response& out, bool& reusable) {
+    const auto per_op = std::chrono::milliseconds(call.timeout_ms);
+    a.stage = Attempt::Stage::write;
+    auto write_deadline = Clock::now() + per_op;
+    if (!net::write_all(s, request, write_deadline)) {
+        // write_all cannot tell a timeout from a broken connection: the clock can.
+        a.timed_out = Clock::now() >= write_deadline;
+        return false;
+    }
+    a.stage = Attempt::Stage::read;
+    http::ParseLimits limits;
+    limits.max_head_bytes = 256 * 1024;
+    limits.max_header_line = limits.max_head_bytes; // long Set-Cookie or CSP lines are answers too
+    limits.max_body_bytes = std::numeric_limits<std::uint64_t>::max();
+    http::Parser parser(http::Parser::Kind::response, limits);
+    parser.expect_response_to(call.method);
+    std::string buf;
+    std::size_t pos = 0;
+    bool final_head = false;
+    bool eof = false;
+    while (true) {
+        // The parser is asked first, even with no new bytes: after a head or the last body
+        // byte it has an event due (the body's framing, message_end) without further input.
+        std::size_t used = 0;
+        http::Parser::Event ev = parser.next(std::string_view(buf).substr(pos), used);
+        pos += used;
+        if (ev == http::Parser::Event::body) {
+            out.body.append(parser.body_piece());
+            continue;
+        }
+        if (ev == http::Parser::Event::need_more) {
+            if (eof) {
+                ev = parser.finish();
+                if (ev != http::Parser::Event::message_end)
+                    return false; // closed before an answer, or cut one short
+            } else {
+                buf.erase(0, pos); // need_more: every byte given was consumed
+                pos = 0;
+                auto io = net::read_some(s, buf, Clock::now() + per_op, a.timed_out);
+                if (io == net::Io::eof)
+                    eof = true;
+                else if (io != net::Io::ok)
+                    return false;
+                else
+                    a.answer_began = true;
+                continue;
+            }
+        }
+        switch (ev) {
+        case http::Parser::Event::head:
+            final_head = parser.head().status >= 200;
+            if (final_head) {
+                out.status = parser.head().status;
+                out.headers = parser.head().headers;
+            }
+            break;
+        case http::Parser::Event::message_end:
+            if (!final_head) // a 1xx answer: the final one follows
+                break;
+            http::remove_hop_by_hop(out.headers, true);
+            // The connection carries another exchange only when the answer ended by its own
+            // framing, the upstream keeps it open, and nothing beyond the answer arrived.
+            reusable = !eof && parser.head().keep_alive &&
+                       parser.head().body != http::BodyKind::until_close && pos == buf.size();
+            a.stage = Attempt::Stage::done;
+            return true;
+        case http::Parser::Event::error:
+            a.malformed = parser.error().message;
+            return false;
+        case http::Parser::Event::need_more:
+        case http::Parser::Event::body:
+            break;
+        }
+    }
+}
+
+Outcome classify(const Attempt& a, const Call& call, const std::string& where) {
     // The server asked for a client certificate during this handshake and then broke the
     // connection before answering: that is its refusal. With TLS 1.3 the client's handshake ends
     // before the server has judged the certificate, so the refusal arrives as a fatal alert
     // (116 certificate_required, 42 bad_certificate, 48 unknown_ca, 45 certificate_expired, …)
     // or, when the server's reset overtakes its alert, as a failed write or read.
     bool cert_alert = tls_alert_seen("certificate required") || a.trace.alert == 116;
-    bool broke_early = res.status == -1 && !a.timed_out &&
-                       (a.err == httplib::Error::SSLConnection || a.err == httplib::Error::Read ||
-                        a.err == httplib::Error::Write);
+    bool broke_early = !a.timed_out && !a.answer_began && a.stage != Attempt::Stage::dial;
     bool cert_refused = cert_alert || (a.trace.cert_requested && broke_early);
     if (a.trace.verify_error != X509_V_OK) { // we aborted the handshake: the server is not trusted
         std::string why = X509_verify_cert_error_string(a.trace.verify_error);
@@ -278,123 +538,118 @@ Outcome classify(const Attempt& a, const httplib::Response& res, const Call& cal
         return failure(FailureKind::tls_verify, "upstream.tls_verify_failed",
                        "the certificate of " + where + " is not trusted (" + why + ")");
     }
-    switch (a.err) {
-    case httplib::Error::Connection:
+    switch (a.stage) {
+    case Attempt::Stage::dial:
+        if (a.timed_out)
+            return failure(FailureKind::timeout, "upstream.timeout",
+                           "connecting to " + where + " timed out after " +
+                               std::to_string(call.connect_timeout_ms) + " ms");
+        if (a.unresolved)
+            return failure(FailureKind::connect, "upstream.connect_failed",
+                           "cannot connect to " + where + " (the name does not resolve)");
         return failure(FailureKind::connect, "upstream.connect_failed",
                        "cannot connect to " + where + " (connection refused or unreachable)");
-    case httplib::Error::ConnectionTimeout:
-        return failure(FailureKind::timeout, "upstream.timeout",
-                       "connecting to " + where + " timed out after " +
-                           std::to_string(call.connect_timeout_ms) + " ms");
-    case httplib::Error::SSLConnection:
+    case Attempt::Stage::handshake:
         if (cert_refused)
             return failure(FailureKind::client_cert_rejected, "upstream.client_cert_rejected",
                            where + " refused the TLS handshake: it requires a client "
                                    "certificate that was not presented or not accepted");
-        return failure(FailureKind::tls_handshake, "upstream.tls_handshake_failed",
-                       "the TLS handshake with " + where + " failed");
-    case httplib::Error::Read:
-    case httplib::Error::Write:
-        if (cert_refused)
-            return failure(FailureKind::client_cert_rejected, "upstream.client_cert_rejected",
-                           where + " closed the TLS connection: it requires a client "
-                                   "certificate that was not presented or not accepted");
         if (a.timed_out)
             return failure(FailureKind::timeout, "upstream.timeout",
-                           where + " did not answer within " + std::to_string(call.timeout_ms) +
-                               " ms");
-        return failure(FailureKind::io, "upstream.connection_broken",
-                       "the connection to " + where + " broke before a full answer arrived");
-    default:
-        return failure(FailureKind::io, "upstream.failed",
-                       "the call to " + where + " failed: " + httplib::to_string(a.err));
+                           "the TLS handshake with " + where + " timed out after " +
+                               std::to_string(call.connect_timeout_ms) + " ms");
+        return failure(FailureKind::tls_handshake, "upstream.tls_handshake_failed",
+                       "the TLS handshake with " + where + " failed");
+    case Attempt::Stage::write:
+    case Attempt::Stage::read:
+    case Attempt::Stage::done:
+        break;
     }
+    if (cert_refused)
+        return failure(FailureKind::client_cert_rejected, "upstream.client_cert_rejected",
+                       where + " closed the TLS connection: it requires a client "
+                               "certificate that was not presented or not accepted");
+    if (a.timed_out)
+        return failure(FailureKind::timeout, "upstream.timeout",
+                       where + " did not answer within " + std::to_string(call.timeout_ms) + " ms");
+    if (!a.malformed.empty())
+        return failure(FailureKind::io, "upstream.bad_response",
+                       "the answer of " + where + " is not valid HTTP/1.1: " + a.malformed);
+    return failure(FailureKind::io, "upstream.connection_broken",
+                   "the connection to " + where + " broke before a full answer arrived");
 }
 
 } // namespace
-
-// Idle keep-alive connections by upstream (and TLS settings), at most k_max_idle each, so that
-// the workers of a busy serve find one instead of dialling (a handshake costs far more than an
-// idle socket); a connection over that number is closed after use.
-constexpr std::size_t k_max_idle = 256;
-
-struct Client::Pool {
-    std::mutex mutex;
-    std::map<std::string, std::vector<ClientPtr>> idle;
-};
 
 Client::Client() : m_pool(std::make_unique<Pool>()) {}
 Client::~Client() = default;
 
 Outcome Client::send(const Call& call) {
     const std::string where = call.url.host_for_url() + ":" + std::to_string(call.url.port);
-    httplib::Request req;
-    req.method = call.method;
-    req.path = wire_target(call.url.path_and_query);
-    for (const auto& h : call.headers) {
-        if (http::is_hop_by_hop(h.name))
-            continue;
+    // The request: the caller's headers in their order, minus the hop-by-hop ones and those the
+    // caller's Connection header names; Host first, Content-Length last, set by us.
+    http::Head head;
+    head.method = call.method;
+    head.target = wire_target(call.url.path_and_query);
+    head.headers.reserve(call.headers.size() + 3);
+    head.headers.push_back({"Host", host_header(call.url)});
+    for (const auto& h : call.headers)
         if (!http::is_token(h.name) || !http::is_safe_value(h.value))
             return failure(FailureKind::bad_request, "upstream.bad_header",
                            "header \"" + util::redact(h.name) +
                                "\" has a CR, LF or NUL in its name or value; nothing was sent");
-        req.headers.emplace(h.name, h.value);
+    http::Headers given = call.headers;
+    http::remove_hop_by_hop(given);
+    for (auto& h : given)
+        head.headers.push_back(std::move(h));
+    bool has_body = !call.body.empty() || call.method == "POST" || call.method == "PUT" ||
+                    call.method == "PATCH";
+    if (has_body) {
+        if (!http::find(head.headers, "content-type"))
+            head.headers.push_back({"Content-Type", "application/octet-stream"});
+        head.headers.push_back({"Content-Length", std::to_string(call.body.size())});
     }
-    req.body = call.body;
-    if (!call.body.empty() || call.method == "POST" || call.method == "PUT" ||
-        call.method == "PATCH") {
-        if (!req.has_header("Content-Type"))
-            req.headers.emplace("Content-Type", "application/octet-stream");
-    }
+    std::string request;
+    request.reserve(512 + call.body.size());
+    http::write_request_head(request, head);
+    request += call.body;
 
-    std::string key = pool_key(call);
-    ClientPtr cli;
-    {
-        std::lock_guard<std::mutex> lock(m_pool->mutex);
-        auto& list = m_pool->idle[key];
-        if (!list.empty()) {
-            cli = std::move(list.back());
-            list.pop_back();
-        }
-    }
-    if (!cli) {
-        auto made = make_client(call);
-        if (!made)
-            return failure(FailureKind::bad_request, made.error().code, made.error().message);
-        cli = std::move(*made);
-    }
+    auto endpoint = m_pool->endpoint(call);
+    if (!endpoint)
+        return failure(FailureKind::bad_request, endpoint.error().code, endpoint.error().message);
+    Endpoint& e = **endpoint;
 
-    const httplib::Headers headers = req.headers; // httplib adds Host, Content-Length, … to req
-    httplib::Response res;
-    Attempt a = attempt(*cli, req, res, call);
-    // A keep-alive connection the upstream closed while it sat idle (its close_notify still
-    // looks like data to httplib's liveness check) fails before any answer byte: retry once on
-    // a new connection. Never after an answer began, after a timeout, or when the connection
-    // was dialed for this very call: then the upstream may have acted on the request.
-    if (!a.sent && !a.trace.new_socket && !a.timed_out && res.status == -1 &&
-        (a.err == httplib::Error::Write || a.err == httplib::Error::Read)) {
-        auto made = make_client(call);
-        if (!made)
-            return failure(FailureKind::bad_request, made.error().code, made.error().message);
-        cli = std::move(*made);
-        req.headers = headers;
-        res = httplib::Response{};
-        a = attempt(*cli, req, res, call);
-    }
-    if (!a.sent)
-        return classify(a, res, call, where);
+    auto run = [&](std::unique_ptr<net::Stream>& s, bool fresh, Attempt& a, Outcome& out,
+                   bool& reusable) {
+        ERR_clear_error();
+        t_trace = Trace{};
+        if (fresh)
+            s = connect(call, e, a);
+        bool done = s && exchange(*s, call, request, a, out.response, reusable);
+        a.trace = t_trace;
+        return done;
+    };
 
     Outcome out;
-    out.response.status = res.status;
-    for (const auto& [name, value] : res.headers)
-        out.response.headers.push_back({name, value});
-    out.response.body = std::move(res.body);
-    {
-        std::lock_guard<std::mutex> lock(m_pool->mutex);
-        auto& list = m_pool->idle[key];
-        if (list.size() < k_max_idle)
-            list.push_back(std::move(cli));
+    bool reusable = false;
+    Attempt a;
+    auto s = m_pool->take_idle(e);
+    bool reused = s != nullptr;
+    bool done = run(s, !reused, a, out, reusable);
+    // A keep-alive connection the upstream closed while it sat idle fails before any answer
+    // byte: retry once on a new connection. Never after an answer began, after a timeout, or
+    // when the connection was dialed for this very call: then the upstream may have acted on
+    // the request.
+    if (!done && reused && !a.timed_out && !a.answer_began) {
+        out = Outcome{};
+        a = Attempt{};
+        s.reset();
+        done = run(s, true, a, out, reusable);
     }
+    if (!done)
+        return classify(a, call, where);
+    if (reusable)
+        m_pool->give_back(e, std::move(s));
     return out;
 }
 

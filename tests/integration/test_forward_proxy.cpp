@@ -24,6 +24,7 @@
 #include "core/upstream/client.hpp"
 #include "core/util/strings.hpp"
 #include "core/vault/store.hpp"
+#include "support/raw_upstream.hpp"
 #include "support/support.hpp"
 #include "support/upstream_server.hpp"
 
@@ -721,5 +722,26 @@ TEST_SUITE("forward_proxy") {
         } // the proxy stops here, with `idle` still connected
         CHECK(std::chrono::steady_clock::now() - stopped_at < std::chrono::seconds(5));
         ::close(idle);
+    }
+    TEST_CASE("answer headers pass byte for byte and repeated; Connection-named headers go both ways") {
+        auto pki = test::make_pki();
+        test::RawUpstream up({{test::k_fidelity_answer}});
+        Proxy proxy(pki, {.routes = ""});
+        proxy.start();
+        std::string target = "127.0.0.1:" + std::to_string(up.port());
+        auto answer = test::raw_exchange(
+            proxy.port, "GET http://" + target + "/next?p=%2F HTTP/1.1\r\nHost: " + target +
+                            "\r\nProxy-Authorization: Basic " + util::base64_encode("USER:PASS") +
+                            "\r\nConnection: close, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: 5\r\nX-Kept: 1\r\n\r\n");
+        test::check_fidelity(answer, "");
+        auto seen = up.requests();
+        REQUIRE(seen.size() == 1);
+        INFO(seen[0]);
+        CHECK(seen[0].rfind("GET /next?p=%2F HTTP/1.1\r\n", 0) == 0);
+        CHECK(seen[0].find("X-Kept: 1\r\n") != std::string::npos);
+        CHECK(seen[0].find("secret") == std::string::npos);
+        CHECK(util::to_lower(seen[0]).find("x-hop") == std::string::npos);
+        CHECK(util::to_lower(seen[0]).find("keep-alive") == std::string::npos);
+        CHECK(util::to_lower(seen[0]).find("proxy-authorization") == std::string::npos);
     }
 }

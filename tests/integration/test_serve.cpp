@@ -13,6 +13,7 @@
 #include "core/server/api_server.hpp"
 #include "core/util/strings.hpp"
 #include "support/api_harness.hpp"
+#include "support/raw_upstream.hpp"
 #include "support/support.hpp"
 #include "support/upstream_server.hpp"
 
@@ -461,6 +462,43 @@ TEST_SUITE("serve") {
                                        {{"X-PROVIDER-Forward-To", acquirer.url("/")}}, body, "application/json");
             CHECK(wrong_hash->status == 401);
             CHECK(acquirer.request_count() == 1);
+        }
+    }
+    TEST_CASE("answer headers reach the client byte for byte, repeats kept: footprint, gr4vy, vtex") {
+        Harness h;
+        test::RawUpstream up({{test::k_fidelity_answer}});
+        SUBCASE("footprint: x-footprint-proxy-fwd-*") {
+            auto answer = h.post_raw("/vault_proxy/jit", R"({"n":"{{ fp_id_test_jane.id.first_name }}"})",
+                                     {{"x-fp-proxy-target-url", up.url("/next")},
+                                      {"x-fp-proxy-fwd-content-type", "application/json"}});
+            test::check_fidelity(answer, "x-footprint-proxy-fwd-");
+            REQUIRE(up.requests().size() == 1);
+            CHECK(up.requests()[0].find(R"({"n":"Jane"})") != std::string::npos);
+        }
+        SUBCASE("gr4vy: x-vault-forward-header-*") {
+            auto answer = h.post_raw("/vault-forward", "{{ CARD_NUMBER_1 }}",
+                                     {{"Content-Type", "application/json"},
+                                      {"x-vault-forward-url", up.url("/next")},
+                                      {"x-vault-forward-http-method", "POST"},
+                                      {"x-vault-forward-payment-methods", "pm_1"}});
+            test::check_fidelity(answer, "x-vault-forward-header-");
+            CHECK(up.requests().size() == 1);
+        }
+        SUBCASE("vtex: the acquirer's headers as they came") {
+            dialect::vtex::Card card{"5555444433331111", "JOHN DOE", "123", "02", "2028"};
+            auto payment = dialect::vtex::create_payment(*h.store, h.profile.vault_key(), card);
+            REQUIRE(payment.ok());
+            auto created = json::parse(dialect::vtex::create_payment_body(*payment, card, "http://127.0.0.1:" + std::to_string(h.port)));
+            std::string proxy_url = created["secureProxyUrl"];
+            auto path = proxy_url.substr(proxy_url.find("/payment-provider"));
+            std::string t = "#vtex#token#" + payment->secure_hash + "#";
+            auto answer = h.post_raw(path, R"({"CardNumber":")" + t + R"(number#"})",
+                                     {{"Content-Type", "application/json"},
+                                      {"X-PROVIDER-Forward-To", up.url("/v2/sales/")}},
+                                     false);
+            test::check_fidelity(answer, "");
+            REQUIRE(up.requests().size() == 1);
+            CHECK(up.requests()[0].find(R"({"CardNumber":"5555444433331111"})") != std::string::npos);
         }
     }
 }

@@ -6,6 +6,7 @@
 
 #include "core/profile/init.hpp"
 #include "core/util/strings.hpp"
+#include "support/raw_upstream.hpp"
 
 namespace vaultfwd::test {
 
@@ -55,6 +56,17 @@ httplib::Result ApiHarness::post(const std::string& path, const std::string& bod
     if (auth)
         cli.set_basic_auth(key.c_str(), "");
     return cli.Post(path.c_str(), headers, body, content_type.c_str());
+}
+
+std::string ApiHarness::post_raw(const std::string& path, const std::string& body,
+                                 const http::Headers& headers, bool auth) {
+    std::string request = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n";
+    if (auth)
+        request += "Authorization: Basic " + util::base64_encode(key + ":") + "\r\n";
+    for (const auto& h : headers)
+        request += h.name + ": " + h.value + "\r\n";
+    request += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    return raw_exchange(port, request, 20000);
 }
 
 } // namespace vaultfwd::test

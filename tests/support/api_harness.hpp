@@ -49,6 +49,11 @@ struct ApiHarness {
     // POST with the first key as Basic user (unless !auth).
     httplib::Result post(const std::string& path, const std::string& body, httplib::Headers headers,
                          bool auth = true, const std::string& content_type = "text/plain");
+    // POST over a raw socket (headers in order, then Content-Length and Connection: close):
+    // the answer as it came off the wire, for byte-for-byte checks httplib's client would spoil
+    // (it percent-decodes and sorts answer headers).
+    std::string post_raw(const std::string& path, const std::string& body, const http::Headers& headers,
+                         bool auth = true);
 };
 
 } // namespace vaultfwd::test

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <thread>
@@ -15,6 +16,7 @@
 
 #include "core/upstream/client.hpp"
 #include "core/upstream/url.hpp"
+#include "support/raw_upstream.hpp"
 #include "support/support.hpp"
 #include "support/upstream_server.hpp"
 
@@ -28,13 +30,16 @@ namespace {
 // believes the connection alive), and records which connection each request arrived on.
 class IdleClosingUpstream {
   public:
-    explicit IdleClosingUpstream(const test::TestPki& pki)
+    // `requests_per_connection` 1: the server closes every connection after its answer.
+    explicit IdleClosingUpstream(const test::TestPki& pki, int requests_per_connection = 5)
         : m_server(pki.server.cert.get(), pki.server.key.get()) {
         m_server.set_keep_alive_timeout(1);
+        m_server.set_keep_alive_max_count(static_cast<std::size_t>(requests_per_connection));
         m_server.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
                 m_remotes.push_back(req.remote_addr + ":" + std::to_string(req.remote_port));
+                m_resumed.push_back(SSL_session_reused(req.ssl) == 1);
             }
             res.set_content(req.body, "application/json");
         });
@@ -52,6 +57,11 @@ class IdleClosingUpstream {
         std::lock_guard<std::mutex> lock(m_mutex);
         return m_remotes;
     }
+    // For each request: whether its connection's TLS session was resumed.
+    std::vector<bool> resumed() const {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_resumed;
+    }
 
   private:
     httplib::SSLServer m_server;
@@ -59,6 +69,7 @@ class IdleClosingUpstream {
     int m_port = 0;
     mutable std::mutex m_mutex;
     std::vector<std::string> m_remotes;
+    std::vector<bool> m_resumed;
 };
 
 // A plain-HTTP upstream on a raw socket that does to the n-th request it reads what its script
@@ -468,5 +479,167 @@ TEST_SUITE("upstream") {
         CHECK(out.error_code == "upstream.timeout");
         call.url = *parse_url("http://127.0.0.1:1/");
         CHECK(client.send(call).failure == FailureKind::connect);
+    }
+    TEST_CASE("answers keep header bytes, order and repeats; hop-by-hop headers go both ways") {
+        test::RawUpstream up({{"HTTP/1.1 200 OK\r\n"
+                               "x-next: /a%2Fb?c=%20d\r\n"
+                               "Zeta: 1\r\n"
+                               "Set-Cookie: a=1; Path=/\r\n"
+                               "Connection: keep-alive, X-Hop\r\n"
+                               "alpha: x%25y\r\n"
+                               "X-Hop: secret\r\n"
+                               "Keep-Alive: timeout=5\r\n"
+                               "Set-Cookie: b=2\r\n"
+                               "Content-Length: 2\r\n"
+                               "\r\n"
+                               "ok"}});
+        Client client;
+        Call call;
+        call.url = *parse_url(up.url("/pay?q=a+b&p=%2F"));
+        call.body = "abc";
+        call.headers = {{"Zeta", "1"},
+                        {"alpha", "x%2Fy"},
+                        {"Connection", "keep-alive, X-Hop"},
+                        {"X-Hop", "secret"},
+                        {"TE", "trailers"},
+                        {"Host", "elsewhere.example"},
+                        {"Content-Length", "99"},
+                        {"Set-Cookie", "c=1"},
+                        {"Set-Cookie", "c=2"}};
+        auto out = client.send(call);
+        REQUIRE_MESSAGE(out.ok(), out.error_message);
+        CHECK(out.response.status == 200);
+        CHECK(out.response.body == "ok");
+        std::vector<std::pair<std::string, std::string>> got;
+        for (const auto& h : out.response.headers)
+            got.emplace_back(h.name, h.value);
+        std::vector<std::pair<std::string, std::string>> want = {
+            {"x-next", "/a%2Fb?c=%20d"}, {"Zeta", "1"},           {"Set-Cookie", "a=1; Path=/"},
+            {"alpha", "x%25y"},          {"Set-Cookie", "b=2"},   {"Content-Length", "2"}};
+        CHECK(got == want);
+        // The request: the target and headers as given, in order; Host first, our length last.
+        auto reqs = up.requests();
+        REQUIRE(reqs.size() == 1);
+        CHECK(reqs[0] == "POST /pay?q=a+b&p=%2F HTTP/1.1\r\n"
+                         "Host: 127.0.0.1:" + std::to_string(up.port()) + "\r\n"
+                         "Zeta: 1\r\n"
+                         "alpha: x%2Fy\r\n"
+                         "Set-Cookie: c=1\r\n"
+                         "Set-Cookie: c=2\r\n"
+                         "Content-Type: application/octet-stream\r\n"
+                         "Content-Length: 3\r\n"
+                         "\r\n"
+                         "abc");
+    }
+
+    TEST_CASE("answer bodies: chunked, until close, HEAD, 1xx, redirects, malformed") {
+        Client client;
+        Call call;
+        call.method = "GET";
+        SUBCASE("chunked: de-chunked, trailers dropped, the connection reused") {
+            test::RawUpstream up({{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
+                                   "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"}});
+            call.url = *parse_url(up.url("/c"));
+            for (int i = 0; i < 2; ++i) {
+                auto out = client.send(call);
+                REQUIRE_MESSAGE(out.ok(), out.error_message);
+                CHECK(out.response.body == "hello world");
+                REQUIRE(out.response.headers.size() == 1);
+                CHECK(out.response.headers[0].name == "X-A");
+            }
+            CHECK(up.connections() == 1);
+            CHECK(up.requests()[0].rfind("GET /c HTTP/1.1\r\nHost: ", 0) == 0);
+            CHECK(up.requests()[0].find("Content-Length") == std::string::npos);
+        }
+        SUBCASE("until close: the whole body, then a new connection") {
+            test::RawUpstream up({{"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it", true}});
+            call.url = *parse_url(up.url("/u"));
+            for (int i = 0; i < 2; ++i) {
+                auto out = client.send(call);
+                REQUIRE_MESSAGE(out.ok(), out.error_message);
+                CHECK(out.response.body == "all of it");
+            }
+            CHECK(up.connections() == 2);
+        }
+        SUBCASE("HEAD: no body, Content-Length kept, the connection reused") {
+            test::RawUpstream up({{"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"}});
+            call.method = "HEAD";
+            call.url = *parse_url(up.url("/h"));
+            for (int i = 0; i < 2; ++i) {
+                auto out = client.send(call);
+                REQUIRE_MESSAGE(out.ok(), out.error_message);
+                CHECK(out.response.body.empty());
+                CHECK(http::find(out.response.headers, "content-length") == "1234");
+            }
+            CHECK(up.connections() == 1);
+        }
+        SUBCASE("1xx answers are skipped; a 3xx is an answer, never followed") {
+            test::RawUpstream up({{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"},
+                                  {"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: 0\r\n\r\n"}});
+            call.url = *parse_url(up.url("/r"));
+            CHECK(client.send(call).response.status == 201);
+            auto moved = client.send(call);
+            REQUIRE(moved.ok());
+            CHECK(moved.response.status == 302);
+            CHECK(http::find(moved.response.headers, "location") == "http://127.0.0.1:1/");
+            CHECK(up.requests().size() == 2);
+        }
+        SUBCASE("a malformed answer is an io failure that names it") {
+            test::RawUpstream up({{"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", true}});
+            call.url = *parse_url(up.url("/m"));
+            auto out = client.send(call);
+            CHECK(out.failure == FailureKind::io);
+            CHECK(out.error_code == "upstream.bad_response");
+            CHECK(up.requests().size() == 1); // never retried: the connection was new
+        }
+    }
+
+    TEST_CASE("a new connection to a known upstream resumes the TLS session") {
+        auto pki = test::make_pki();
+        IdleClosingUpstream server(pki, 1); // every answer closes its connection
+        Client client;
+        Call call;
+        call.url = *parse_url(server.url());
+        call.tls.pin_pems = {pki.ca_pem()};
+        call.body = "{}";
+        for (int i = 0; i < 3; ++i) {
+            auto out = client.send(call);
+            REQUIRE_MESSAGE(out.ok(), out.error_message);
+        }
+        auto remotes = server.remotes();
+        REQUIRE(remotes.size() == 3);
+        CHECK(remotes[0] != remotes[1]);
+        CHECK(remotes[1] != remotes[2]);
+        auto resumed = server.resumed();
+        CHECK_FALSE(resumed[0]);
+        CHECK(resumed[1]);
+        CHECK(resumed[2]);
+        // Another pool key (other TLS settings) never gets that session.
+        call.tls.pin_pems = {pki.ca_pem(), pki.other_ca_pem()};
+        REQUIRE(client.send(call).ok());
+        CHECK_FALSE(server.resumed().back());
+    }
+
+    TEST_CASE("one client shared by many threads") {
+        auto pki = test::make_pki();
+        test::UpstreamServer server(pki, {.tls = true, .threads = 8, .record = false});
+        Client client;
+        std::atomic<int> good{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 6; ++t)
+            threads.emplace_back([&, t] {
+                Call call;
+                call.url = *parse_url(server.url("/t"));
+                call.tls.pin_pems = {pki.ca_pem()};
+                for (int i = 0; i < 40; ++i) {
+                    call.body = std::to_string(t) + "-" + std::to_string(i);
+                    auto out = client.send(call);
+                    if (out.ok() && out.response.body == call.body)
+                        ++good;
+                }
+            });
+        for (auto& th : threads)
+            th.join();
+        CHECK(good == 240);
     }
 }
