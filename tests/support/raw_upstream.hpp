@@ -52,11 +52,12 @@ std::string raw_exchange(int port, const std::string& request, int timeout_ms = 
 std::vector<std::string> header_lines(const std::string& answer);
 
 // An upstream answer whose header values httplib's client used to percent-decode
-// (`x-next: /a%2Fb?c=%20d`) and whose two Set-Cookie it used to fold into one, with a
-// hop-by-hop header that its Connection header names (X-Hop).
+// (`x-next: /a%2Fb?c=%20d`, `X-Request-ID: Mixed%2fCase`) and whose headers it sorted by name,
+// with two Set-Cookie and a hop-by-hop header that its Connection header names (X-Hop).
 extern const std::string k_fidelity_answer;
 // Checks that the raw `answer` carries k_fidelity_answer's headers under `prefix` ("" for as
-// they came): values byte for byte, both Set-Cookie in their order, X-Hop gone.
+// they came, names as sent; else lower-case names after the prefix): values byte for byte, in
+// the upstream's order, both Set-Cookie, X-Hop gone.
 void check_fidelity(const std::string& answer, const std::string& prefix);
 
 } // namespace vaultfwd::test
