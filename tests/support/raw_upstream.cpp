@@ -14,6 +14,7 @@
 #include <doctest/doctest.h>
 
 #include "core/util/strings.hpp"
+#include "support/serve_process.hpp"
 
 namespace vaultfwd::test {
 
@@ -100,7 +101,14 @@ void RawUpstream::serve() {
                 m_requests.push_back(request);
             }
             const Answer& a = m_answers[std::min(n, m_answers.size() - 1)];
-            ::send(fd, a.bytes.data(), a.bytes.size(), MSG_NOSIGNAL);
+            if (a.hang) {
+                std::string ignored;
+                while (read_request(fd, buffer, ignored, m_stop)) {
+                }
+                break;
+            }
+            if (!a.bytes.empty())
+                ::send(fd, a.bytes.data(), a.bytes.size(), MSG_NOSIGNAL);
             if (a.close)
                 break;
         }
@@ -109,15 +117,17 @@ void RawUpstream::serve() {
 }
 
 std::string raw_exchange(int port, const std::string& request, int timeout_ms) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    int fd = connect_loopback(port);
+    if (fd < 0)
+        return {};
     std::string out;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-            static_cast<ssize_t>(request.size())) {
+    bool sent = true;
+    for (std::size_t off = 0; sent && off < request.size();) {
+        ssize_t n = ::send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
+        sent = n > 0;
+        off += sent ? static_cast<std::size_t>(n) : 0;
+    }
+    if (sent) {
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
         while (true) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

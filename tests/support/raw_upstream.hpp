@@ -20,6 +20,7 @@ class RawUpstream {
     struct Answer {
         std::string bytes;
         bool close = false; // close the connection after sending (an until-close body, a drop)
+        bool hang = false;  // send nothing, read until the client gives up (a timeout), close
     };
     explicit RawUpstream(std::vector<Answer> answers);
     ~RawUpstream();
@@ -45,7 +46,7 @@ class RawUpstream {
 };
 
 // Sends `request` to 127.0.0.1:port and returns everything read until the peer closes (send
-// "Connection: close") or `timeout_ms` passes.
+// "Connection: close") or `timeout_ms` passes; empty when the connection fails.
 std::string raw_exchange(int port, const std::string& request, int timeout_ms = 5000);
 
 // The header lines of a raw answer (between the status line and the blank line), in order.

@@ -14,6 +14,7 @@
 #include "core/ditto/server.hpp"
 #include "core/tls/store.hpp"
 #include "core/util/strings.hpp"
+#include "support/raw_upstream.hpp"
 #include "support/support.hpp"
 
 using namespace vaultfwd;
@@ -67,39 +68,9 @@ std::unique_ptr<httplib::SSLClient> tls_client(int port, const tls::KeyPair* cli
     return c;
 }
 
-// Sends `bytes` as they are over one loopback connection and returns everything the server
-// writes until it closes (the last request should say Connection: close) or 5 s pass.
-std::string raw_exchange(int port, std::string_view bytes) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    while (!bytes.empty()) {
-        auto n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-        REQUIRE(n > 0);
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    std::string got;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        deadline - std::chrono::steady_clock::now())
-                        .count();
-        pollfd p{fd, POLLIN, 0};
-        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
-            break;
-        char buf[16384];
-        auto n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0)
-            break;
-        got.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return got;
-}
+// Raw exchanges (test::raw_exchange): the answer as it came off the wire, until the server
+// closes (the last request should say Connection: close) or 5 s pass.
+using test::raw_exchange;
 
 std::unique_ptr<ditto::Server> plain_server(ditto::ServerOptions o = {}) {
     o.https = false;

@@ -72,116 +72,14 @@ class IdleClosingUpstream {
     std::vector<bool> m_resumed;
 };
 
-// A plain-HTTP upstream on a raw socket that does to the n-th request it reads what its script
-// says (answer once the script is used up), one connection at a time: it can break a connection
-// at the exact points that matter to the retry rule, which no real server does on purpose.
-class ScriptedUpstream {
-  public:
-    enum class Act {
-        answer,   // 200 with a short body, connection kept alive
-        truncate, // a status line and half the declared body, then close
-        drop,     // close without answering
-        hang,     // never answer; close when the client gives up
-    };
-
-    explicit ScriptedUpstream(std::vector<Act> script) : m_script(std::move(script)) {
-        m_listen = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(m_listen, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-        REQUIRE(::listen(m_listen, 8) == 0);
-        socklen_t len = sizeof addr;
-        ::getsockname(m_listen, reinterpret_cast<sockaddr*>(&addr), &len);
-        m_port = ntohs(addr.sin_port);
-        m_thread = std::thread([this] { serve(); });
-    }
-    ~ScriptedUpstream() {
-        m_stop = true;
-        m_thread.join();
-        ::close(m_listen);
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port) + "/pay"; }
-    int requests() const { return m_requests; }
-    int connections() const { return m_connections; }
-
-  private:
-    // Waits until `fd` is readable; false when stopping.
-    bool wait_readable(int fd) {
-        while (!m_stop) {
-            pollfd p{fd, POLLIN, 0};
-            if (::poll(&p, 1, 20) > 0)
-                return true;
-        }
-        return false;
-    }
-
-    // Reads one request (head and Content-Length body); false on EOF or when stopping.
-    bool read_request(int fd, std::string& buffer) {
-        while (true) {
-            auto end = buffer.find("\r\n\r\n");
-            if (end != std::string::npos) {
-                std::size_t length = 0;
-                std::string head = buffer.substr(0, end);
-                for (auto& c : head)
-                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-                if (auto at = head.find("content-length:"); at != std::string::npos)
-                    length = std::stoul(head.substr(at + 15));
-                if (buffer.size() >= end + 4 + length) {
-                    buffer.erase(0, end + 4 + length);
-                    return true;
-                }
-            }
-            if (!wait_readable(fd))
-                return false;
-            char chunk[4096];
-            ssize_t n = ::read(fd, chunk, sizeof chunk);
-            if (n <= 0)
-                return false;
-            buffer.append(chunk, static_cast<std::size_t>(n));
-        }
-    }
-
-    void send_all(int fd, const std::string& text) {
-        ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
-    }
-
-    void serve() {
-        while (wait_readable(m_listen)) {
-            int fd = ::accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd < 0)
-                continue;
-            ++m_connections;
-            std::string buffer;
-            while (read_request(fd, buffer)) {
-                auto n = static_cast<std::size_t>(m_requests++);
-                Act act = n < m_script.size() ? m_script[n] : Act::answer;
-                if (act == Act::answer) {
-                    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                                 "Content-Length: 2\r\n\r\nok");
-                    continue;
-                }
-                if (act == Act::truncate)
-                    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok");
-                if (act == Act::hang) {
-                    char sink[4096];
-                    while (wait_readable(fd) && ::read(fd, sink, sizeof sink) > 0) {
-                    }
-                }
-                break;
-            }
-            ::close(fd);
-        }
-    }
-
-    std::vector<Act> m_script;
-    int m_listen = -1;
-    int m_port = 0;
-    std::thread m_thread;
-    std::atomic<bool> m_stop{false};
-    std::atomic<int> m_requests{0};
-    std::atomic<int> m_connections{0};
-};
+// Answers for a raw upstream (test::RawUpstream) that break a connection at the exact points
+// that matter to the retry rule, which no real server does on purpose.
+const test::RawUpstream::Answer k_ok{
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"};
+const test::RawUpstream::Answer k_drop{"", true}; // close without answering
+const test::RawUpstream::Answer k_truncate{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok",
+                                           true}; // half the declared body, then close
+const test::RawUpstream::Answer k_hang{"", true, true}; // never answer
 
 } // namespace
 
@@ -427,43 +325,42 @@ TEST_SUITE("upstream") {
     }
 
     TEST_CASE("a failed call is retried only on a reused connection, before any answer") {
-        using Act = ScriptedUpstream::Act;
         Client client;
         Call call;
         call.body = "amount=1";
         call.timeout_ms = 1000;
         SUBCASE("reused connection broken before the answer: retried once on a new connection") {
-            ScriptedUpstream up({Act::answer, Act::drop, Act::answer});
-            call.url = *parse_url(up.url());
+            test::RawUpstream up({k_ok, k_drop, k_ok});
+            call.url = *parse_url(up.url("/pay"));
             REQUIRE(client.send(call).ok());
             auto out = client.send(call);
             CHECK_MESSAGE(out.ok(), out.error_code);
-            CHECK(up.requests() == 3);
+            CHECK(up.requests().size() == 3);
             CHECK(up.connections() == 2);
         }
         SUBCASE("a connection dialed for this call is never retried") {
-            ScriptedUpstream up({Act::drop});
-            call.url = *parse_url(up.url());
+            test::RawUpstream up({k_drop});
+            call.url = *parse_url(up.url("/pay"));
             auto out = client.send(call);
             CHECK(out.error_code == "upstream.connection_broken");
-            CHECK(up.requests() == 1);
+            CHECK(up.requests().size() == 1);
         }
         SUBCASE("an answer that began is never retried") {
-            ScriptedUpstream up({Act::answer, Act::truncate});
-            call.url = *parse_url(up.url());
+            test::RawUpstream up({k_ok, k_truncate});
+            call.url = *parse_url(up.url("/pay"));
             REQUIRE(client.send(call).ok());
             auto out = client.send(call);
             CHECK(out.error_code == "upstream.connection_broken");
-            CHECK(up.requests() == 2);
+            CHECK(up.requests().size() == 2);
         }
         SUBCASE("a timeout is never retried") {
-            ScriptedUpstream up({Act::answer, Act::hang});
-            call.url = *parse_url(up.url());
+            test::RawUpstream up({k_ok, k_hang});
+            call.url = *parse_url(up.url("/pay"));
             REQUIRE(client.send(call).ok());
             call.timeout_ms = 300;
             auto out = client.send(call);
             CHECK(out.error_code == "upstream.timeout");
-            CHECK(up.requests() == 2);
+            CHECK(up.requests().size() == 2);
         }
     }
 
