@@ -85,6 +85,8 @@ std::string tie_text(const profile::CertEntry& c) {
         return "route " + c.route;
     if (!c.proxy.empty())
         return "proxy " + c.proxy;
+    if (!c.gr4vy_endpoint.empty())
+        return "gr4vy endpoint " + c.gr4vy_endpoint;
     return "not tied";
 }
 
@@ -137,6 +139,7 @@ void run_list() {
                                 {"credential", r.entry.credential},
                                 {"route", r.entry.route},
                                 {"proxy", r.entry.proxy},
+                                {"gr4vy_endpoint", r.entry.gr4vy_endpoint},
                                 {"cert", r.entry.cert},
                                 {"key", r.entry.key},
                                 {"flags", r.flags},
@@ -331,14 +334,19 @@ void register_cert(CLI::App& app) {
                                        "Proxy credential the certificate is presented for");
     auto* route = add->add_option("--route", a.add.route, "Route the certificate belongs to");
     auto* proxy = add->add_option("--proxy", a.add.proxy, "Footprint proxy configuration id");
-    credential->excludes(route)->excludes(proxy);
-    route->excludes(proxy);
+    auto* endpoint = add->add_option("--gr4vy-endpoint", a.add.gr4vy_endpoint,
+                                     "Gr4vy endpoint ([[gr4vy_endpoints]] id) it is presented to");
+    credential->excludes(route)->excludes(proxy)->excludes(endpoint);
+    route->excludes(proxy)->excludes(endpoint);
+    proxy->excludes(endpoint);
     add->add_option("--description", a.add.description, "Free text shown by 'cert list'");
     add->add_flag("--allow-expired", a.allow_expired, "Accept an expired certificate");
     set_examples(add, "  vaultfwd cert add acquirer --cert client.pem --key client.key "
                       "--credential default\n"
                       "  vaultfwd cert add callbacks --direction inbound --route inbound-visa "
-                      "--cert visa.pem --key visa.key\n");
+                      "--cert visa.pem --key visa.key\n"
+                      "  vaultfwd cert add acquirer-gr4vy --cert client.pem --key client.key "
+                      "--gr4vy-endpoint acquirer\n");
     add->callback(run_add);
 
     auto* list = cmd->add_subcommand("list", "List the certificates with subject, signer, serial, "

@@ -38,7 +38,8 @@ std::string read_stdin() {
 
 json problem_json(const tmpl::Problem& p) {
     return {{"code", p.code},   {"message", p.message},     {"line", p.line},
-            {"column", p.column}, {"token", p.token}, {"reference", p.reference}};
+            {"column", p.column}, {"token", p.token}, {"reference", p.reference},
+            {"detail", tmpl::explain(p).message}};
 }
 
 std::string dump(const json& j) {
@@ -94,7 +95,7 @@ void run_render(const RenderArgs& a) {
                       << "\n";
         } else {
             for (const auto& pr : out.problems)
-                std::cerr << "vaultfwd: error: " << pr.to_error().describe(where) << "\n";
+                std::cerr << "vaultfwd: error: " << tmpl::explain(pr).describe(where) << "\n";
             if (out.problem_count > out.problems.size())
                 std::cerr << "vaultfwd: error: " << where << ": "
                           << out.problem_count - out.problems.size() << " more problem(s) not shown\n";

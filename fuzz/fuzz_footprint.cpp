@@ -43,6 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     switch (options & 3) {
     case 0: {
         auto token = tmpl::parse_footprint_token(text, global);
+        // The explanation for people agrees with the parser: empty exactly when it parses.
+        FUZZ_EXPECT(token.ok() == tmpl::explain_footprint_token(text, global).empty());
         if (token) {
             FUZZ_EXPECT(tmpl::is_valid_fp_id(token->fp_id));
             FUZZ_EXPECT(tmpl::is_valid_data_identifier(token->di));

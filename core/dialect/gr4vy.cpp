@@ -12,7 +12,42 @@ namespace vaultfwd::dialect::gr4vy {
 namespace {
 using nlohmann::json;
 constexpr int k_default_timeout_s = 30;
+// True when `prefix` is `path`'s first whole segments ("/v1" for "/v1/pay", not "/v10").
+bool path_has_prefix(std::string_view path, std::string_view prefix) {
+    if (prefix.empty() || prefix == "/")
+        return true;
+    if (prefix.back() == '/')
+        prefix.remove_suffix(1);
+    if (path.substr(0, prefix.size()) != prefix)
+        return false;
+    return path.size() == prefix.size() || path[prefix.size()] == '/' || path[prefix.size()] == '?';
+}
+
 } // namespace
+
+const profile::Gr4vyEndpoint* match_endpoint(const profile::Profile& p, const upstream::Url& url) {
+    const profile::Gr4vyEndpoint* best = nullptr;
+    std::string path = url.path_and_query.substr(0, url.path_and_query.find('?'));
+    for (const auto& ep : p.gr4vy_endpoints) {
+        std::string host = util::to_lower(ep.host);
+        bool host_ok = host == url.host || host == url.host_for_url() ||
+                       host == url.host_for_url() + ":" + std::to_string(url.port);
+        if (!host_ok || !path_has_prefix(path, ep.path))
+            continue;
+        if (!best || ep.path.size() > best->path.size())
+            best = &ep;
+    }
+    return best;
+}
+
+std::string endpoint_cert(const profile::Profile& p, const profile::Gr4vyEndpoint& ep) {
+    if (!ep.client_cert.empty())
+        return ep.client_cert;
+    for (const auto& c : p.certs)
+        if (c.direction == "outbound" && c.gr4vy_endpoint == ep.id)
+            return c.name;
+    return {};
+}
 
 http::Response error(int status, const std::string& gr4vy_code, const std::string& message,
                      const std::string& code, const std::string& header) {
@@ -91,6 +126,19 @@ http::Response handle(const http::Request& r, Services& s, server::AccessEntry& 
     upstream::Call call = base_call(s.profile);
     call.method = util::to_lower(m) == "post" ? "POST" : m == "put" ? "PUT" : "PATCH";
     call.url = *url;
+    // Advanced authentication: the endpoint's client certificate, as Gr4vy's dashboard sets it.
+    const auto* endpoint = match_endpoint(s.profile, *url);
+    std::string cert_name = endpoint ? endpoint_cert(s.profile, *endpoint) : "";
+    if (!cert_name.empty()) {
+        auto identity = client_identity(s.profile, cert_name);
+        if (!identity)
+            return error(500, "internal_error",
+                         "the client certificate of gr4vy endpoint \"" + endpoint->id + "\" cannot be read: " +
+                             identity.error().message,
+                         "gr4vy.endpoint_cert_unreadable");
+        call.tls.client_cert_pem = std::move(identity->first);
+        call.tls.client_key_pem = std::move(identity->second);
+    }
     call.timeout_ms = timeout_s * 1000;
     const std::string prefix = "x-vault-forward-header-";
     for (const auto& h : r.headers) {
@@ -131,7 +179,15 @@ http::Response handle(const http::Request& r, Services& s, server::AccessEntry& 
         if (out.failure == upstream::FailureKind::bad_request)
             return bad(out.error_message, out.error_code, "");
         log.error_code = out.error_code;
-        res.headers.push_back({"x-vault-forward-error", out.error_message});
+        std::string message = out.error_message;
+        if (out.failure == upstream::FailureKind::client_cert_rejected ||
+            out.failure == upstream::FailureKind::tls_handshake)
+            message += cert_name.empty()
+                           ? " (no [[gr4vy_endpoints]] entry with a client certificate matches " +
+                                 host_port(call.url) + ")"
+                           : " (presented certificate \"" + cert_name + "\" of gr4vy endpoint \"" +
+                                 endpoint->id + "\")";
+        res.headers.push_back({"x-vault-forward-error", message});
         res.headers.push_back({k_error_header, out.error_code});
         return res;
     }

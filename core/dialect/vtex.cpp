@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/dialect/vtex.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/crypto/hash.hpp"
@@ -247,7 +249,119 @@ http::Response handle_proxy(const http::Request& r, const std::string& hash, Ser
     return res;
 }
 
+// A range of leading digits: numbers whose first `digits` digits, read as a number, lie in
+// [low, high].
+struct BinRange {
+    int digits;
+    long low, high;
+    const char* brand;
+};
+
+// Most specific first: Elo and Hipercard take ranges inside Visa's 4, Discover's 65, Diners' 38
+// and Mastercard's 5, so they are tried before those.
+constexpr BinRange k_bins[] = {
+    {6, 401178, 401179, "Elo"},   {6, 431274, 431274, "Elo"},   {6, 438935, 438935, "Elo"},
+    {6, 451416, 451416, "Elo"},   {6, 457393, 457393, "Elo"},   {6, 457631, 457632, "Elo"},
+    {6, 504175, 504175, "Elo"},   {6, 506699, 506778, "Elo"},   {6, 509000, 509999, "Elo"},
+    {6, 627780, 627780, "Elo"},   {6, 636297, 636297, "Elo"},   {6, 636368, 636368, "Elo"},
+    {6, 650031, 650033, "Elo"},   {6, 650035, 650051, "Elo"},   {6, 650405, 650439, "Elo"},
+    {6, 650485, 650538, "Elo"},   {6, 650541, 650598, "Elo"},   {6, 650700, 650718, "Elo"},
+    {6, 650720, 650727, "Elo"},   {6, 650901, 650978, "Elo"},   {6, 651652, 651679, "Elo"},
+    {6, 655000, 655019, "Elo"},   {6, 655021, 655058, "Elo"},
+    {6, 606282, 606282, "Hipercard"}, {6, 384100, 384100, "Hipercard"},
+    {6, 384140, 384140, "Hipercard"}, {6, 384160, 384160, "Hipercard"},
+    {6, 637095, 637095, "Hipercard"}, {6, 637568, 637568, "Hipercard"},
+    {6, 637599, 637599, "Hipercard"}, {6, 637609, 637609, "Hipercard"},
+    {6, 637612, 637612, "Hipercard"},
+    {2, 34, 34, "American Express"}, {2, 37, 37, "American Express"},
+    {3, 300, 305, "Diners"},      {4, 3095, 3095, "Diners"},    {2, 36, 36, "Diners"},
+    {2, 38, 39, "Diners"},
+    {4, 3528, 3589, "JCB"},
+    {4, 6011, 6011, "Discover"},  {6, 622126, 622925, "Discover"}, {3, 644, 649, "Discover"},
+    {2, 65, 65, "Discover"},
+    {2, 51, 55, "Mastercard"},    {4, 2221, 2720, "Mastercard"},
+    {1, 4, 4, "Visa"},
+};
+
+bool is_decimal_amount(const std::string& s) {
+    auto dot = s.find('.');
+    std::string whole = s.substr(0, dot);
+    std::string cents = dot == std::string::npos ? "" : s.substr(dot + 1);
+    return all_digits(whole) && whole.size() <= 9 &&
+           (dot == std::string::npos || (all_digits(cents) && cents.size() <= 2));
+}
+
+// Digits derived from the payment id, so the order ids are stable for a payment and differ
+// between payments, as VTEX's do.
+std::string digits_from(const std::string& hex_id, std::size_t from, std::size_t length, std::size_t count) {
+    unsigned long long n = std::stoull(hex_id.substr(from, length), nullptr, 16);
+    unsigned long long span = 9;
+    for (std::size_t i = 1; i < count; ++i)
+        span *= 10;
+    return std::to_string(span / 9 + n % span);
+}
+
 } // namespace
+
+std::string card_brand(std::string_view number) {
+    for (const auto& r : k_bins) {
+        if (number.size() < static_cast<std::size_t>(r.digits))
+            continue;
+        long lead = 0;
+        bool digits = true;
+        for (int i = 0; i < r.digits; ++i) {
+            char c = number[static_cast<std::size_t>(i)];
+            digits = digits && c >= '0' && c <= '9';
+            lead = lead * 10 + (c - '0');
+        }
+        if (digits && lead >= r.low && lead <= r.high)
+            return r.brand;
+    }
+    return {};
+}
+
+const std::vector<std::string>& card_payment_methods() {
+    static const std::vector<std::string> k_methods = {
+        "Visa",          "Mastercard",     "American Express", "Discover",       "JCB",
+        "Diners",        "Elo",            "Hipercard",        "Aura",           "Banricompras",
+        "Credz",         "Cabal",          "Cartes Bancaires (CB)", "VirtualDebitElo", "Visa Electron",
+        "Maestro",       "Mastercard Debit", "Cobranded",      "Privatelabels"};
+    return k_methods;
+}
+
+Result<Order> resolve_order(const Card& card, Order order) {
+    if (order.payment_method.empty()) {
+        order.payment_method = card_brand(card.number);
+        if (order.payment_method.empty())
+            return make_error("vtex.unknown_brand",
+                              "the card number (BIN " + card.number.substr(0, std::min<std::size_t>(6, card.number.size())) +
+                                  ") matches no brand vaultfwd knows (Visa, Mastercard, American Express, Diners, "
+                                  "Discover, JCB, Elo, Hipercard): name it with --brand");
+    } else {
+        bool found = false;
+        for (const auto& m : card_payment_methods())
+            if (util::iequals(m, order.payment_method)) {
+                order.payment_method = m;
+                found = true;
+            }
+        if (!found)
+            return make_error("vtex.bad_payment_method",
+                              "payment method \"" + order.payment_method + "\" is not a card method of VTEX's manifest (" +
+                                  util::join(card_payment_methods(), ", ") + ")");
+    }
+    if (!is_decimal_amount(order.value) || std::stod(order.value) <= 0)
+        return make_error("vtex.bad_order", "the value \"" + order.value +
+                                                "\" must be a positive amount with at most two decimals, such as 31.90");
+    bool alpha3 = order.currency.size() == 3 && std::all_of(order.currency.begin(), order.currency.end(), [](char c) {
+        return c >= 'A' && c <= 'Z';
+    });
+    if (!alpha3)
+        return make_error("vtex.bad_order", "the currency \"" + order.currency +
+                                                "\" must be an ISO 4217 code in capitals, such as BRL or USD");
+    if (order.installments < 1 || order.installments > 99)
+        return make_error("vtex.bad_order", "installments must be between 1 and 99");
+    return order;
+}
 
 Result<Payment> create_payment(vault::Store& store, std::string_view vault_key, const Card& card) {
     if (!all_digits(card.number) || card.number.size() < 12 || card.number.size() > 19 || !luhn_ok(card.number))
@@ -275,24 +389,113 @@ Result<Payment> create_payment(vault::Store& store, std::string_view vault_key, 
     return p;
 }
 
-std::string create_payment_body(const Payment& p, const Card& card, const std::string& api_base) {
+std::string create_payment_body(const Payment& p, const Card& card, const std::string& api_base,
+                                const Order& order) {
     std::string base = api_base + "/payment-provider/transactions/" + p.transaction_id + "/payments/" + p.payment_id;
     std::string t = "#vtex#token#" + p.secure_hash + "#";
     std::string month = card.exp_month.size() == 1 ? "0" + card.exp_month : card.exp_month;
-    json body = {{"paymentId", p.payment_id},
-                 {"transactionId", p.transaction_id},
-                 {"paymentMethod", "Visa"},
-                 {"secureProxyUrl", base + "/proxy?hash=" + p.long_hash},
-                 {"secureProxyTokensURL", base + "/tokens?hash=" + p.long_hash},
-                 {"card",
-                  {{"holderToken", t + "holder#"},
-                   {"bin", card.number.substr(0, 6)},
-                   {"numberToken", t + "number#"},
-                   {"numberLength", card.number.size()},
-                   {"cscToken", t + "csc#"},
-                   {"cscLength", card.csc.size()},
-                   {"expiration", {{"month", month}, {"year", card.exp_year}}}}}};
+    std::string method = order.payment_method.empty() ? card_brand(card.number) : order.payment_method;
+    std::string order_id = order.order_id.empty() ? digits_from(p.payment_id, 0, 12, 13) : order.order_id;
+    std::string reference = order.reference.empty() ? digits_from(p.payment_id, 12, 8, 6) : order.reference;
+    std::string store = "https://" + order.merchant_name + ".example.com";
+    // Amounts in cents, so the parts add up to the value exactly.
+    long long cents = std::llround(std::stod(order.value) * 100);
+    int installments = std::max(1, order.installments);
+    auto amount = [](long long c) { return static_cast<double>(c) / 100.0; };
+    const long long shipping = std::min<long long>(500, cents / 10);
+    const long long tax = 0;
+    json address_shipping = {{"country", "BRA"},      {"street", "Praia de Botafogo St."},
+                             {"number", "300"},       {"complement", "3rd Floor"},
+                             {"neighborhood", "Botafogo"}, {"postalCode", "22250040"},
+                             {"city", "Rio de Janeiro"}, {"state", "RJ"}};
+    json address_billing = {{"country", "BRA"},        {"street", "Brigadeiro Faria Lima Avenue"},
+                            {"number", "4440"},        {"complement", "10th Floor"},
+                            {"neighborhood", "Itaim Bibi"}, {"postalCode", "04538132"},
+                            {"city", "São Paulo"},     {"state", "SP"}};
+    json mini_cart = {
+        {"buyer",
+         {{"id", "c1245228-1c68-11e6-94ac-0afa86a846a5"}, {"firstName", "John"},
+          {"lastName", "Doe"}, {"document", "01234567890"}, {"documentType", "cpf"},
+          {"corporateName", nullptr}, {"tradeName", nullptr}, {"corporateDocument", nullptr},
+          {"isCorporate", false}, {"email", "john.doe@example.com"}, {"phone", "+5521999999999"},
+          {"createdDate", "2020-02-18T18:17:45"}}},
+        {"shippingAddress", address_shipping},
+        {"billingAddress", address_billing},
+        {"items", json::array({{{"id", "8"}, {"name", "Test item"}, {"price", amount(cents - shipping - tax)},
+                                {"quantity", 1}, {"discount", 0}, {"deliveryType", "Normal"},
+                                {"categoryId", "5"}, {"sellerId", "1"}}})},
+        {"shippingValue", amount(shipping)},
+        {"taxValue", amount(tax)}};
+    json body = {
+        {"reference", reference},
+        {"orderId", order_id},
+        {"shopperInteraction", "ecommerce"},
+        {"verificationOnly", false},
+        {"transactionId", p.transaction_id},
+        {"paymentId", p.payment_id},
+        {"paymentMethod", method},
+        {"paymentMethodCustomCode", nullptr},
+        {"merchantName", order.merchant_name},
+        {"value", amount(cents)},
+        {"referenceValue", amount(cents)},
+        {"currency", order.currency},
+        {"installments", installments},
+        {"installmentsInterestRate", 0},
+        {"installmentsValue", amount(cents / installments)},
+        {"deviceFingerprint", "12345678"},
+        {"ipAddress", "127.0.0.1"},
+        {"card",
+         {{"holderToken", t + "holder#"},
+          {"bin", card.number.substr(0, 6)},
+          {"numberToken", t + "number#"},
+          {"numberLength", card.number.size()},
+          {"cscToken", t + "csc#"},
+          {"cscLength", card.csc.size()},
+          {"expiration", {{"month", month}, {"year", card.exp_year}}}}},
+        {"miniCart", mini_cart},
+        {"url", store + "/admin/checkout/orders/" + order_id},
+        {"callbackUrl", order.callback_url.empty() ? base + "/callback?accountName=" + order.merchant_name
+                                                    : order.callback_url},
+        {"returnUrl", order.return_url.empty() ? store + "/checkout/order/" + order_id : order.return_url},
+        {"recipients", json::array({{{"id", order.merchant_name}, {"name", order.merchant_name},
+                                     {"documentType", "CNPJ"}, {"document", "99999999999999"},
+                                     {"role", "seller"}, {"chargeProcessingFee", true},
+                                     {"chargebackLiable", true}, {"amount", amount(cents)}}})},
+        {"merchantSettings", json::array()},
+        {"sandBoxMode", true},
+        {"totalCartValue", amount(cents)},
+        {"secureProxyUrl", base + "/proxy?hash=" + p.long_hash},
+        {"secureProxyTokensURL", base + "/tokens?hash=" + p.long_hash}};
     return body.dump(2);
+}
+
+Result<http::Response> send_create_payment(upstream::Client& client, const Connector& connector,
+                                           const std::string& body) {
+    std::string target = connector.url;
+    while (!target.empty() && target.back() == '/')
+        target.pop_back();
+    constexpr std::string_view k_payments = "/payments";
+    if (target.size() < k_payments.size() || target.compare(target.size() - k_payments.size(), k_payments.size(), k_payments) != 0)
+        target += k_payments;
+    auto url = upstream::parse_url(target);
+    if (!url)
+        return make_error("vtex.bad_connector", "the connector URL \"" + connector.url + "\" is not usable: " +
+                                                    url.error().message);
+    upstream::Call call;
+    call.method = "POST";
+    call.url = *url;
+    call.timeout_ms = connector.timeout_ms;
+    call.tls.extra_ca_files = connector.ca_files;
+    const std::string prefix = connector.names == CredentialHeaders::provider ? "X-PROVIDER-API-" : "X-VTEX-API-";
+    call.headers = {{"Content-Type", "application/json"},
+                    {"Accept", "application/json"},
+                    {prefix + "AppKey", connector.app_key},
+                    {prefix + "AppToken", connector.app_token}};
+    call.body = body;
+    auto out = client.send(call);
+    if (!out.ok())
+        return make_error(out.error_code, out.error_message);
+    return std::move(out.response);
 }
 
 bool is_vtex_path(const std::string& path) { return parse_route(path).has_value(); }

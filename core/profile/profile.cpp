@@ -277,6 +277,7 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors, S
         r.string("credential", c.credential);
         r.string("route", c.route);
         r.string("proxy", c.proxy);
+        r.string("gr4vy_endpoint", c.gr4vy_endpoint);
         r.string("description", c.description);
         r.string("cert", c.cert);
         r.string("key", c.key);
@@ -324,6 +325,29 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors, S
         r.require("url", fp.url);
         check_unique(r, "footprint proxy", ids, fp.id);
         p.footprint_proxies.push_back(std::move(fp));
+    }
+    ids.clear();
+    const auto gr4vy_endpoints_tables = top.tables("gr4vy_endpoints");
+    for (std::size_t i = 0; i < gr4vy_endpoints_tables.size(); ++i) {
+        const toml::table* t = gr4vy_endpoints_tables[i];
+        Reader r(*t, "gr4vy_endpoints.", errors, map, "gr4vy_endpoints[" + std::to_string(i) + "].");
+        Gr4vyEndpoint ep;
+        ep.line = static_cast<int>(t->source().begin.line);
+        r.string("id", ep.id);
+        r.string("host", ep.host);
+        r.string("path", ep.path);
+        r.string("client_cert", ep.client_cert);
+        r.require("id", ep.id);
+        r.require("host", ep.host);
+        if (ep.host.find_first_of("/?#@ ") != std::string::npos || ep.host.find("://") != std::string::npos)
+            r.add_at(map.at(r.where() + "host"), "profile.bad_value",
+                     "gr4vy_endpoints.host \"" + ep.host + "\" must be a host name, optionally with :port "
+                     "(the path goes in gr4vy_endpoints.path)");
+        if (!ep.path.empty() && ep.path.front() != '/')
+            r.add_at(map.at(r.where() + "path"), "profile.bad_value",
+                     "gr4vy_endpoints.path \"" + ep.path + "\" must start with '/'");
+        check_unique(r, "gr4vy endpoint", ids, ep.id);
+        p.gr4vy_endpoints.push_back(std::move(ep));
     }
     ids.clear();
     const auto routes_tables = top.tables("routes");
@@ -392,6 +416,40 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors, S
                      "proxy credential \"" + c.id + "\" names client_cert \"" + c.client_cert +
                          "\", but no [[certs]] entry has that name (add it with 'vaultfwd cert "
                          "add')");
+    }
+    std::set<std::string> endpoint_ids;
+    for (std::size_t i = 0; i < p.gr4vy_endpoints.size(); ++i) {
+        const auto& ep = p.gr4vy_endpoints[i];
+        endpoint_ids.insert(ep.id);
+        const std::string key = "gr4vy_endpoints[" + std::to_string(i) + "].client_cert";
+        if (!ep.client_cert.empty() && !cert_names.count(ep.client_cert))
+            dangling(key, "gr4vy endpoint \"" + ep.id + "\" names client_cert \"" + ep.client_cert +
+                              "\", but no [[certs]] entry has that name (add it with 'vaultfwd cert add')");
+        else if (const auto* c = p.find_cert(ep.client_cert); c && c->direction != "outbound") {
+            const auto at = map.at(key);
+            errors.push_back(make_error("profile.bad_value",
+                                        "gr4vy endpoint \"" + ep.id + "\" names client_cert \"" +
+                                            ep.client_cert +
+                                            "\", an inbound certificate: it needs an outbound one with its key",
+                                        at.line, at.column));
+        }
+    }
+    for (std::size_t i = 0; i < p.certs.size(); ++i) {
+        const auto& c = p.certs[i];
+        if (c.gr4vy_endpoint.empty())
+            continue;
+        const std::string key = "certs[" + std::to_string(i) + "].gr4vy_endpoint";
+        if (!endpoint_ids.count(c.gr4vy_endpoint))
+            dangling(key, "certificate \"" + c.name + "\" names gr4vy_endpoint \"" + c.gr4vy_endpoint +
+                              "\", but no [[gr4vy_endpoints]] entry has that id");
+        else if (c.direction != "outbound") {
+            const auto at = map.at(key);
+            errors.push_back(make_error("profile.bad_value",
+                                        "certificate \"" + c.name + "\" is tied to gr4vy endpoint \"" +
+                                            c.gr4vy_endpoint +
+                                            "\" and so must be outbound (presented upstream)",
+                                        at.line, at.column));
+        }
     }
     for (std::size_t i = 0; i < p.footprint_proxies.size(); ++i) {
         const auto& fp = p.footprint_proxies[i];

@@ -67,6 +67,7 @@ struct CertEntry {
     std::string credential;             // outbound: the proxy credential id it belongs to
     std::string route;                  // inbound/outbound: a route id
     std::string proxy;                  // a footprint proxy id
+    std::string gr4vy_endpoint;         // outbound: a [[gr4vy_endpoints]] id
     std::string description;
     std::string cert; // PEM file
     std::string key;  // PEM file (outbound only)
@@ -92,6 +93,16 @@ struct FootprintProxy {
     std::vector<std::string> pins;              // names of [[pins]] entries
     std::string ingress_content_type;           // "json" or ""
     std::vector<std::string> ingress_rules;     // "<token> = <jsonpath> | filters"
+};
+
+// A Vault Forward endpoint enabled for Gr4vy's advanced authentication (mTLS): requests whose
+// x-vault-forward-url has this host (and path, when given) present the client certificate.
+struct Gr4vyEndpoint {
+    std::string id;
+    std::string host;        // "api.acquirer.example", or "host:port" for one port only
+    std::string path;        // optional: a path prefix ("/v1/payments"), whole segments
+    std::string client_cert; // an outbound [[certs]] entry (or one names this id itself)
+    int line = 0;
 };
 
 struct RouteFilter {
@@ -138,6 +149,7 @@ struct Profile {
     std::vector<CertEntry> certs;
     std::vector<PinEntry> pins;
     std::vector<FootprintProxy> footprint_proxies;
+    std::vector<Gr4vyEndpoint> gr4vy_endpoints;
     std::vector<Route> routes;
 
     // A path from the profile resolved against the home folder.

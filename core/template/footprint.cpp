@@ -5,6 +5,7 @@
 #include <array>
 
 #include "core/template/text.hpp"
+#include "core/util/strings.hpp"
 
 namespace vaultfwd::tmpl {
 
@@ -15,6 +16,10 @@ Error syntax(std::string message) { return make_error("template.syntax", std::mo
 template <std::size_t N> bool one_of(std::string_view s, const std::array<std::string_view, N>& set) {
     return std::find(set.begin(), set.end(), s) != set.end();
 }
+
+// Tried in this order, as Footprint does: the first that matches is stripped.
+constexpr std::array<std::string_view, 4> k_fp_id_prefixes = {"fp_bid_test_", "fp_id_test_", "fp_bid_",
+                                                              "fp_id_"};
 
 constexpr std::array<std::string_view, 25> k_id_kinds = {
     "first_name",         "middle_name",
@@ -99,7 +104,145 @@ bool is_card(std::string_view rest) {
     return one_of(rest.substr(dot + 1), k_card_kinds);
 }
 
+// Footprint splits a token on every `|` (no escaping) and trims each piece.
+std::vector<std::string_view> split_pipes(std::string_view text) {
+    std::string_view trimmed = trim_unicode(text);
+    std::vector<std::string_view> pieces;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= trimmed.size(); ++i) {
+        if (i == trimmed.size() || trimmed[i] == '|') {
+            pieces.push_back(trim_unicode(trimmed.substr(start, i - start)));
+            start = i + 1;
+        }
+    }
+    return pieces;
+}
+
+template <std::size_t N>
+std::string kinds_list(std::string_view prefix, const std::array<std::string_view, N>& kinds) {
+    std::string out;
+    for (auto k : kinds)
+        out += (out.empty() ? "" : ", ") + std::string(prefix) + std::string(k);
+    return out;
+}
+
+template <std::size_t N>
+std::string did_you_mean(std::string_view prefix, std::string_view rest,
+                         const std::array<std::string_view, N>& kinds) {
+    auto near = util::nearest(rest, std::vector<std::string>(kinds.begin(), kinds.end()));
+    return near.empty() ? "" : " (did you mean " + std::string(prefix) + near + "?)";
+}
+
+// What a person wrote, quoted, cut short so a message stays one readable line.
+std::string quoted(std::string_view text) {
+    constexpr std::size_t k_max = 60;
+    if (text.size() <= k_max)
+        return "\"" + std::string(text) + "\"";
+    std::size_t cut = k_max;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+        --cut;
+    return "\"" + std::string(text.substr(0, cut)) + "…\"";
+}
+
+constexpr const char* k_filter_forms =
+    "to_lowercase, to_uppercase, to_ascii, prefix(n), suffix(n), replace(from, to), "
+    "date_format(from_format, to_format), hmac_sha256(key), encrypt(algorithm, public_key)";
+constexpr const char* k_fp_id_forms = "fp_id_…, fp_id_test_…, fp_bid_…, fp_bid_test_…";
+
 } // namespace
+
+std::string explain_data_identifier(std::string_view di) {
+    if (is_valid_data_identifier(di))
+        return {};
+    const std::string forms = "id.<kind>, custom.<key>, card.<alias>.<kind>, business.<kind>, "
+                              "investor_profile.<kind> or document.<type>[.<side>].<field>";
+    if (di.empty())
+        return "the data identifier is missing: write one of " + forms;
+    if (!std::all_of(di.begin(), di.end(), is_di_char))
+        return quoted(di) + " is not a data identifier: only letters, digits, '-', '_' and '.' may appear in one";
+    auto dot = di.find('.');
+    std::string_view prefix = di.substr(0, dot);
+    std::string_view rest = dot == std::string_view::npos ? std::string_view() : di.substr(dot + 1);
+    std::string head = quoted(di) + " is not a data identifier: ";
+    if (prefix == "id")
+        return head + "the id. kinds are " + kinds_list("id.", k_id_kinds) + did_you_mean("id.", rest, k_id_kinds);
+    if (prefix == "custom")
+        return head + "write custom.<key>, the key made of letters, digits, '-', '_' and '.'";
+    if (prefix == "card") {
+        auto kind_dot = rest.find('.');
+        std::string_view kind = kind_dot == std::string_view::npos ? std::string_view() : rest.substr(kind_dot + 1);
+        return head + "write card.<alias>.<kind>, the kind one of " + kinds_list("", k_card_kinds) +
+               (kind.empty() ? "" : did_you_mean("", kind, k_card_kinds));
+    }
+    if (prefix == "business")
+        return head + "the business. kinds are " + kinds_list("business.", k_business_kinds) +
+               did_you_mean("business.", rest, k_business_kinds);
+    if (prefix == "investor_profile")
+        return head + "the investor_profile. kinds are " + kinds_list("investor_profile.", k_investor_kinds) +
+               did_you_mean("investor_profile.", rest, k_investor_kinds);
+    if (prefix == "document")
+        return head + "write document.<type>[.<side>].<field>, the type one of " + kinds_list("", k_document_types) +
+               ", the side one of " + kinds_list("", k_document_sides);
+    return head + "it starts with id., custom., card., business., investor_profile. or document. (" +
+           forms + ")";
+}
+
+std::string explain_footprint_token(std::string_view text, std::string_view global_fp_id) {
+    std::vector<std::string_view> pieces = split_pipes(text);
+    std::string_view head = pieces.front();
+    std::string problem;
+    bool global_di = !global_fp_id.empty() && is_valid_data_identifier(head);
+    if (!global_di) {
+        auto dot = head.find('.');
+        std::string_view fp_id = head.substr(0, dot);
+        std::string_view di = dot == std::string_view::npos ? std::string_view() : head.substr(dot + 1);
+        bool looks_like_fp_id = fp_id.substr(0, 3) == "fp_";
+        if (!is_valid_fp_id(fp_id)) {
+            if (head.empty())
+                problem = "the token is empty: write {{ <fp_id>.<data identifier> }}";
+            else if (looks_like_fp_id)
+                problem = quoted(fp_id) + " is not an fp_id: it starts with " + k_fp_id_forms +
+                          " and goes on with letters and digits only";
+            else if (!global_fp_id.empty())
+                problem = explain_data_identifier(head);
+            else if (is_valid_data_identifier(head))
+                problem = "no fp_id: write {{ <fp_id>." + std::string(head) +
+                          " }} or give the fp_id once with --fp-id (x-fp-id)";
+            else
+                problem = "no fp_id (" + std::string(k_fp_id_forms) + ") and " + explain_data_identifier(head);
+        } else if (!global_fp_id.empty() && fp_id != global_fp_id) {
+            problem = "the token names fp_id " + quoted(fp_id) + " while the global fp_id (--fp-id, x-fp-id) is " +
+                      quoted(global_fp_id) + ": drop the " + quoted(std::string(fp_id) + ".") +
+                      " prefix, or the global fp_id";
+        } else if (!is_valid_data_identifier(di)) {
+            problem = explain_data_identifier(di);
+        }
+    }
+    if (!problem.empty())
+        return problem;
+    for (std::size_t i = 1; i < pieces.size(); ++i) {
+        auto f = parse_filter(pieces[i]);
+        if (f)
+            continue;
+        std::string_view piece = pieces[i];
+        if (piece.empty())
+            return "an empty filter after '|' (filters: " + std::string(k_filter_forms) + ")";
+        // The name only: arguments may hold an hmac key, which is a secret.
+        std::string_view name = trim_unicode(piece.substr(0, piece.find('(')));
+        if (f.error().message == "unknown function") {
+            std::vector<std::string> names = {"to_lowercase", "to_uppercase", "to_ascii", "prefix", "suffix",
+                                              "replace", "date_format", "hmac_sha256", "encrypt"};
+            auto near = util::nearest(name, names);
+            if (std::find(names.begin(), names.end(), name) != names.end())
+                return "filter " + quoted(name) + " is written with a space before its '(' (write " +
+                       std::string(name) + "(…))";
+            return "unknown filter " + quoted(name) + (near.empty() ? "" : " (did you mean " + near + "?)") +
+                   "; the filters are " + k_filter_forms;
+        }
+        return "filter " + quoted(name) + ": " + f.error().message;
+    }
+    return {};
+}
 
 std::string FootprintToken::reference() const {
     std::string out = fp_id + "." + di;
@@ -111,13 +254,17 @@ std::string FootprintToken::reference() const {
 }
 
 bool is_valid_fp_id(std::string_view fp_id) {
-    for (std::string_view prefix : {"fp_bid_test_", "fp_id_test_", "fp_bid_", "fp_id_"}) {
+    bool prefixed = false;
+    for (std::string_view prefix : k_fp_id_prefixes) {
         if (fp_id.substr(0, prefix.size()) == prefix) {
             fp_id.remove_prefix(prefix.size());
+            prefixed = true;
             break;
         }
     }
-    return !fp_id.empty() && std::all_of(fp_id.begin(), fp_id.end(), [](char c) {
+    // Footprint requires one of the prefixes: with x-fp-id set, `{{ id.nope }}` is then an
+    // invalid fp_id before it is a mix of global and qualified tokens.
+    return prefixed && !fp_id.empty() && std::all_of(fp_id.begin(), fp_id.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     });
 }
@@ -146,15 +293,7 @@ bool is_valid_data_identifier(std::string_view di) {
 }
 
 Result<FootprintToken> parse_footprint_token(std::string_view text, std::string_view global_fp_id) {
-    std::string_view trimmed = trim_unicode(text);
-    std::vector<std::string_view> pieces;
-    std::size_t start = 0;
-    for (std::size_t i = 0; i <= trimmed.size(); ++i) {
-        if (i == trimmed.size() || trimmed[i] == '|') {
-            pieces.push_back(trim_unicode(trimmed.substr(start, i - start)));
-            start = i + 1;
-        }
-    }
+    std::vector<std::string_view> pieces = split_pipes(text);
     FootprintToken token;
     std::string_view head = pieces.front();
     if (!global_fp_id.empty() && is_valid_data_identifier(head)) {

@@ -25,7 +25,7 @@ struct FootprintToken {
 };
 
 // True for `fp_id_…`, `fp_bid_…`, `fp_id_test_…`, `fp_bid_test_…` (the first matching prefix
-// stripped) and bare names whose remainder is non-empty ASCII alphanumeric.
+// stripped) whose remainder is non-empty ASCII alphanumeric; a name without a prefix is invalid.
 bool is_valid_fp_id(std::string_view fp_id);
 
 // True for a data identifier Footprint knows: `id.<kind>`, `custom.<key>`,
@@ -40,6 +40,14 @@ bool is_valid_data_identifier(std::string_view di);
 // "Invalid filter function: <message>".
 Result<FootprintToken> parse_footprint_token(std::string_view text,
                                              std::string_view global_fp_id = {});
+
+// For people (the CLI), not for the API: why the token text between `{{` and `}}` does not
+// parse, naming the part at fault (the fp_id, the data identifier, the filter by name) and what
+// is valid instead; never an argument of a filter (an hmac key is a secret). Empty when it parses.
+std::string explain_footprint_token(std::string_view text, std::string_view global_fp_id = {});
+// Why `di` is not a data identifier and what is valid instead (the `id.` kinds, the `custom.`
+// and `card.` forms, …), with the nearest valid one when there is one; empty when it is valid.
+std::string explain_data_identifier(std::string_view di);
 
 struct IngressRule {
     std::string fp_id;

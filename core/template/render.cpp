@@ -130,13 +130,16 @@ struct Resolved {
     std::string code;
     std::string message;
     std::string reference;
+    std::string detail;
 };
 
-Resolved failure(std::string code, std::string message, std::string reference = {}) {
+Resolved failure(std::string code, std::string message, std::string reference = {},
+                 std::string detail = {}) {
     Resolved r;
     r.code = std::move(code);
     r.message = std::move(message);
     r.reference = std::move(reference);
+    r.detail = std::move(detail);
     return r;
 }
 
@@ -184,10 +187,12 @@ class Resolver {
     Resolved footprint(const TokenSite& site) {
         auto token = parse_footprint_token(site.inner, m_req.global_fp_id);
         if (!token)
-            return failure(token.error().code, token.error().message);
+            return failure(token.error().code, token.error().message, {},
+                           explain_footprint_token(site.inner, m_req.global_fp_id));
         if (!m_req.source->has_record(token->fp_id))
             return failure("template.unknown_record", "User " + token->fp_id + " does not exist",
-                           token->reference());
+                           token->reference(),
+                           "no record \"" + token->fp_id + "\" in the vault ('vaultfwd vault list' shows the ids)");
         if (!allowed(token->di))
             return failure("template.forbidden", "not allowed to reveal " + token->di,
                            token->reference());
@@ -195,14 +200,19 @@ class Resolver {
         if (!value)
             return failure("template.unknown",
                            "Found invalid or unknown data identifiers: " + token->reference(),
-                           token->reference());
+                           token->reference(),
+                           "record \"" + token->fp_id + "\" has no field \"" + token->di + "\"");
         m_records.push_back(token->fp_id);
-        if (token->filters.empty())
-            return success(std::move(*value));
-        auto out = apply_filters(token->filters, std::move(*value));
-        if (!out)
-            return failure(out.error().code, out.error().message, token->reference());
-        return success(std::move(*out));
+        // One filter at a time, so a failure names the filter that failed.
+        std::string out = std::move(*value);
+        for (const auto& f : token->filters) {
+            auto next = apply_filter(f, std::move(out));
+            if (!next)
+                return failure(next.error().code, next.error().message, token->reference(),
+                               "filter \"" + std::string(f.name()) + "\" failed: " + next.error().message);
+            out = std::move(*next);
+        }
+        return success(std::move(out));
     }
 
     Resolved gr4vy(const TokenSite& site) {
@@ -379,6 +389,7 @@ RenderOutcome render(const RenderRequest& req) {
             const Resolved& r = results[it->second];
             if (!r.ok) {
                 Problem p = make_problem(r.code, r.message, site.begin, site.text, r.reference);
+                p.detail = r.detail;
                 p.line = site.line;
                 p.column = site.column;
                 problems.push_back(std::move(p));
@@ -420,6 +431,14 @@ const Problem* primary_problem(const RenderOutcome& outcome) {
         if (!best || rank(p.code) < rank(best->code))
             best = &p;
     return best;
+}
+
+Error explain(const Problem& p) {
+    const std::string& what = p.detail.empty() ? p.message : p.detail;
+    // A byte that is not UTF-8 is no token to show.
+    if (p.token.empty() || p.code == "template.utf8")
+        return make_error(p.code, what, p.line, p.column);
+    return make_error(p.code, p.token + ": " + what, p.line, p.column);
 }
 
 int http_status(const RenderOutcome& outcome) {

@@ -68,9 +68,16 @@ struct Problem {
     std::size_t offset = 0; // byte offset of the token in the body
     std::string token;     // the token as written (at most 200 bytes)
     std::string reference; // footprint "fp_id.di | filter", gr4vy/vtex the placeholder name
+    // For people (the CLI), where `message` keeps the service's wording for the API: the part
+    // at fault by name and what is valid instead; never a value. Empty: `message` says it.
+    std::string detail;
 
     Error to_error() const { return make_error(code, message, line, column); }
 };
+
+// The problem as the CLI tells it: the token as written, then `detail` (or `message`), with its
+// line and column: `{{ id.nickname }}: "id.nickname" is not a data identifier: …`.
+Error explain(const Problem& problem);
 
 // A token as found, before resolution.
 struct TokenSite {

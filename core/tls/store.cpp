@@ -89,6 +89,13 @@ std::vector<std::string> proxy_ids(const profile::Profile& p) {
     return out;
 }
 
+std::vector<std::string> gr4vy_endpoint_ids(const profile::Profile& p) {
+    std::vector<std::string> out;
+    for (const auto& ep : p.gr4vy_endpoints)
+        out.push_back(ep.id);
+    return out;
+}
+
 std::vector<std::string> credential_ids(const profile::Profile& p) {
     std::vector<std::string> out;
     for (const auto& c : p.proxy_credentials)
@@ -214,11 +221,21 @@ Result<profile::CertEntry> add_cert(const profile::Profile& p, const CertAdd& re
     if (req.direction != "outbound" && req.direction != "inbound")
         return make_error("cert.bad_direction",
                           "direction \"" + req.direction + "\" must be outbound or inbound");
-    int ties = !req.credential.empty() + !req.route.empty() + !req.proxy.empty();
+    int ties = !req.credential.empty() + !req.route.empty() + !req.proxy.empty() +
+               !req.gr4vy_endpoint.empty();
     if (ties > 1)
         return make_error("cert.bad_tie",
-                          "a certificate is tied to one proxy credential, route or proxy "
-                          "configuration, not several");
+                          "a certificate is tied to one proxy credential, route, proxy "
+                          "configuration or gr4vy endpoint, not several");
+    if (!req.gr4vy_endpoint.empty() && req.direction != "outbound")
+        return make_error("cert.bad_tie", "a certificate tied to gr4vy endpoint \"" + req.gr4vy_endpoint +
+                                              "\" is outbound, not inbound: vaultfwd presents it to that endpoint");
+    if (!req.gr4vy_endpoint.empty() && !has(gr4vy_endpoint_ids(p), req.gr4vy_endpoint))
+        return make_error("cert.unknown_gr4vy_endpoint",
+                          "no gr4vy endpoint \"" + req.gr4vy_endpoint + "\" in the profile" +
+                              did_you_mean(req.gr4vy_endpoint, gr4vy_endpoint_ids(p)) + " (" +
+                              known_list(gr4vy_endpoint_ids(p)) +
+                              "; enable one with a [[gr4vy_endpoints]] entry: id, host, path)");
     if (!req.credential.empty() && req.direction != "outbound")
         return make_error("cert.bad_tie", "a certificate tied to proxy credential \"" +
                                               req.credential + "\" is outbound, not inbound");
@@ -265,6 +282,7 @@ Result<profile::CertEntry> add_cert(const profile::Profile& p, const CertAdd& re
     entry.credential = req.credential;
     entry.route = req.route;
     entry.proxy = req.proxy;
+    entry.gr4vy_endpoint = req.gr4vy_endpoint;
     entry.description = req.description;
     entry.cert = stored_path(p, "certs", req.name + ".pem");
     if (!key_pem.empty())
@@ -285,6 +303,8 @@ Result<profile::CertEntry> add_cert(const profile::Profile& p, const CertAdd& re
         fields.emplace_back("route", entry.route);
     if (!entry.proxy.empty())
         fields.emplace_back("proxy", entry.proxy);
+    if (!entry.gr4vy_endpoint.empty())
+        fields.emplace_back("gr4vy_endpoint", entry.gr4vy_endpoint);
     if (!entry.description.empty())
         fields.emplace_back("description", entry.description);
     fields.emplace_back("cert", entry.cert);
@@ -344,6 +364,9 @@ std::vector<std::string> cert_users(const profile::Profile& p, const std::string
     for (const auto& fp : p.footprint_proxies)
         if (fp.client_cert == name)
             out.push_back("footprint proxy \"" + fp.id + "\"");
+    for (const auto& ep : p.gr4vy_endpoints)
+        if (ep.client_cert == name)
+            out.push_back("gr4vy endpoint \"" + ep.id + "\"");
     return out;
 }
 

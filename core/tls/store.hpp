@@ -54,6 +54,7 @@ struct CertAdd {
     std::string credential;             // a proxy credential id (outbound only)
     std::string route;                  // a route id
     std::string proxy;                  // a footprint proxy id
+    std::string gr4vy_endpoint;         // a [[gr4vy_endpoints]] id (outbound only)
     std::string description;
     std::string cert_file;
     std::string key_file; // required for outbound, optional for inbound
@@ -62,7 +63,7 @@ struct CertAdd {
 
 // Checks the request against the profile ("cert.bad_name", "cert.exists", "cert.bad_direction",
 // "cert.bad_tie", "cert.unknown_credential", "cert.unknown_route", "cert.unknown_proxy",
-// "cert.missing_key"), then the files (see check_pair), copies them to
+// "cert.unknown_gr4vy_endpoint", "cert.missing_key"), then the files (see check_pair), copies them to
 // <data_dir>/certs/<name>.pem and .key (0600) and appends the [[certs]] entry.
 Result<profile::CertEntry> add_cert(const profile::Profile& p, const CertAdd& req,
                                     std::int64_t now);

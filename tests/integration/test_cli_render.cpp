@@ -98,9 +98,11 @@ TEST_SUITE("cli_render") {
         REQUIRE(err.size() >= 3);
         const std::string f = file.string();
         CHECK(err[0] == "vaultfwd: error: " + f +
-                            ":2:9: Found invalid or unknown data identifiers: fp_id_test_abc.id.middle_name");
-        CHECK(err[1] == "vaultfwd: error: " + f + ":4:9: Invalid filter function: unknown function");
-        CHECK(err[2] == "vaultfwd: error: " + f + ":4:60: Missing or invalid fp_id in proxy token.");
+                            ":2:9: {{ fp_id_test_abc.id.middle_name }}: record \"fp_id_test_abc\" has no field "
+                            "\"id.middle_name\"");
+        CHECK(err[1].rfind("vaultfwd: error: " + f + ":4:9: {{ fp_id_test_abc.id.first_name | shout }}: unknown "
+                           "filter \"shout\"; the filters are to_lowercase, ", 0) == 0);
+        CHECK(err[2] == "vaultfwd: error: " + f + ":4:60: {{}}: the token is empty: write {{ <fp_id>.<data identifier> }}");
     }
 
     TEST_CASE("render --json lists problems for scripts and exits 1") {
@@ -113,8 +115,11 @@ TEST_SUITE("cli_render") {
         CHECK(j["problem_count"] == 3);
         REQUIRE(j["problems"].size() == 3);
         CHECK(j["problems"][0]["line"] == 1);
-        // With a global fp_id, text that is not a data identifier is read as "<fp_id>.<di>".
-        CHECK(j["problems"][0]["message"].get<std::string>().rfind("Cannot mix global footprint token", 0) == 0);
+        // With a global fp_id, text that is not a data identifier is read as "<fp_id>.<di>", and
+        // "id" is no fp_id: Footprint's message, and for people what is valid instead.
+        CHECK(j["problems"][0]["message"] == "Missing or invalid fp_id in proxy token.");
+        CHECK(j["problems"][0]["detail"].get<std::string>().rfind(
+                  "{{ id.nope }}: \"id.nope\" is not a data identifier: the id. kinds are id.first_name, ", 0) == 0);
         CHECK(j["problems"][1]["code"] == "template.unknown");
         CHECK(j["problems"][2]["column"] == 16);
         CHECK(j["problems"][2]["message"] == "Invalid filter function: argument 'key' must be hex-encoded");
@@ -131,7 +136,59 @@ TEST_SUITE("cli_render") {
         CHECK(ok.out.find("JANE") == std::string::npos);
         auto bad = home.run({"render", "--check", "--fp-id", "fp_id_test_abc"}, "{{ id.email }}");
         CHECK(bad.exit_code == 1);
-        CHECK(bad.err.find("<stdin>:1:1: Found invalid or unknown data identifiers") != std::string::npos);
+        CHECK(bad.err.find("<stdin>:1:1: {{ id.email }}: record \"fp_id_test_abc\" has no field \"id.email\"") !=
+              std::string::npos);
+    }
+
+    TEST_CASE("render messages name the token as written, the filter, what is valid; never a value") {
+        Home home;
+        const std::string body = "{{ id.nickname }}\n"
+                                 "{{ id.first_name | shout }} {{ id.first_name | to_upercase }}\n"
+                                 "{{ id.frist_name }} {{ card.primary.numbr }} {{ bank.x }}\n"
+                                 "{{ id.ssn9 | hmac_sha256(\"not-hex-s3cret\") }} {{ id.dob | date_format(\"%d/%m\", \"%Y\") }}\n"
+                                 "{{ fp_id_test_other.id.first_name }} {{ custom.ach_account | prefix(x) }}\n";
+        for (bool check : {true, false}) {
+            std::vector<std::string> args = {"render", "--fp-id", "fp_id_test_abc"};
+            if (check)
+                args.push_back("--check");
+            auto r = home.run(args, body);
+            CAPTURE(r.err);
+            CHECK(r.exit_code == 1);
+            CHECK(r.out.empty());
+            auto err = lines(r.err);
+            REQUIRE(err.size() == 11);
+            CHECK(err[0].rfind("vaultfwd: error: <stdin>:1:1: {{ id.nickname }}: \"id.nickname\" is not a data "
+                               "identifier: the id. kinds are id.first_name, id.middle_name, ", 0) == 0);
+            CHECK(err[1].rfind("vaultfwd: error: <stdin>:2:1: {{ id.first_name | shout }}: unknown filter \"shout\"; "
+                               "the filters are to_lowercase, to_uppercase, to_ascii, prefix(n)", 0) == 0);
+            CHECK(err[2].find("{{ id.first_name | to_upercase }}: unknown filter \"to_upercase\" (did you mean "
+                              "to_uppercase?)") != std::string::npos);
+            CHECK(err[3].find("{{ id.frist_name }}: \"id.frist_name\" is not a data identifier") != std::string::npos);
+            CHECK(err[3].find("(did you mean id.first_name?)") != std::string::npos);
+            CHECK(err[4].find("{{ card.primary.numbr }}: \"card.primary.numbr\" is not a data identifier: write "
+                              "card.<alias>.<kind>") != std::string::npos);
+            CHECK(err[5].find("{{ bank.x }}: \"bank.x\" is not a data identifier: it starts with id., custom., card.") !=
+                  std::string::npos);
+            CHECK(err[6].find("<stdin>:4:1: {{ id.ssn9 | hmac_sha256(\"<scrubbed>\") }}: filter \"hmac_sha256\": "
+                              "argument 'key' must be hex-encoded") != std::string::npos);
+            CHECK(err[7].find("{{ id.dob | date_format(\"%d/%m\", \"%Y\") }}: filter \"date_format\" failed: "
+                              "invalid date or date format") != std::string::npos);
+            CHECK(err[8].find("{{ fp_id_test_other.id.first_name }}: the token names fp_id \"fp_id_test_other\" while "
+                              "the global fp_id (--fp-id, x-fp-id) is \"fp_id_test_abc\"") != std::string::npos);
+            CHECK(err[9].find("{{ custom.ach_account | prefix(x) }}: filter \"prefix\": argument could not parse "
+                              "as Integer") != std::string::npos);
+            CHECK(err[10] == "vaultfwd: error: 10 problem(s) in <stdin>; nothing was rendered");
+            // No value from the vault, nor the hmac key written in the template.
+            for (const char* value : {"Jane", "1988", "12-30", "123456789", "1212", "not-hex-s3cret"})
+                CHECK_MESSAGE(r.err.find(value) == std::string::npos, value);
+        }
+        // Without --fp-id the token says what it lacks.
+        auto no_id = home.run({"render", "--check"}, "{{ custom.ach_account }}");
+        CHECK(no_id.err.find("{{ custom.ach_account }}: no fp_id: write {{ <fp_id>.custom.ach_account }} or give "
+                             "the fp_id once with --fp-id (x-fp-id)") != std::string::npos);
+        auto nobody = home.run({"render", "--check"}, "{{ fp_id_test_nobody.id.first_name }}");
+        CHECK(nobody.err.find("{{ fp_id_test_nobody.id.first_name }}: no record \"fp_id_test_nobody\" in the vault") !=
+              std::string::npos);
     }
 
     TEST_CASE("render speaks Gr4vy and VTEX, detecting the dialect by default") {

@@ -270,6 +270,14 @@ TEST_SUITE("template") {
         CHECK(only_problem("{{ fp_id_test_other.id.first_name }}", s, k_fp).message ==
               "Cannot mix global footprint token with fully-qualified proxy tokens. Please remove the "
               "header 'x-fp-id' or remove the 'fp_id.' prefix from proxy tokens.");
+        // Footprint's order under x-fp-id: `id.nope` is no data identifier, so it is read as
+        // "<fp_id>.<di>", and "id" has none of the four prefixes: the fp_id error comes first.
+        CHECK(only_problem("{{ id.nope }}", s, k_fp).message == "Missing or invalid fp_id in proxy token.");
+        CHECK(only_problem("{{ abc.id.first_name }}", s, k_fp).message == "Missing or invalid fp_id in proxy token.");
+        CHECK(only_problem("{{ abc.id.first_name }}", s).message == "Missing or invalid fp_id in proxy token.");
+        // A valid fp_id other than the global one is the mix error, before its data identifier.
+        CHECK(only_problem("{{ fp_id_test_other.id.nope }}", s, k_fp).message.rfind("Cannot mix", 0) == 0);
+        CHECK(only_problem("{{ fp_id_test_abc.id.nope }}", s, k_fp).message == "Cannont parse data identifier: id.nope");
         CHECK(only_problem("{{ fp_id_a-b.id.first_name }}", s).message ==
               "Missing or invalid fp_id in proxy token.");
         CHECK(only_problem("{{ fp_id_.id.first_name }}", s).message ==
@@ -303,7 +311,9 @@ TEST_SUITE("template") {
     TEST_CASE("fp_ids and data identifiers follow Footprint's grammar") {
         for (const char* ok : {"fp_id_test_abc", "fp_bid_test_X1", "fp_bid_x", "fp_id_tctecBEvGc98V7Vx4MhZU"})
             CHECK_MESSAGE(is_valid_fp_id(ok), ok);
-        for (const char* bad : {"", "fp_id_", "fp_id_test_", "fp_id_a_b", "fp_id_a.b", "fp_id_é"})
+        // No prefix at all is invalid: the prefix is what makes an fp_id.
+        for (const char* bad : {"", "fp_id_", "fp_id_test_", "fp_id_a_b", "fp_id_a.b", "fp_id_é", "id",
+                                "abc", "fpid_abc", "FP_ID_abc", "bid_abc"})
             CHECK_MESSAGE(!is_valid_fp_id(bad), bad);
         for (const char* ok :
              {"id.first_name", "id.ssn9", "id.us_tax_id", "custom.credit_card", "custom.a.b.",
@@ -777,6 +787,54 @@ TEST_SUITE("template") {
               "Proxy rule is badly formed: bad filter function on target: invalid parens");
         CHECK(message("x-y.custom.a = $.a") == "Missing or invalid fp_id in proxy token.");
         CHECK(message("fp_id_x.id.nope = $.a") == "Cannont parse data identifier: id.nope");
+    }
+
+    TEST_CASE("explanations for people name the part at fault and what is valid instead") {
+        // The API keeps Footprint's words; these are what the CLI prints.
+        auto nick = explain_footprint_token(" id.nickname ", k_fp);
+        CHECK(nick.rfind("\"id.nickname\" is not a data identifier: the id. kinds are id.first_name, ", 0) == 0);
+        CHECK(nick.find("id.us_tax_id") != std::string::npos);
+        CHECK(explain_footprint_token("fp_id_test_abc.id.frist_name").find("(did you mean id.first_name?)") !=
+              std::string::npos);
+        auto card = explain_footprint_token("fp_id_test_abc.card.primary.numbr");
+        CHECK(card.find("card.<alias>.<kind>") != std::string::npos);
+        CHECK(card.find("did you mean number?") != std::string::npos);
+        CHECK(explain_footprint_token("fp_id_test_abc.bank.x").find("it starts with id., custom., card.") !=
+              std::string::npos);
+        CHECK(explain_footprint_token("custom.ach") ==
+              "no fp_id: write {{ <fp_id>.custom.ach }} or give the fp_id once with --fp-id (x-fp-id)");
+        CHECK(explain_footprint_token("fp_id_test_other.id.first_name", k_fp).find("drop the \"fp_id_test_other.\" prefix") !=
+              std::string::npos);
+        CHECK(explain_footprint_token("fp_id_a-b.id.first_name").rfind("\"fp_id_a-b\" is not an fp_id", 0) == 0);
+        CHECK(explain_footprint_token("  ") == "the token is empty: write {{ <fp_id>.<data identifier> }}");
+        auto shout = explain_footprint_token("id.first_name | to_upercase", k_fp);
+        CHECK(shout.rfind("unknown filter \"to_upercase\" (did you mean to_uppercase?); the filters are to_lowercase", 0) == 0);
+        CHECK(explain_footprint_token("id.first_name |", k_fp).rfind("an empty filter after '|'", 0) == 0);
+        CHECK(explain_footprint_token("id.first_name | prefix (2)", k_fp).find("space before its '('") != std::string::npos);
+        // A filter is named without its arguments: an hmac key is a secret.
+        auto hmac = explain_footprint_token("id.ssn9 | hmac_sha256(\"s3cr3t-not-hex\")", k_fp);
+        CHECK(hmac == "filter \"hmac_sha256\": argument 'key' must be hex-encoded");
+        CHECK(explain_footprint_token("id.first_name | to_uppercase", k_fp).empty());
+
+        auto s = people();
+        RenderRequest req;
+        req.body = "{{ id.first_name | prefix(1) | date_format(\"%Y\", \"%y\") }} {{ id.middle_name }} "
+                   "{{ fp_id_test_nobody.id.dob }}";
+        req.global_fp_id = k_fp;
+        req.source = &s;
+        auto out = render(req);
+        REQUIRE(out.problems.size() == 3);
+        CHECK(explain(out.problems[0]).message ==
+              "{{ id.first_name | prefix(1) | date_format(\"%Y\", \"%y\") }}: filter \"date_format\" failed: "
+              "invalid date or date format");
+        CHECK(explain(out.problems[1]).message ==
+              "{{ id.middle_name }}: record \"fp_id_test_abc\" has no field \"id.middle_name\"");
+        CHECK(explain(out.problems[2]).message ==
+              "{{ fp_id_test_nobody.id.dob }}: no record \"fp_id_test_nobody\" in the vault ('vaultfwd vault list' shows the ids)");
+        // The service's words stay in `message`.
+        CHECK(out.problems[1].message == "Found invalid or unknown data identifiers: fp_id_test_abc.id.middle_name");
+        for (const auto& p : out.problems)
+            CHECK(explain(p).message.find("Jane") == std::string::npos);
     }
 
     TEST_CASE("ingress rule headers split on commas outside quotes, brackets and parentheses") {
