@@ -104,18 +104,21 @@ bool is_card(std::string_view rest) {
     return one_of(rest.substr(dot + 1), k_card_kinds);
 }
 
-// Footprint splits a token on every `|` (no escaping) and trims each piece.
-std::vector<std::string_view> split_pipes(std::string_view text) {
-    std::string_view trimmed = trim_unicode(text);
+// Footprint splits on every `sep` (no escaping) and trims each piece.
+std::vector<std::string_view> split_trimmed(std::string_view text, char sep) {
     std::vector<std::string_view> pieces;
     std::size_t start = 0;
-    for (std::size_t i = 0; i <= trimmed.size(); ++i) {
-        if (i == trimmed.size() || trimmed[i] == '|') {
-            pieces.push_back(trim_unicode(trimmed.substr(start, i - start)));
+    for (std::size_t i = 0; i <= text.size(); ++i) {
+        if (i == text.size() || text[i] == sep) {
+            pieces.push_back(trim_unicode(text.substr(start, i - start)));
             start = i + 1;
         }
     }
     return pieces;
+}
+
+std::vector<std::string_view> split_pipes(std::string_view text) {
+    return split_trimmed(trim_unicode(text), '|');
 }
 
 template <std::size_t N>
@@ -325,14 +328,7 @@ Result<FootprintToken> parse_footprint_token(std::string_view text, std::string_
 }
 
 Result<IngressRule> parse_ingress_rule(std::string_view rule, std::string_view global_fp_id) {
-    std::vector<std::string_view> sides;
-    std::size_t start = 0;
-    for (std::size_t i = 0; i <= rule.size(); ++i) {
-        if (i == rule.size() || rule[i] == '=') {
-            sides.push_back(trim_unicode(rule.substr(start, i - start)));
-            start = i + 1;
-        }
-    }
+    std::vector<std::string_view> sides = split_trimmed(rule, '=');
     if (sides.size() != 2)
         return syntax("Proxy rule is badly formed: must be one '=' only");
     if (sides[0].find('|') != std::string_view::npos)
@@ -345,20 +341,10 @@ Result<IngressRule> parse_ingress_rule(std::string_view rule, std::string_view g
     IngressRule out;
     out.fp_id = std::move(token->fp_id);
     out.di = std::move(token->di);
-    std::string_view target = sides[1];
-    start = 0;
-    bool first = true;
-    for (std::size_t i = 0; i <= target.size(); ++i) {
-        if (i != target.size() && target[i] != '|')
-            continue;
-        std::string_view piece = trim_unicode(target.substr(start, i - start));
-        start = i + 1;
-        if (first) {
-            out.path = std::string(piece);
-            first = false;
-            continue;
-        }
-        auto f = parse_filter(piece);
+    std::vector<std::string_view> target = split_trimmed(sides[1], '|');
+    out.path = std::string(target.front());
+    for (std::size_t i = 1; i < target.size(); ++i) {
+        auto f = parse_filter(target[i]);
         if (!f)
             return syntax("Proxy rule is badly formed: bad filter function on target: " +
                           f.error().message);
