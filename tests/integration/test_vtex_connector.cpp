@@ -5,11 +5,8 @@
 // tokens, and the acquirer (a real HTTPS server) sees the card data.
 #include <doctest/doctest.h>
 
-#include <chrono>
 #include <httplib.h>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "core/util/strings.hpp"
 #include "support/support.hpp"
@@ -22,85 +19,57 @@ namespace {
 
 // A payment provider under development: POST /payments authorises through the secure proxy
 // (X-PROVIDER-Forward-To the acquirer, tokens in the body and in a header) and answers as the
-// Payment Provider Protocol asks (status approved or denied).
-class Connector {
-  public:
-    explicit Connector(std::string acquirer_url) : m_acquirer(std::move(acquirer_url)) {
-        m_server.Post("/payments", [this](const httplib::Request& req, httplib::Response& res) {
-            {
-                std::lock_guard<std::mutex> lock(m_mutex);
-                m_bodies.push_back(req.body);
-                m_app_keys.push_back(req.get_header_value("X-VTEX-API-AppKey"));
-                m_app_tokens.push_back(req.get_header_value("X-VTEX-API-AppToken"));
-            }
-            auto in = json::parse(req.body);
-            std::string proxy = in["secureProxyUrl"];
-            auto after_scheme = proxy.find("://") + 3;
-            auto path_at = proxy.find('/', after_scheme);
-            auto host_port = proxy.substr(after_scheme, path_at - after_scheme);
-            httplib::Client gateway(host_port.substr(0, host_port.find(':')),
-                                    std::stoi(host_port.substr(host_port.find(':') + 1)));
-            const auto& card = in["card"];
-            json sale = {{"MerchantOrderId", in["orderId"]},
-                         {"Payment",
-                          {{"Amount", in["value"]},
-                           {"Installments", in["installments"]},
-                           {"CreditCard",
-                            {{"CardNumber", card["numberToken"]},
-                             {"Holder", card["holderToken"]},
-                             {"SecurityCode", card["cscToken"]},
-                             {"ExpirationDate", card["expiration"]["month"].get<std::string>() + "/" +
-                                                    card["expiration"]["year"].get<std::string>()},
-                             {"Brand", in["paymentMethod"]}}}}}};
-            httplib::Headers headers = {{"X-PROVIDER-Forward-To", m_acquirer},
-                                        {"X-PROVIDER-Forward-MerchantId", "merchant-1"},
-                                        {"X-PROVIDER-Forward-Card-Last-Digits", card["numberToken"]}};
-            auto answer = gateway.Post(proxy.substr(path_at).c_str(), headers, sale.dump(), "application/json");
-            bool approved = answer && answer->status == 200;
-            json out = {{"paymentId", in["paymentId"]},
-                        {"status", approved ? "approved" : "denied"},
-                        {"authorizationId", approved ? "AUT-1" : ""},
-                        {"tid", "TID-1"},
-                        {"nsu", "NSU-1"},
-                        {"acquirer", "test-acquirer"},
-                        {"code", approved ? "0000" : std::to_string(answer ? answer->status : 0)},
-                        {"message", approved ? "approved by the acquirer" : "the secure proxy said no"},
-                        {"delayToAutoSettle", 21600},
-                        {"delayToAutoSettleAfterAntifraud", 1800},
-                        {"delayToCancel", 21600}};
-            res.set_content(out.dump(), "application/json");
-        });
-        m_port = m_server.bind_to_any_port("127.0.0.1");
-        m_thread = std::thread([this] { m_server.listen_after_bind(); });
-        while (!m_server.is_running())
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    ~Connector() {
-        m_server.stop();
-        m_thread.join();
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
-    std::vector<std::string> bodies() const {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        return m_bodies;
-    }
-    std::vector<std::string> app_keys() const {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        return m_app_keys;
-    }
-    std::vector<std::string> app_tokens() const {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        return m_app_tokens;
-    }
+// Payment Provider Protocol asks (status approved or denied). The server it runs in records what
+// VTEX's Gateway (here `vtex send-payment`) sent it.
+test::UpstreamServer::Handler payment_provider(std::string acquirer) {
+    return [acquirer](const http::Request& req) {
+        http::Response res;
+        if (req.method != "POST" || req.path != "/payments") {
+            res.status = 404;
+            return res;
+        }
+        auto in = json::parse(req.body);
+        std::string proxy = in["secureProxyUrl"];
+        auto after_scheme = proxy.find("://") + 3;
+        auto path_at = proxy.find('/', after_scheme);
+        auto host_port = proxy.substr(after_scheme, path_at - after_scheme);
+        httplib::Client gateway(host_port.substr(0, host_port.find(':')),
+                                std::stoi(host_port.substr(host_port.find(':') + 1)));
+        const auto& card = in["card"];
+        json sale = {{"MerchantOrderId", in["orderId"]},
+                     {"Payment",
+                      {{"Amount", in["value"]},
+                       {"Installments", in["installments"]},
+                       {"CreditCard",
+                        {{"CardNumber", card["numberToken"]},
+                         {"Holder", card["holderToken"]},
+                         {"SecurityCode", card["cscToken"]},
+                         {"ExpirationDate", card["expiration"]["month"].get<std::string>() + "/" +
+                                                card["expiration"]["year"].get<std::string>()},
+                         {"Brand", in["paymentMethod"]}}}}}};
+        httplib::Headers headers = {{"X-PROVIDER-Forward-To", acquirer},
+                                    {"X-PROVIDER-Forward-MerchantId", "merchant-1"},
+                                    {"X-PROVIDER-Forward-Card-Last-Digits", card["numberToken"]}};
+        auto answer = gateway.Post(proxy.substr(path_at).c_str(), headers, sale.dump(), "application/json");
+        bool approved = answer && answer->status == 200;
+        json out = {{"paymentId", in["paymentId"]},
+                    {"status", approved ? "approved" : "denied"},
+                    {"authorizationId", approved ? "AUT-1" : ""},
+                    {"tid", "TID-1"},
+                    {"nsu", "NSU-1"},
+                    {"acquirer", "test-acquirer"},
+                    {"code", approved ? "0000" : std::to_string(answer ? answer->status : 0)},
+                    {"message", approved ? "approved by the acquirer" : "the secure proxy said no"},
+                    {"delayToAutoSettle", 21600},
+                    {"delayToAutoSettleAfterAntifraud", 1800},
+                    {"delayToCancel", 21600}};
+        res.headers = {{"Content-Type", "application/json"}};
+        res.body = out.dump();
+        return res;
+    };
+}
 
-  private:
-    std::string m_acquirer;
-    httplib::Server m_server;
-    std::thread m_thread;
-    int m_port = 0;
-    mutable std::mutex m_mutex;
-    std::vector<std::string> m_bodies, m_app_keys, m_app_tokens;
-};
+std::string header(const http::Request& r, std::string_view name) { return http::find(r.headers, name).value_or(""); }
 
 } // namespace
 
@@ -126,12 +95,12 @@ TEST_SUITE("vtex_connector") {
                              "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"});
         auto listeners = test::read_listeners(serve);
         REQUIRE_FALSE(listeners.api.empty());
-        Connector connector(acquirer.url("/v2/sales/"));
+        test::UpstreamServer connector(pki, {.tls = false}, payment_provider(acquirer.url("/v2/sales/")));
         const std::vector<std::string> card = {"--number", "4111111111111111", "--holder", "JOHN DOE", "--csc",
                                                "123", "--exp-month", "02", "--exp-year", "2028"};
         auto send = [&](std::vector<std::string> extra, const std::map<std::string, std::string>& env = {}) {
             std::vector<std::string> args = {"--home", home.path().string(), "vtex", "send-payment",
-                                             "--connector", connector.url(), "--api-base",
+                                             "--connector", connector.url(""), "--api-base",
                                              "http://" + listeners.api};
             args.insert(args.end(), extra.begin(), extra.end());
             return test::run_vaultfwd(args, {}, env);
@@ -148,16 +117,17 @@ TEST_SUITE("vtex_connector") {
         CHECK(ok.err.find("answered 200") != std::string::npos);
 
         // The connector got VTEX's Create Payment: tokens, never the card.
-        auto bodies = connector.bodies();
-        REQUIRE(bodies.size() == 1);
-        CHECK(bodies[0].find("4111111111111111") == std::string::npos);
-        auto created = json::parse(bodies[0]);
+        auto got = connector.requests();
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].body.find("4111111111111111") == std::string::npos);
+        auto created = json::parse(got[0].body);
         CHECK(created["paymentMethod"] == "Visa");
         CHECK(created["value"] == 120.0);
         CHECK(created["currency"] == "USD");
         CHECK(created["installments"] == 3);
-        CHECK(connector.app_keys()[0] == "vtexappkey-test");
-        CHECK(connector.app_tokens()[0] == "app-token-from-env");
+        CHECK(header(got[0], "X-VTEX-API-AppKey") == "vtexappkey-test");
+        CHECK(header(got[0], "X-VTEX-API-AppToken") == "app-token-from-env");
+        CHECK(header(got[0], "Accept") == "application/json");
 
         // The acquirer got the card data, in the body and in a forwarded header.
         auto seen = acquirer.requests();
@@ -179,7 +149,7 @@ TEST_SUITE("vtex_connector") {
             CHECK(wrong.err.find("answered 200, not 201") != std::string::npos);
             // The acquirer said no to the Mastercard (its rule), and the connector says so: denied.
             CHECK(json::parse(wrong.out)["status"] == "denied");
-            CHECK(json::parse(connector.bodies().back())["paymentMethod"] == "Mastercard");
+            CHECK(json::parse(connector.requests().back().body)["paymentMethod"] == "Mastercard");
         }
         SUBCASE("a body from `vtex payment` is sent as it is, with the provider header names") {
             auto made = test::run_vaultfwd({"--home", home.path().string(), "vtex", "payment", "--number",
@@ -191,8 +161,11 @@ TEST_SUITE("vtex_connector") {
             auto r = send({"--body", (home / "p.json").string(), "--provider-headers", "--app-token", "t-1",
                            "--expect-status", "200"});
             REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-            CHECK(connector.bodies().back() == made.out);
-            CHECK(connector.app_keys().back().empty()); // sent as X-PROVIDER-API-AppKey instead
+            const auto last = connector.requests().back();
+            CHECK(last.body == made.out);
+            CHECK(header(last, "X-VTEX-API-AppKey").empty());
+            CHECK(header(last, "X-PROVIDER-API-AppKey") == "vtexappkey-test");
+            CHECK(header(last, "X-PROVIDER-API-AppToken") == "t-1");
             CHECK(acquirer.requests().size() == 2);
         }
         SUBCASE("usage and connection errors are clear") {

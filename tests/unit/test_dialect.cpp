@@ -221,7 +221,8 @@ TEST_SUITE("dialect") {
         auto no_cert = errors("[[gr4vy_endpoints]]\nid = \"x\"\nhost = \"a.example\"\nclient_cert = \"nope\"\n");
         REQUIRE(no_cert.size() == 1);
         CHECK(no_cert[0].message.find("no [[certs]] entry") != std::string::npos);
-        CHECK(no_cert[0].line == 3);
+        CHECK(no_cert[0].line == 6); // at the value that names it, as config check reports
+        CHECK(no_cert[0].column == 15);
         CHECK(errors("[[gr4vy_endpoints]]\nid = \"x\"\nhost = \"https://a.example/v1\"\n").size() == 1);
         CHECK(errors("[[gr4vy_endpoints]]\nid = \"x\"\nhost = \"a.example\"\npath = \"v1\"\n").size() == 1);
         CHECK(errors("[[gr4vy_endpoints]]\nid = \"x\"\n").size() == 1);

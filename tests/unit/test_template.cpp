@@ -217,7 +217,8 @@ TEST_SUITE("template") {
         CHECK(out.problems[0].token == "{{ id.nope }}");
         CHECK(out.problems[1].line == 4);
         CHECK(out.problems[1].column == 5);
-        CHECK(out.problems[1].message == "Cannont parse data identifier: ");
+        // "custom" has none of the fp_id prefixes: Footprint's fp_id error comes first.
+        CHECK(out.problems[1].message == "Missing or invalid fp_id in proxy token.");
 
         auto sr = scan(Dialect::footprint, body);
         REQUIRE(sr.tokens.size() == 3);
@@ -817,20 +818,22 @@ TEST_SUITE("template") {
         CHECK(explain_footprint_token("id.first_name | to_uppercase", k_fp).empty());
 
         auto s = people();
-        RenderRequest req;
-        req.body = "{{ id.first_name | prefix(1) | date_format(\"%Y\", \"%y\") }} {{ id.middle_name }} "
-                   "{{ fp_id_test_nobody.id.dob }}";
-        req.global_fp_id = k_fp;
-        req.source = &s;
-        auto out = render(req);
+        auto out = run("{{ id.first_name | prefix(1) | date_format(\"%Y\", \"%y\") }} {{ id.middle_name }} "
+                       "{{ fp_id_test_nobody.id.dob }}",
+                       s, k_fp);
         REQUIRE(out.problems.size() == 3);
         CHECK(explain(out.problems[0]).message ==
               "{{ id.first_name | prefix(1) | date_format(\"%Y\", \"%y\") }}: filter \"date_format\" failed: "
               "invalid date or date format");
         CHECK(explain(out.problems[1]).message ==
               "{{ id.middle_name }}: record \"fp_id_test_abc\" has no field \"id.middle_name\"");
+        // Under a global fp_id another fp_id is the mix error, told as such.
         CHECK(explain(out.problems[2]).message ==
-              "{{ fp_id_test_nobody.id.dob }}: no record \"fp_id_test_nobody\" in the vault ('vaultfwd vault list' shows the ids)");
+              "{{ fp_id_test_nobody.id.dob }}: the token names fp_id \"fp_id_test_nobody\" while the global fp_id "
+              "(--fp-id, x-fp-id) is \"fp_id_test_abc\": drop the \"fp_id_test_nobody.\" prefix, or the global fp_id");
+        CHECK(explain(only_problem("{{ fp_id_test_nobody.id.dob }}", s)).message ==
+              "{{ fp_id_test_nobody.id.dob }}: no record \"fp_id_test_nobody\" in the vault ('vaultfwd vault list' "
+              "shows the ids)");
         // The service's words stay in `message`.
         CHECK(out.problems[1].message == "Found invalid or unknown data identifiers: fp_id_test_abc.id.middle_name");
         for (const auto& p : out.problems)
