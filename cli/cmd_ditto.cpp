@@ -104,7 +104,9 @@ void register_ditto(CLI::App& app) {
         "ditto", "Echo server like Footprint's ditto: answers any request with its headers and "
                  "body, and the client certificate's serial");
     auto& a = args();
-    cmd->add_option("--host", a.host, "Address to listen on")->capture_default_str();
+    cmd->add_option("--host", a.host, "Address to listen on")
+        ->check(listen_host())
+        ->capture_default_str();
     cmd->add_option("--port", a.port, "Plain HTTP port (0: pick a free one)")
         ->check(port_number())
         ->capture_default_str();

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "core/profile/check.hpp"
 #include "core/server/api_server.hpp"
 #include "core/upstream/url.hpp"
 
@@ -65,7 +66,18 @@ template <class Parse> CLI::Validator parsed_by(Parse parse, const std::string& 
 } // namespace
 
 CLI::Validator listen_address() {
-    return parsed_by([](const std::string& v) { return server::parse_listen(v); }, "HOST:PORT");
+    // The profile's check too, so --api-listen 300.1.1.1:80 is refused as listen.api is.
+    return parsed_by(
+        [](const std::string& v) -> Result<void> {
+            if (auto parsed = server::parse_listen(v); !parsed)
+                return parsed.error();
+            return profile::check_listen(v);
+        },
+        "HOST:PORT");
+}
+
+CLI::Validator listen_host() {
+    return parsed_by([](const std::string& v) { return profile::check_listen_host(v); }, "HOST");
 }
 
 CLI::Validator http_url() {

@@ -54,6 +54,7 @@ void print_json(const nlohmann::json& j);
 // Option checks: CLI11 reports a failed one as a usage error (exit 2) naming the option.
 CLI::Validator port_number();    // 0 to 65535 (0: pick a free one)
 CLI::Validator listen_address(); // host:port, the port 0 to 65535
+CLI::Validator listen_host();    // a name, an IPv4 or an IPv6 address (no brackets)
 CLI::Validator http_url();       // an absolute http(s) URL, the port 1 to 65535
 
 } // namespace vaultfwd::cli

@@ -217,6 +217,24 @@ class Checker {
 
 } // namespace
 
+Result<void> check_listen_host(std::string_view host) {
+    const std::string h(host);
+    unsigned char buf[16];
+    if (h.find(':') != std::string::npos) {
+        if (inet_pton(AF_INET6, h.c_str(), buf) != 1)
+            return make_error("profile.bad_listen", "\"" + h + "\" is not an IPv6 address");
+        return {};
+    }
+    // Numbers and dots are an IPv4 address, never a name: "300.1.1.1" would otherwise reach
+    // the resolver and fail only when serve listens, as an unknown host.
+    if (!h.empty() && h.find_first_not_of("0123456789.") == std::string::npos &&
+        inet_pton(AF_INET, h.c_str(), buf) != 1)
+        return make_error("profile.bad_listen",
+                          "\"" + h + "\" is not an IPv4 address: four numbers 0 to 255, as in "
+                          "127.0.0.1");
+    return {};
+}
+
 Result<void> check_listen(std::string_view text) {
     const auto colon = text.rfind(':');
     if (colon == std::string_view::npos || colon == 0)
@@ -236,6 +254,9 @@ Result<void> check_listen(std::string_view text) {
         return make_error("profile.bad_listen", "listen address \"" + std::string(text) +
                                                     "\": write an IPv6 host in brackets, as in "
                                                     "[::1]:7410");
+    } else if (auto ok = check_listen_host(host); !ok) {
+        return make_error("profile.bad_listen",
+                          "listen address \"" + std::string(text) + "\": " + ok.error().message);
     }
     if (port.empty() || port.size() > 5 ||
         !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||

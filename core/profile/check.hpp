@@ -27,4 +27,8 @@ std::vector<Error> check(std::string_view text, const std::filesystem::path& fil
 // "host:port" or "[v6]:port", port 0 to 65535 (0: any free port). Error "profile.bad_listen".
 Result<void> check_listen(std::string_view text);
 
+// A host to listen on, without brackets: a name, an IPv4 address (four numbers 0 to 255) or an
+// IPv6 address. Names are not looked up here. Error "profile.bad_listen".
+Result<void> check_listen_host(std::string_view host);
+
 } // namespace vaultfwd::profile

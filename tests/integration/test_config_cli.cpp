@@ -150,6 +150,27 @@ TEST_SUITE("config") {
         CHECK(error_lines(serve.err) == lines);
     }
 
+    TEST_CASE("config check refuses a listen host of numbers out of range, as serve does") {
+        // serve looked "300.1.1.1" up as a name and stopped with "unknown host (check
+        // --api-listen)", no profile line; config check said ok.
+        Profile p;
+        const int api = p.replace_line("api = ", "api = \"300.1.1.1:7410\"");
+        const int proxy = p.replace_line("proxy = ", "proxy = \"[127.0.0.1]:7411\"");
+        p.save();
+        auto r = p.run({"config", "check"});
+        CHECK(r.exit_code == 1);
+        const auto lines = error_lines(r.err);
+        REQUIRE_MESSAGE(lines.size() == 3, r.err); // and the summary line
+        CHECK(lines[0] == p.at(api, 7) +
+                              "listen.api: listen address \"300.1.1.1:7410\": \"300.1.1.1\" is "
+                              "not an IPv4 address: four numbers 0 to 255, as in 127.0.0.1");
+        CHECK(lines[1] == p.at(proxy, 9) + "listen.proxy: listen address \"[127.0.0.1]:7411\": "
+                                           "\"127.0.0.1\" is not an IPv6 address");
+        auto serve = p.run({"serve"});
+        CHECK(serve.exit_code == 1);
+        CHECK(error_lines(serve.err) == lines);
+    }
+
     TEST_CASE("config check passes good routes and finds a replacement naming a missing group") {
         Profile p;
         p.append("[[routes]]\nid = \"ok\"\nhost = 'api\\.example\\.com'\n[[routes.filters]]\n"

@@ -95,6 +95,15 @@ TEST_SUITE("usage") {
         usage_error({"serve", "--proxy-listen", "127.0.0.1:4294967297"}, "is out of range",
                     "vaultfwd serve");
         usage_error({"serve", "--api-listen", "7410"}, "must be host:port", "vaultfwd serve");
+        // An address of numbers out of range is not taken for a name to look up.
+        usage_error({"serve", "--api-listen", "300.1.1.1:7410"},
+                    "--api-listen: listen address \"300.1.1.1:7410\": \"300.1.1.1\" is not an "
+                    "IPv4 address: four numbers 0 to 255",
+                    "vaultfwd serve");
+        usage_error({"ditto", "--host", "127.0.0.256"},
+                    "--host: \"127.0.0.256\" is not an IPv4 address", "vaultfwd ditto");
+        usage_error({"ditto", "--host", "::g"}, "--host: \"::g\" is not an IPv6 address",
+                    "vaultfwd ditto");
         usage_error({"replay", "--via", "https://127.0.0.1:70000", "x.har"},
                     "--via: destination URL is invalid: port \"70000\" is out of range",
                     "vaultfwd replay");
