@@ -48,6 +48,11 @@ UpstreamServer::UpstreamServer(const TestPki& pki, UpstreamOptions options, Hand
     } else {
         m_server = std::make_unique<httplib::Server>();
     }
+    // An idle keep-alive connection holds an httplib worker until this timeout, and stop() waits
+    // for it: serve's pooled connection to this upstream cost every test httplib's default 5 s
+    // at its end. Load upstreams (threads set) keep the default.
+    if (options.threads == 0)
+        m_server->set_keep_alive_timeout(1);
     if (!handler)
         handler = [](const http::Request& r) {
             http::Response res;
