@@ -87,7 +87,7 @@ void run_put(const PutArgs& a) {
 
 void run_get(const std::string& ref) {
     auto store = open_vault();
-    if (auto rec = store->get(ref)) {
+    if (auto rec = unwrap(store->read(ref))) {
         if (globals().json) {
             print_json({{"id", ref}, {"fields", *rec}});
             return;
@@ -99,7 +99,7 @@ void run_get(const std::string& ref) {
     // ID.FIELD: ids may hold dots themselves, so try each split from the left.
     for (auto dot = ref.find('.'); dot != std::string::npos; dot = ref.find('.', dot + 1)) {
         auto id = ref.substr(0, dot), field = ref.substr(dot + 1);
-        auto rec = store->get(id);
+        auto rec = unwrap(store->read(id));
         if (!rec)
             continue;
         auto it = rec->find(field);
@@ -200,7 +200,7 @@ void run_alias(const std::string& value_arg, const std::string& format_name) {
 
 void run_reveal(const std::string& alias) {
     auto store = open_vault();
-    auto value = store->reveal(alias);
+    auto value = unwrap(store->read_alias(alias));
     if (!value)
         fail("no alias " + alias + " in the vault");
     if (globals().json)

@@ -4,6 +4,7 @@
 // nonce (12) || ciphertext || tag (16); the nonce is fresh and random for every seal.
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -25,5 +26,26 @@ Result<std::string> aead_seal(std::string_view key, std::string_view plaintext,
 // key, wrong aad, or altered bytes: nothing of the plaintext is returned).
 Result<std::string> aead_open(std::string_view key, std::string_view sealed,
                               std::string_view aad = {});
+
+// Overwrites `s` with zeros (a write the compiler keeps) and empties it: for plaintext that was
+// only needed for a moment.
+void wipe(std::string& s);
+
+// aead_open for many blobs under one key: the cipher is fetched and the key expanded once, so
+// checking a blob costs its bytes, not OpenSSL's set-up (what opening a large vault is made
+// of). One opener is used by one thread at a time.
+class AeadOpener {
+  public:
+    // Error "crypto.bad_key" (not 32 bytes), "crypto.failed".
+    static Result<AeadOpener> make(std::string_view key);
+    // As aead_open, writing the plaintext into `out` (its capacity is reused). On failure `out`
+    // is wiped and emptied.
+    Result<void> open(std::string_view sealed, std::string_view aad, std::string& out);
+
+  private:
+    struct State;
+    explicit AeadOpener(std::shared_ptr<State> state) : m_state(std::move(state)) {}
+    std::shared_ptr<State> m_state;
+};
 
 } // namespace vaultfwd::crypto

@@ -81,10 +81,13 @@ Result<std::string> resolve_gr4vy(const Gr4vyPlaceholder& p,
         return make_error("template.unknown_record",
                           "payment method " + id + " is not in the vault");
     auto read = [&](const char* field) -> Result<std::string> {
-        auto v = source.field(id, field);
+        auto v = source.read_field(id, field);
         if (!v)
+            return make_error("template.undecryptable",
+                              "the value could not be read from the vault: " + v.error().message);
+        if (!*v)
             return unknown("payment method " + id + " has no " + field);
-        return *v;
+        return std::move(**v);
     };
     if (p.field == Gr4vyField::number)
         return read("card.number");

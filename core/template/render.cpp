@@ -196,15 +196,19 @@ class Resolver {
         if (!allowed(token->di))
             return failure("template.forbidden", "not allowed to reveal " + token->di,
                            token->reference());
-        auto value = m_req.source->field(token->fp_id, token->di);
+        auto value = m_req.source->read_field(token->fp_id, token->di);
         if (!value)
+            return failure("template.undecryptable",
+                           "the value could not be read from the vault: " + value.error().message,
+                           token->reference());
+        if (!*value)
             return failure("template.unknown",
                            "Found invalid or unknown data identifiers: " + token->reference(),
                            token->reference(),
                            "record \"" + token->fp_id + "\" has no field \"" + token->di + "\"");
         m_records.push_back(token->fp_id);
         // One filter at a time, so a failure names the filter that failed.
-        std::string out = std::move(*value);
+        std::string out = std::move(**value);
         for (const auto& f : token->filters) {
             auto next = apply_filter(f, std::move(out));
             if (!next)
@@ -302,7 +306,11 @@ std::string_view dialect_name(Dialect dialect) {
     return "auto";
 }
 
-ScanResult scan(Dialect dialect, std::string_view body) {
+namespace {
+
+// scan(), with token positions only when asked for: a render needs them only for problems,
+// and counting lines through a large body would cost more than the rest of the scan.
+ScanResult scan_body(Dialect dialect, std::string_view body, bool positions) {
     ScanResult r;
     r.dialect = dialect == Dialect::automatic ? Dialect::footprint : dialect;
     if (auto bad = find_invalid_utf8(body)) {
@@ -352,20 +360,28 @@ ScanResult scan(Dialect dialect, std::string_view body) {
                                               "'{{' is never closed and is kept as text", at, text));
         }
     }
-    PositionCounter counter(body);
-    for (auto& t : r.tokens) {
-        auto pos = counter.at(t.begin);
-        t.line = pos.line;
-        t.column = pos.column;
+    if (positions) {
+        PositionCounter counter(body);
+        for (auto& t : r.tokens) {
+            auto pos = counter.at(t.begin);
+            t.line = pos.line;
+            t.column = pos.column;
+        }
     }
     place(body, r.problems);
     place(body, r.warnings);
     return r;
 }
 
+} // namespace
+
+ScanResult scan(Dialect dialect, std::string_view body) {
+    return scan_body(dialect, body, true);
+}
+
 RenderOutcome render(const RenderRequest& req) {
     RenderOutcome out;
-    ScanResult sr = scan(req.dialect, req.body);
+    ScanResult sr = scan_body(req.dialect, req.body, false);
     out.dialect = sr.dialect;
     out.warnings = std::move(sr.warnings);
     out.token_count = sr.tokens.size();
@@ -390,17 +406,14 @@ RenderOutcome render(const RenderRequest& req) {
             if (!r.ok) {
                 Problem p = make_problem(r.code, r.message, site.begin, site.text, r.reference);
                 p.detail = r.detail;
-                p.line = site.line;
-                p.column = site.column;
-                problems.push_back(std::move(p));
+                problems.push_back(std::move(p)); // place() below gives it its line and column
             }
         }
         out.record_ids = resolver.record_ids();
     }
 
     if (!problems.empty()) {
-        std::stable_sort(problems.begin(), problems.end(),
-                         [](const Problem& a, const Problem& b) { return a.offset < b.offset; });
+        place(req.body, problems); // sorts them by offset, then gives each its line and column
         out.problem_count = problems.size();
         if (problems.size() > req.max_problems)
             problems.resize(req.max_problems);

@@ -3,7 +3,58 @@
 
 #include <cstring>
 
+#include "core/util/simd.hpp"
+
+#if VAULTFWD_X86
+#include <immintrin.h>
+#endif
+
 namespace vaultfwd::tmpl {
+
+namespace {
+
+#if VAULTFWD_X86
+// The first "{{" at or after `from` (its offset), or n: 32 places per step, each compared with
+// '{' and so is the place after it.
+__attribute__((target("avx2"))) std::size_t find_open_avx2(const char* s, std::size_t from,
+                                                           std::size_t n) {
+    const __m256i brace = _mm256_set1_epi8('{');
+    std::size_t i = from;
+    for (; i + 33 <= n; i += 32) {
+        const __m256i here = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+        const __m256i next = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i + 1));
+        const auto hits = static_cast<unsigned>(_mm256_movemask_epi8(
+            _mm256_and_si256(_mm256_cmpeq_epi8(here, brace), _mm256_cmpeq_epi8(next, brace))));
+        if (hits)
+            return i + static_cast<std::size_t>(__builtin_ctz(hits));
+    }
+    for (; i + 1 < n; ++i)
+        if (s[i] == '{' && s[i + 1] == '{')
+            return i;
+    return n;
+}
+#endif
+
+// The first "{{" at or after `from`, or n.
+std::size_t find_open(const char* s, std::size_t from, std::size_t n) {
+#if VAULTFWD_X86
+    if (util::has_avx2())
+        return find_open_avx2(s, from, n);
+#endif
+    std::size_t i = from;
+    while (i + 1 < n) {
+        const void* hit = std::memchr(s + i, '{', n - 1 - i);
+        if (!hit)
+            return n;
+        std::size_t j = static_cast<std::size_t>(static_cast<const char*>(hit) - s);
+        if (s[j + 1] == '{')
+            return j;
+        i = j + 1;
+    }
+    return n;
+}
+
+} // namespace
 
 BraceScan scan_braces(std::string_view body) {
     BraceScan out;
@@ -15,15 +66,10 @@ BraceScan scan_braces(std::string_view body) {
     // Footprint looks at (current, next) pairs, so a pair can only start before the last byte.
     while (i + 1 < n) {
         if (!open) {
-            // Token-sparse bodies spend nearly all their time here: let memchr skip the text.
-            const void* hit = std::memchr(s + i, '{', n - 1 - i);
-            if (!hit)
+            // Token-sparse bodies spend nearly all their time here: skip to the next "{{".
+            std::size_t j = find_open(s, i, n);
+            if (j >= n)
                 break;
-            std::size_t j = static_cast<std::size_t>(static_cast<const char*>(hit) - s);
-            if (s[j + 1] != '{') {
-                i = j + 1;
-                continue;
-            }
             i = j + 2;
             while (i < n && s[i] == '{')
                 ++i;

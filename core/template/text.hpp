@@ -13,6 +13,9 @@ namespace vaultfwd::tmpl {
 // Offset of the first byte that is not part of well-formed UTF-8 (overlongs, surrogates and
 // code points above U+10FFFF are ill-formed), or nullopt when all of `s` is valid.
 std::optional<std::size_t> find_invalid_utf8(std::string_view s);
+// The same, one code point at a time: what find_invalid_utf8 falls back to without AVX2, and
+// what tests compare it with.
+std::optional<std::size_t> find_invalid_utf8_scalar(std::string_view s);
 
 // Trims White_Space characters (ASCII whitespace, U+0085, U+00A0, U+1680, U+2000..U+200A,
 // U+2028, U+2029, U+202F, U+205F, U+3000) from both ends. `s` must be valid UTF-8.

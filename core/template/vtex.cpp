@@ -76,11 +76,14 @@ VtexResolver default_vtex_resolver(const vault::RecordSource& source) {
         std::string id = "vtex_" + hash;
         if (!source.has_record(id))
             return make_error("template.unknown_record", "no vtex payment has the hash " + hash);
-        auto v = source.field(id, name);
+        auto v = source.read_field(id, name);
         if (!v)
+            return make_error("template.undecryptable",
+                              "the value could not be read from the vault: " + v.error().message);
+        if (!*v)
             return make_error("template.unknown",
                               "vtex payment " + hash + " has no token named " + name);
-        return *v;
+        return std::move(**v);
     };
 }
 

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "core/util/result.hpp"
+
 namespace vaultfwd::vault {
 
 // Record ids: Footprint users ("fp_id_test_abc"), Gr4vy payment methods (their id, fields
@@ -18,6 +20,12 @@ class RecordSource {
     // The value of `field` in record `id`, or nullopt when the record or the field is absent.
     virtual std::optional<std::string> field(const std::string& id,
                                              const std::string& field) const = 0;
+    // As field(), with a value that cannot be read (a damaged vault record) as an error rather
+    // than an exception. Sources whose reads cannot fail keep this default.
+    virtual Result<std::optional<std::string>> read_field(const std::string& id,
+                                                          const std::string& field) const {
+        return this->field(id, field);
+    }
     virtual bool has_record(const std::string& id) const = 0;
 };
 
@@ -26,8 +34,7 @@ class MemorySource : public RecordSource {
     void set(const std::string& id, const std::string& field, const std::string& value) {
         m_records[id][field] = value;
     }
-    std::optional<std::string> field(const std::string& id,
-                                     const std::string& f) const override {
+    std::optional<std::string> field(const std::string& id, const std::string& f) const override {
         auto r = m_records.find(id);
         if (r == m_records.end())
             return std::nullopt;

@@ -39,7 +39,14 @@ constexpr const char* k_lock_name = "vault.lock";
 
 enum class Kind : std::uint8_t { put = 1, remove = 2, alias = 3, alias_remove = 4 };
 
-// One decoded record: what a log entry says, in memory.
+// Where a record lives in the log.
+struct Slot {
+    std::uint64_t at = 0;     // byte offset of its frame
+    std::uint32_t size = 0;   // frame and body
+    std::uint64_t number = 0; // 1-based, for "record N" in messages
+};
+
+// A record to be written, values included.
 struct Rec {
     Kind kind = Kind::put;
     std::string id;     // put, remove
@@ -51,8 +58,42 @@ struct Rec {
     AliasFormat format = AliasFormat::uuid;
 };
 
+// A record as read at open: its clear part. Its values stay sealed in the log until asked for.
+struct Entry {
+    Kind kind = Kind::put;
+    std::string id;                 // put, remove
+    std::vector<std::string> names; // put: field names, in the order of the sealed values
+    std::string alias;              // alias, alias_remove
+    std::string lookup;             // alias
+    AliasFormat requested = AliasFormat::uuid;
+    AliasFormat format = AliasFormat::uuid;
+};
+
+// Where the current value of one field is: value number `index` of the record at `slot`.
+struct FieldRef {
+    Slot slot;
+    std::uint32_t index = 0;
+};
+// A record's fields, sorted by name (records have few fields: a sorted vector beats a map).
+using FieldRefs = std::vector<std::pair<std::string, FieldRef>>;
+
+const FieldRef* find_ref(const FieldRefs& refs, const std::string& name) {
+    auto it = std::lower_bound(refs.begin(), refs.end(), name,
+                               [](const auto& e, const std::string& n) { return e.first < n; });
+    return it != refs.end() && it->first == name ? &it->second : nullptr;
+}
+
+void set_ref(FieldRefs& refs, std::string name, FieldRef ref) {
+    auto it = std::lower_bound(refs.begin(), refs.end(), name,
+                               [](const auto& e, const std::string& n) { return e.first < n; });
+    if (it != refs.end() && it->first == name)
+        it->second = ref;
+    else
+        refs.emplace(it, std::move(name), ref);
+}
+
 struct AliasEntry {
-    std::string value;
+    Slot slot; // the value is its record's whole plaintext
     std::string lookup;
     AliasFormat requested = AliasFormat::uuid;
     AliasFormat format = AliasFormat::uuid;
@@ -95,10 +136,17 @@ class Reader {
         return true;
     }
     bool str(std::string& v) {
+        std::string_view view;
+        if (!str(view))
+            return false;
+        v.assign(view);
+        return true;
+    }
+    bool str(std::string_view& v) {
         std::uint32_t n = 0;
         if (!u32(n) || n > m_s.size() - m_pos)
             return false;
-        v.assign(m_s.substr(m_pos, n));
+        v = m_s.substr(m_pos, n);
         m_pos += n;
         return true;
     }
@@ -211,13 +259,22 @@ struct Store::Impl {
     off_t seen_size = -1; // size and mtime at the last scan, to skip rescans of a torn tail
     struct timespec seen_mtime {};
 
-    std::unordered_map<std::string, Fields> data;
+    std::unordered_map<std::string, FieldRefs> data;
     std::unordered_map<std::string, AliasEntry> aliases;
     std::unordered_map<std::string, std::string> by_lookup; // lookup key -> alias
     std::vector<std::string> warns;
+    // Checks every record read from the file (one cipher set-up for all of them). Used under
+    // write_mutex or at open.
+    std::optional<crypto::AeadOpener> checker;
+    std::string scratch; // the checker's plaintext, wiped after each record
 
     mutable std::mutex write_mutex;        // one writer (or refresher) at a time in this process
     mutable std::shared_mutex state_mutex; // the maps above
+    // Values read so far, by their record's offset: each record is read from the log and
+    // authenticated once, when one of its values is first asked for. Readers fill it under a
+    // shared state_mutex, hence its own mutex.
+    mutable std::mutex cache_mutex;
+    mutable std::unordered_map<std::uint64_t, std::vector<std::string>> opened;
 
     ~Impl() {
         if (log_fd >= 0)
@@ -318,15 +375,36 @@ struct Store::Impl {
         data.clear();
         aliases.clear();
         by_lookup.clear();
+        forget_values();
+        // Room for what the file probably holds (records are 100 to 200 bytes), so that
+        // building the index does not rehash its way up.
+        const auto expect = static_cast<std::size_t>(st.st_size) / 256;
+        data.reserve(expect);
+        aliases.reserve(expect);
+        by_lookup.reserve(expect);
         return {};
+    }
+
+    void forget_values() {
+        std::lock_guard c(cache_mutex);
+        for (auto& [at, values] : opened)
+            for (auto& v : values)
+                crypto::wipe(v);
+        opened.clear();
     }
 
     // --- records --------------------------------------------------------------------------
 
-    std::string aad(std::uint64_t at, std::string_view prefix) const {
-        std::string a = file_id;
+    // What a record's tag covers besides its sealed part: the file id, its offset, its frame,
+    // kind and clear part.
+    void aad_into(std::string& a, std::uint64_t at, std::string_view prefix) const {
+        a.assign(file_id);
         put_u64(a, at);
         a += prefix;
+    }
+    std::string aad(std::uint64_t at, std::string_view prefix) const {
+        std::string a;
+        aad_into(a, at, prefix);
         return a;
     }
 
@@ -372,101 +450,232 @@ struct Store::Impl {
         return out;
     }
 
-    Error corrupt(std::uint64_t at, const std::string& why) const {
+    Error corrupt(std::uint64_t at, std::uint64_t number, const std::string& why) const {
         return make_error("vault.corrupt", log.string() + " is damaged at byte " +
-                                               std::to_string(at) + " (" +
-                                               record_word(records + 1) + "): " + why +
-                                               "; restore it from a backup");
+                                               std::to_string(at) + " (" + record_word(number) +
+                                               "): " + why + "; restore it from a backup");
+    }
+    Error corrupt(std::uint64_t at, const std::string& why) const {
+        return corrupt(at, records + 1, why);
     }
 
-    // Decodes the complete record `bytes` found at byte `at`.
-    Result<Rec> decode(std::string_view bytes, std::uint64_t at) const {
+    // The complete record `bytes` at `slot`, split into its kind, clear part and sealed part,
+    // with the additional data its tag covers written to `aad_out`.
+    struct Parts {
+        std::uint8_t kind = 0;
+        std::string_view clear, sealed;
+    };
+    Result<Parts> split(std::string_view bytes, const Slot& slot, std::string& aad_out) const {
         const std::uint32_t clear_len = get_u32(bytes, k_frame_size + 1);
         const std::size_t clear_at = k_frame_size + 1 + 4;
         if (clear_len > bytes.size() - clear_at - crypto::k_aead_overhead)
-            return corrupt(at, "the record's layout is invalid");
+            return corrupt(slot.at, slot.number, "the record's layout is invalid");
         const std::size_t sealed_at = clear_at + clear_len;
-        auto plain =
-            crypto::aead_open(key, bytes.substr(sealed_at), aad(at, bytes.substr(0, sealed_at)));
-        if (!plain)
-            return corrupt(at, "the record fails authentication (altered or moved bytes)");
-        Rec r;
-        auto kind = static_cast<std::uint8_t>(bytes[k_frame_size]);
-        Reader c(bytes.substr(clear_at, clear_len));
-        Reader p(*plain);
+        aad_into(aad_out, slot.at, bytes.substr(0, sealed_at));
+        return Parts{static_cast<std::uint8_t>(bytes[k_frame_size]),
+                     bytes.substr(clear_at, clear_len), bytes.substr(sealed_at)};
+    }
+
+    // Checks the complete record `bytes` at `slot`: its tag (so a changed, moved or spliced
+    // record fails here, at open), its layout, and that its plaintext holds one value per
+    // field named in clear. The plaintext is only looked at, then wiped: values are read again
+    // when asked for (value_at).
+    Result<Entry> check(std::string_view bytes, const Slot& slot, std::string& aad_buf) {
+        auto parts = split(bytes, slot, aad_buf);
+        if (!parts)
+            return parts.error();
+        if (!checker->open(parts->sealed, aad_buf, scratch))
+            return corrupt(slot.at, slot.number,
+                           "the record fails authentication (altered or moved bytes)");
+        struct Wipe {
+            std::string& s;
+            ~Wipe() { crypto::wipe(s); }
+        } wipe_scratch{scratch};
+        Entry e;
+        Reader c(parts->clear);
+        Reader p(scratch);
         bool ok = false;
-        switch (kind) {
+        switch (parts->kind) {
         case static_cast<std::uint8_t>(Kind::put): {
-            r.kind = Kind::put;
+            e.kind = Kind::put;
             std::uint32_t n = 0;
-            ok = c.str(r.id) && c.u32(n);
+            ok = c.str(e.id) && c.u32(n) && n <= parts->clear.size();
+            if (ok)
+                e.names.reserve(n);
             for (std::uint32_t i = 0; ok && i < n; ++i) {
-                std::string name, value;
+                std::string name;
+                std::string_view value;
                 ok = c.str(name) && p.str(value);
-                r.fields[std::move(name)] = std::move(value);
+                e.names.push_back(std::move(name));
             }
             break;
         }
         case static_cast<std::uint8_t>(Kind::remove):
-            r.kind = Kind::remove;
-            ok = c.str(r.id);
+            e.kind = Kind::remove;
+            ok = c.str(e.id);
             break;
         case static_cast<std::uint8_t>(Kind::alias): {
-            r.kind = Kind::alias;
+            e.kind = Kind::alias;
             std::uint8_t req = 0, fmt = 0;
-            ok = c.u8(req) && c.u8(fmt) && c.str(r.lookup) && c.str(r.alias);
+            ok = c.u8(req) && c.u8(fmt) && c.str(e.lookup) && c.str(e.alias);
             auto rf = alias_format_from_byte(req), ff = alias_format_from_byte(fmt);
             ok = ok && rf && ff;
             if (ok) {
-                r.requested = *rf;
-                r.format = *ff;
-                r.value = std::move(*plain);
+                e.requested = *rf;
+                e.format = *ff;
             }
             // The whole plaintext is the value.
-            return ok && c.done() ? Result<Rec>(std::move(r))
-                                  : Result<Rec>(corrupt(at, "the alias record is malformed"));
+            return ok && c.done() ? Result<Entry>(std::move(e))
+                                  : Result<Entry>(corrupt(slot.at, slot.number,
+                                                          "the alias record is malformed"));
         }
         case static_cast<std::uint8_t>(Kind::alias_remove):
-            r.kind = Kind::alias_remove;
-            ok = c.str(r.alias);
+            e.kind = Kind::alias_remove;
+            ok = c.str(e.alias);
             break;
         default:
-            return corrupt(at, "unknown record kind " + std::to_string(kind));
+            return corrupt(slot.at, slot.number,
+                           "unknown record kind " + std::to_string(parts->kind));
         }
         if (!ok || !c.done() || !p.done())
-            return corrupt(at, "the record is malformed");
-        return r;
+            return corrupt(slot.at, slot.number, "the record is malformed");
+        return e;
     }
 
-    void apply(Rec&& r) {
-        switch (r.kind) {
+    // The values sealed in the record at `slot` (a put's in field order; an alias's one),
+    // read from the log and authenticated again: the bytes may have changed since open.
+    Result<std::vector<std::string>> unseal(const Slot& slot) const {
+        auto bytes = pread_range(log_fd, slot.at, slot.at + slot.size);
+        if (!bytes)
+            return bytes.error();
+        std::string_view b = *bytes;
+        if (b.size() < slot.size)
+            return corrupt(slot.at, slot.number,
+                           "the record is cut short (the file shrank since it was read)");
+        if (get_u32(b, 0) != slot.size - k_frame_size || get_u32(b, 4) != ~get_u32(b, 0))
+            return corrupt(slot.at, slot.number, "the record's length field is damaged");
+        std::string aad_buf;
+        auto parts = split(b, slot, aad_buf);
+        if (!parts)
+            return parts.error();
+        auto plain = crypto::aead_open(key, parts->sealed, aad_buf);
+        if (!plain)
+            return corrupt(slot.at, slot.number,
+                           "the record fails authentication (altered or moved bytes)");
+        std::vector<std::string> values;
+        if (parts->kind == static_cast<std::uint8_t>(Kind::alias)) {
+            values.push_back(std::move(*plain));
+            return values;
+        }
+        Reader p(*plain);
+        while (!p.done()) {
+            std::string v;
+            if (parts->kind != static_cast<std::uint8_t>(Kind::put) || !p.str(v)) {
+                crypto::wipe(*plain);
+                return corrupt(slot.at, slot.number, "the record is malformed");
+            }
+            values.push_back(std::move(v));
+        }
+        crypto::wipe(*plain);
+        return values;
+    }
+
+    // Value number `index` of the record at `slot`: from memory once read, else from the log.
+    // Callers hold state_mutex (shared or exclusive) or write_mutex, so the log descriptor and
+    // the index stay as they are meanwhile.
+    Result<std::string> value_at(const Slot& slot, std::uint32_t index) const {
+        {
+            std::lock_guard c(cache_mutex);
+            if (auto it = opened.find(slot.at); it != opened.end()) {
+                if (index >= it->second.size())
+                    return corrupt(slot.at, slot.number, "the record is malformed");
+                return it->second[index];
+            }
+        }
+        auto values = unseal(slot);
+        if (!values)
+            return values.error();
+        if (index >= values->size())
+            return corrupt(slot.at, slot.number, "the record is malformed");
+        std::string v = (*values)[index];
+        std::lock_guard c(cache_mutex);
+        opened.try_emplace(slot.at, std::move(*values));
+        return v;
+    }
+
+    Result<std::optional<std::string>> field_value(const std::string& id,
+                                                   const std::string& name) const {
+        auto it = data.find(id);
+        if (it == data.end())
+            return std::optional<std::string>();
+        const FieldRef* ref = find_ref(it->second, name);
+        if (!ref)
+            return std::optional<std::string>();
+        auto v = value_at(ref->slot, ref->index);
+        if (!v)
+            return v.error();
+        return std::optional<std::string>(std::move(*v));
+    }
+
+    // Adds a checked record to the index.
+    void index(Entry&& e, const Slot& slot) {
+        switch (e.kind) {
         case Kind::put: {
-            auto& rec = data[r.id];
-            for (auto& [name, value] : r.fields)
-                rec[name] = std::move(value);
+            auto& refs = data[e.id];
+            if (refs.empty())
+                refs.reserve(e.names.size());
+            for (std::uint32_t i = 0; i < e.names.size(); ++i)
+                set_ref(refs, std::move(e.names[i]), FieldRef{slot, i});
             break;
         }
         case Kind::remove:
-            data.erase(r.id);
+            data.erase(e.id);
             break;
         case Kind::alias: {
-            auto old = aliases.find(r.alias);
-            if (old != aliases.end() && old->second.lookup != r.lookup)
-                by_lookup.erase(old->second.lookup);
-            by_lookup[r.lookup] = r.alias;
-            aliases[r.alias] = AliasEntry{std::move(r.value), r.lookup, r.requested, r.format};
+            // One hash of each name: a vault of 100 000 aliases spends its open here.
+            auto [it, fresh] = aliases.try_emplace(e.alias);
+            if (!fresh && it->second.lookup != e.lookup)
+                by_lookup.erase(it->second.lookup);
+            by_lookup.insert_or_assign(e.lookup, std::move(e.alias));
+            it->second = AliasEntry{slot, std::move(e.lookup), e.requested, e.format};
             break;
         }
         case Kind::alias_remove: {
-            auto it = aliases.find(r.alias);
+            auto it = aliases.find(e.alias);
             if (it != aliases.end()) {
                 auto l = by_lookup.find(it->second.lookup);
-                if (l != by_lookup.end() && l->second == r.alias)
+                if (l != by_lookup.end() && l->second == e.alias)
                     by_lookup.erase(l);
                 aliases.erase(it);
             }
             break;
         }
+        }
+    }
+
+    // Adds a record this process just wrote: indexed like any other, and its values kept, since
+    // they are at hand.
+    void index_written(Rec&& r, const Slot& slot) {
+        Entry e;
+        e.kind = r.kind;
+        e.id = std::move(r.id);
+        e.alias = std::move(r.alias);
+        e.lookup = std::move(r.lookup);
+        e.requested = r.requested;
+        e.format = r.format;
+        std::vector<std::string> values;
+        if (r.kind == Kind::put) {
+            for (auto& [name, value] : r.fields) {
+                e.names.push_back(name);
+                values.push_back(std::move(value));
+            }
+        } else if (r.kind == Kind::alias) {
+            values.push_back(std::move(r.value));
+        }
+        index(std::move(e), slot);
+        if (r.kind == Kind::put || r.kind == Kind::alias) {
+            std::lock_guard c(cache_mutex);
+            opened[slot.at] = std::move(values);
         }
     }
 
@@ -515,6 +724,7 @@ struct Store::Impl {
         const std::uint64_t base = offset;
         std::size_t pos = 0;
         std::string torn; // why the tail is incomplete, when it is
+        std::string aad_buf;
         while (pos < b.size()) {
             const std::uint64_t at = base + pos;
             std::string_view rest = b.substr(pos);
@@ -538,10 +748,11 @@ struct Store::Impl {
                        std::to_string(k_frame_size + len) + " bytes";
                 break;
             }
-            auto rec = decode(rest.substr(0, k_frame_size + len), at);
-            if (!rec)
-                return rec.error();
-            apply(std::move(*rec));
+            const Slot slot{at, static_cast<std::uint32_t>(k_frame_size + len), records + 1};
+            auto entry = check(rest.substr(0, k_frame_size + len), slot, aad_buf);
+            if (!entry)
+                return entry.error();
+            index(std::move(*entry), slot);
             pos += k_frame_size + len;
             ++records;
             offset = at + k_frame_size + len;
@@ -603,10 +814,13 @@ struct Store::Impl {
         if (recs.empty())
             return {};
         std::string bytes;
+        std::vector<Slot> slots;
         for (const auto& r : recs) {
             auto e = encode(r, offset + bytes.size());
             if (!e)
                 return e.error();
+            slots.push_back(Slot{offset + bytes.size(), static_cast<std::uint32_t>(e->size()),
+                                 records + slots.size() + 1});
             bytes += *e;
         }
         if (auto r = write_all(log_fd, bytes); !r) {
@@ -618,8 +832,8 @@ struct Store::Impl {
         if (::fdatasync(log_fd) != 0)
             return io_error("sync", log);
         std::unique_lock s(state_mutex);
-        for (auto& r : recs) {
-            apply(std::move(r));
+        for (std::size_t i = 0; i < recs.size(); ++i) {
+            index_written(std::move(recs[i]), slots[i]);
             ++records;
         }
         offset += bytes.size();
@@ -698,6 +912,10 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, std::string_view
     impl->index_key = impl->derive("alias-index");
     impl->alias_key = impl->derive("alias-generation");
     impl->options = std::move(options);
+    auto checker = crypto::AeadOpener::make(impl->key);
+    if (!checker)
+        return checker.error();
+    impl->checker.emplace(std::move(*checker));
 
     if (auto r = util::ensure_dir(dir, 0700); !r)
         return make_error("vault.io", r.error().message);
@@ -747,14 +965,23 @@ Result<void> Store::put_many(const std::vector<std::pair<std::string, Fields>>& 
             const bool exists = current != m_impl->data.end() || queued != pending.end();
             bool same = exists;
             for (const auto& [name, value] : fields) {
-                const std::string* now = nullptr;
                 if (queued != pending.end())
-                    if (auto f = queued->second.find(name); f != queued->second.end())
-                        now = &f->second;
-                if (!now && current != m_impl->data.end())
-                    if (auto f = current->second.find(name); f != current->second.end())
-                        now = &f->second;
-                if (!now || *now != value) {
+                    if (auto f = queued->second.find(name); f != queued->second.end()) {
+                        same = f->second == value;
+                        if (!same)
+                            break;
+                        continue;
+                    }
+                const FieldRef* ref =
+                    current != m_impl->data.end() ? find_ref(current->second, name) : nullptr;
+                if (!ref) {
+                    same = false;
+                    break;
+                }
+                auto now = m_impl->value_at(ref->slot, ref->index);
+                if (!now)
+                    return now.error();
+                if (*now != value) {
                     same = false;
                     break;
                 }
@@ -773,25 +1000,57 @@ Result<void> Store::put_many(const std::vector<std::pair<std::string, Fields>>& 
     });
 }
 
-std::optional<Fields> Store::get(const std::string& id) const {
+Result<std::optional<Fields>> Store::read(const std::string& id) const {
     m_impl->refresh();
     std::shared_lock s(m_impl->state_mutex);
     auto it = m_impl->data.find(id);
     if (it == m_impl->data.end())
-        return std::nullopt;
-    return it->second;
+        return std::optional<Fields>();
+    Fields out;
+    for (const auto& [name, ref] : it->second) {
+        auto v = m_impl->value_at(ref.slot, ref.index);
+        if (!v)
+            return v.error();
+        out.emplace_hint(out.end(), name, std::move(*v));
+    }
+    return std::optional<Fields>(std::move(out));
+}
+
+Result<std::optional<std::string>> Store::read_field(const std::string& id,
+                                                     const std::string& f) const {
+    m_impl->refresh();
+    std::shared_lock s(m_impl->state_mutex);
+    return m_impl->field_value(id, f);
+}
+
+Result<std::optional<std::string>> Store::read_alias(std::string_view alias) const {
+    m_impl->refresh();
+    std::shared_lock s(m_impl->state_mutex);
+    auto it = m_impl->aliases.find(std::string(alias));
+    if (it == m_impl->aliases.end())
+        return std::optional<std::string>();
+    auto v = m_impl->value_at(it->second.slot, 0);
+    if (!v)
+        return v.error();
+    return std::optional<std::string>(std::move(*v));
+}
+
+namespace {
+
+template <class T> std::optional<T> or_throw(Result<std::optional<T>>&& r) {
+    if (!r)
+        throw DamagedVault(r.error().message);
+    return std::move(*r);
+}
+
+} // namespace
+
+std::optional<Fields> Store::get(const std::string& id) const {
+    return or_throw(read(id));
 }
 
 std::optional<std::string> Store::field(const std::string& id, const std::string& f) const {
-    m_impl->refresh();
-    std::shared_lock s(m_impl->state_mutex);
-    auto it = m_impl->data.find(id);
-    if (it == m_impl->data.end())
-        return std::nullopt;
-    auto v = it->second.find(f);
-    if (v == it->second.end())
-        return std::nullopt;
-    return v->second;
+    return or_throw(read_field(id, f));
 }
 
 bool Store::has_record(const std::string& id) const {
@@ -866,12 +1125,7 @@ Result<std::vector<std::string>> Store::alias_many(const std::vector<AliasReques
 }
 
 std::optional<std::string> Store::reveal(std::string_view alias) const {
-    m_impl->refresh();
-    std::shared_lock s(m_impl->state_mutex);
-    auto it = m_impl->aliases.find(std::string(alias));
-    if (it == m_impl->aliases.end())
-        return std::nullopt;
-    return it->second.value;
+    return or_throw(read_alias(alias));
 }
 
 bool Store::is_alias(std::string_view text) const {
@@ -933,6 +1187,11 @@ Result<CompactStats> Store::compact() {
         m.file_id = old_id;
         return e;
     };
+    // The new file's index is built beside the old one and replaces it once the file is in
+    // place; every value is read (and authenticated) from the old file on the way.
+    std::unordered_map<std::string, FieldRefs> new_data;
+    std::unordered_map<std::string, AliasEntry> new_aliases;
+    std::uint64_t number = 0;
     std::vector<std::string> ids;
     for (const auto& kv : m.data)
         ids.push_back(kv.first);
@@ -941,10 +1200,22 @@ Result<CompactStats> Store::compact() {
         Rec r;
         r.kind = Kind::put;
         r.id = id;
-        r.fields = m.data[id];
+        for (const auto& [name, ref] : m.data[id]) {
+            auto v = m.value_at(ref.slot, ref.index);
+            if (!v)
+                return fail(v.error());
+            r.fields.emplace_hint(r.fields.end(), name, std::move(*v));
+        }
         auto e = m.encode(r, out.size());
+        for (auto& [name, value] : r.fields)
+            crypto::wipe(value);
         if (!e)
             return fail(e.error());
+        const Slot slot{out.size(), static_cast<std::uint32_t>(e->size()), ++number};
+        auto& refs = new_data[id];
+        std::uint32_t i = 0;
+        for (const auto& kv : r.fields)
+            refs.emplace_back(kv.first, FieldRef{slot, i++});
         out += *e;
         ++stats.records;
     }
@@ -954,16 +1225,22 @@ Result<CompactStats> Store::compact() {
     std::sort(names.begin(), names.end());
     for (const auto& a : names) {
         const auto& entry = m.aliases[a];
+        auto value = m.value_at(entry.slot, 0);
+        if (!value)
+            return fail(value.error());
         Rec r;
         r.kind = Kind::alias;
         r.alias = a;
-        r.value = entry.value;
+        r.value = std::move(*value);
         r.lookup = entry.lookup;
         r.requested = entry.requested;
         r.format = entry.format;
         auto e = m.encode(r, out.size());
+        crypto::wipe(r.value);
         if (!e)
             return fail(e.error());
+        const Slot slot{out.size(), static_cast<std::uint32_t>(e->size()), ++number};
+        new_aliases[a] = AliasEntry{slot, entry.lookup, entry.requested, entry.format};
         out += *e;
         ++stats.aliases;
     }
@@ -982,7 +1259,7 @@ Result<CompactStats> Store::compact() {
     }
     fsync_dir(m.dir);
     ::close(fd);
-    // Reopen with O_APPEND and adopt the new file; the in-memory state is unchanged.
+    // Reopen with O_APPEND and adopt the new file and its index.
     int nfd = ::open(m.log.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
     struct stat st;
     if (nfd < 0 || ::fstat(nfd, &st) != 0) {
@@ -992,6 +1269,9 @@ Result<CompactStats> Store::compact() {
     }
     ::close(m.log_fd);
     m.log_fd = nfd;
+    m.data = std::move(new_data);
+    m.aliases = std::move(new_aliases);
+    m.forget_values();
     m.dev = st.st_dev;
     m.ino = st.st_ino;
     m.offset = out.size();

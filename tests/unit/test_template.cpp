@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <doctest/doctest.h>
 
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "core/template/scanner.hpp"
 #include "core/template/text.hpp"
 #include "core/template/vtex.hpp"
+#include "core/util/simd.hpp"
 #include "core/util/strings.hpp"
 #include "core/vault/record_source.hpp"
 
@@ -249,6 +251,76 @@ TEST_SUITE("template") {
         CHECK(find_invalid_utf8("abcdefghijklmnop\xf4\x90\x80\x80") == std::optional<std::size_t>(16));
         CHECK_FALSE(find_invalid_utf8("Doè ✓ 😀 plain ascii run of text").has_value());
         CHECK(find_invalid_utf8("abc\xe2\x9c") == std::optional<std::size_t>(3)); // truncated
+    }
+
+    TEST_CASE("utf-8 validation of long bodies (AVX2) agrees with the byte-by-byte check") {
+        if (!util::has_avx2())
+            MESSAGE("this CPU has no AVX2: both sides are the byte-by-byte check");
+        // Pieces that straddle the 32-byte blocks at every alignment: valid characters of each
+        // length, and each kind of ill-formed sequence.
+        const std::vector<std::string> pieces = {
+            "a", "plain ascii text ", "\n", "{{", "\xc3\xa9", "\xe2\x80\x93", "\xf0\x9f\x98\x80",
+            "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xc2\x80", "\xe0\xa0\x80", "\xf0\x90\x80\x80",
+            // ill-formed: overlongs, surrogates, above U+10FFFF, stray and missing continuations
+            "\xc0\xaf", "\xc1\xbf", "\xe0\x9f\xbf", "\xed\xa0\x80", "\xed\xbf\xbf",
+            "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "\xfe", "\x80",
+            "\xbf", "\xe2\x9c", "\xf0\x9f\x98", "\xc3", "\xf8\x88\x80\x80\x80"};
+        std::mt19937 rng(7);
+        int invalid = 0;
+        for (int round = 0; round < 20000; ++round) {
+            std::string s;
+            const std::size_t target = 64 + rng() % 200;
+            // Mostly valid text, so an error lands anywhere, including the very end.
+            while (s.size() < target)
+                s += pieces[rng() % 50 < 45 ? rng() % 12 : rng() % pieces.size()];
+            if (rng() % 4 == 0)
+                s.back() = static_cast<char>(rng() % 256);
+            auto fast = find_invalid_utf8(s), slow = find_invalid_utf8_scalar(s);
+            CAPTURE(round);
+            REQUIRE(fast == slow);
+            invalid += slow.has_value();
+        }
+        CHECK(invalid > 5000);
+        CHECK(invalid < 19000);
+    }
+
+    TEST_CASE("scanner: the search for {{ finds the same tokens as a byte-by-byte scan") {
+        // Footprint's rules (see scanner.hpp), one byte at a time.
+        auto reference = [](std::string_view b) {
+            std::vector<std::pair<std::size_t, std::size_t>> spans;
+            std::size_t i = 0, open_at = 0;
+            bool open = false;
+            while (i + 1 < b.size()) {
+                if (b[i] == '{' && b[i + 1] == '{') {
+                    std::size_t j = i + 2;
+                    while (j < b.size() && b[j] == '{')
+                        ++j;
+                    open = true;
+                    open_at = j - 2;
+                    i = j;
+                } else if (open && b[i] == '}' && b[i + 1] == '}') {
+                    spans.emplace_back(open_at, i + 2);
+                    open = false;
+                    i += 2;
+                } else {
+                    ++i;
+                }
+            }
+            return spans;
+        };
+        std::mt19937 rng(11);
+        const char alphabet[] = {'{', '}', 'a', ' ', '\n', '{', 'x', '"'};
+        for (int round = 0; round < 20000; ++round) {
+            std::string s(rng() % 120, ' ');
+            for (auto& c : s)
+                c = alphabet[rng() % (round % 2 ? 8 : 3)]; // odd rounds: mostly braces
+            auto scanned = scan_braces(s);
+            std::vector<std::pair<std::size_t, std::size_t>> got;
+            for (const auto& span : scanned.spans)
+                got.emplace_back(span.begin, span.end);
+            CAPTURE(s);
+            REQUIRE(got == reference(s));
+        }
     }
 
     TEST_CASE("position counter restarts when asked about an earlier offset") {

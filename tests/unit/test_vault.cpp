@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/crypto/aead.hpp"
+#include "core/template/render.hpp"
 #include "core/util/fs.hpp"
 #include "core/vault/store.hpp"
 #include "core/vault/tokenize.hpp"
@@ -354,6 +355,66 @@ TEST_SUITE("vault") {
         CHECK(Store::open(tmp.path(), k_key).error().code == "vault.corrupt");
         overwrite(log, good);
         CHECK(open_ok(tmp.path())->record_count() == 5);
+    }
+
+    TEST_CASE("a record damaged after open is reported, with its position, when first read") {
+        test::TempDir tmp;
+        std::string alias;
+        {
+            auto s = open_ok(tmp.path());
+            for (int i = 0; i < 5; ++i)
+                REQUIRE(s->put("fp_id_test_r" + std::to_string(i),
+                               {{"card.number", "411111111111111" + std::to_string(i)},
+                                {"id.first_name", "Jane"}})
+                            .ok());
+            alias = *s->alias("5555555555554444", AliasFormat::uuid);
+        }
+        const auto log = tmp.path() / "vault.log";
+        const std::string good = file_bytes(log);
+        const std::size_t third = record_offset(good, 2), fourth = record_offset(good, 3);
+        const std::size_t sixth = record_offset(good, 5);
+        // Open checks every record and keeps only the index; values are read on first use.
+        auto s = open_ok(tmp.path());
+        CHECK(s->read_field("fp_id_test_r0", "card.number")->value() == "4111111111111110");
+        CHECK(s->read_field("fp_id_test_r3", "card.number")->value() == "4111111111111113");
+        // Now the third record (one of its sealed bytes) and the alias record change on disk.
+        std::string bad = good;
+        bad[fourth - 3] = static_cast<char>(bad[fourth - 3] ^ 0x01);
+        bad[good.size() - 20] = static_cast<char>(bad[good.size() - 20] ^ 0x01);
+        overwrite(log, bad);
+        auto damaged = s->read_field("fp_id_test_r2", "card.number");
+        REQUIRE_FALSE(damaged.ok());
+        CHECK(damaged.error().code == "vault.corrupt");
+        CHECK(damaged.error().message.find("byte " + std::to_string(third)) != std::string::npos);
+        CHECK(damaged.error().message.find("record 3") != std::string::npos);
+        CHECK(damaged.error().message.find("4111") == std::string::npos);
+        CHECK(s->read("fp_id_test_r2").error().code == "vault.corrupt");
+        CHECK_THROWS_AS((void)s->field("fp_id_test_r2", "id.first_name"), vault::DamagedVault);
+        auto bad_alias = s->read_alias(alias);
+        REQUIRE_FALSE(bad_alias.ok());
+        CHECK(bad_alias.error().message.find("byte " + std::to_string(sixth)) != std::string::npos);
+        CHECK(bad_alias.error().message.find("record 6") != std::string::npos);
+        CHECK_THROWS_AS((void)s->reveal(alias), vault::DamagedVault);
+        // A put over a damaged field cannot tell whether it changes anything: refused too.
+        CHECK(s->put("fp_id_test_r2", {{"id.first_name", "Jane"}}).error().code == "vault.corrupt");
+        // Records read before the damage, and undamaged ones, are still served.
+        CHECK(s->field("fp_id_test_r3", "card.number") == "4111111111111113");
+        CHECK(s->field("fp_id_test_r4", "card.number") == "4111111111111114");
+        // Templates report it as undecryptable, naming the position, never the value.
+        tmpl::RenderRequest req;
+        req.body = R"({"n":"{{ fp_id_test_r2.id.first_name }}",)"
+                   R"("m":"{{ fp_id_test_r4.id.first_name }}"})";
+        req.source = s.get();
+        auto out = tmpl::render(req);
+        CHECK_FALSE(out.ok);
+        REQUIRE(out.problems.size() == 1);
+        CHECK(out.problems[0].code == "template.undecryptable");
+        CHECK(out.problems[0].message.find("record 3") != std::string::npos);
+        CHECK(out.body.empty());
+        // Opened again, the vault refuses as before.
+        auto reopened = Store::open(tmp.path(), k_key);
+        REQUIRE_FALSE(reopened.ok());
+        CHECK(reopened.error().message.find("byte " + std::to_string(third)) != std::string::npos);
     }
 
     TEST_CASE("a torn tail is reported, everything before it kept, and the next write cuts it") {

@@ -53,8 +53,11 @@ class Resolver {
                 const auto& v = m_values[i];
                 if (v.empty())
                     continue;
-                if (auto value = m_store.reveal(v)) {
-                    m_results[i] = std::move(*value);
+                auto value = m_store.read_alias(v);
+                if (!value)
+                    return value.error();
+                if (*value) {
+                    m_results[i] = std::move(**value);
                     ++m_applied.revealed;
                 } else if (m_filter.on_unknown == OnUnknown::fail) {
                     if (looks_like_alias(v))
