@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "core/util/result.hpp"
 
@@ -46,7 +47,7 @@ class MemorySource : public RecordSource {
     bool has_record(const std::string& id) const override { return m_records.count(id) > 0; }
 
   private:
-    std::map<std::string, std::map<std::string, std::string>> m_records;
+    std::unordered_map<std::string, std::map<std::string, std::string>> m_records;
 };
 
 } // namespace vaultfwd::vault
