@@ -1189,12 +1189,14 @@ Result<CompactStats> Store::compact() {
 
     CompactStats stats;
     stats.bytes_before = m.offset;
-    // Encode against the new file's id; restored if anything fails.
-    const std::string old_id = m.file_id;
-    m.file_id = util::random_bytes(k_file_id_size);
-    std::string out = m.make_header(m.file_id);
-    auto fail = [&](Error e) -> Result<CompactStats> {
-        m.file_id = old_id;
+    // Values are read (and authenticated) from the old file under its id; records are encoded
+    // for the new file under the new id, which the store adopts once the file is in place.
+    std::string new_id = util::random_bytes(k_file_id_size);
+    std::string out = m.make_header(new_id);
+    auto encode_new = [&](const Rec& r, std::uint64_t at) {
+        std::swap(m.file_id, new_id);
+        auto e = m.encode(r, at);
+        std::swap(m.file_id, new_id);
         return e;
     };
     // The new file's index is built beside the old one and replaces it once the file is in
@@ -1213,14 +1215,14 @@ Result<CompactStats> Store::compact() {
         for (const auto& [name, ref] : m.data[id]) {
             auto v = m.value_at(ref.slot, ref.index);
             if (!v)
-                return fail(v.error());
+                return v.error();
             r.fields.emplace_hint(r.fields.end(), name, std::move(*v));
         }
-        auto e = m.encode(r, out.size());
+        auto e = encode_new(r, out.size());
         for (auto& [name, value] : r.fields)
             crypto::wipe(value);
         if (!e)
-            return fail(e.error());
+            return e.error();
         const Slot slot{out.size(), static_cast<std::uint32_t>(e->size()), ++number};
         auto& refs = new_data[id];
         std::uint32_t i = 0;
@@ -1237,7 +1239,7 @@ Result<CompactStats> Store::compact() {
         const auto& entry = m.aliases[a];
         auto value = m.value_at(entry.slot, 0);
         if (!value)
-            return fail(value.error());
+            return value.error();
         Rec r;
         r.kind = Kind::alias;
         r.alias = a;
@@ -1245,10 +1247,10 @@ Result<CompactStats> Store::compact() {
         r.lookup = entry.lookup;
         r.requested = entry.requested;
         r.format = entry.format;
-        auto e = m.encode(r, out.size());
+        auto e = encode_new(r, out.size());
         crypto::wipe(r.value);
         if (!e)
-            return fail(e.error());
+            return e.error();
         const Slot slot{out.size(), static_cast<std::uint32_t>(e->size()), ++number};
         new_aliases[a] = AliasEntry{slot, entry.lookup, entry.requested, entry.format};
         out += *e;
@@ -1259,13 +1261,13 @@ Result<CompactStats> Store::compact() {
     auto tmp = m.dir / (std::string(k_log_name) + ".compact-" + util::random_hex(6));
     int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
-        return fail(io_error("create", tmp));
+        return io_error("create", tmp);
     auto wr = write_all(fd, out);
     if (!wr || ::fsync(fd) != 0 || ::rename(tmp.c_str(), m.log.c_str()) != 0) {
         Error e = wr ? io_error("replace", m.log) : wr.error();
         ::close(fd);
         ::unlink(tmp.c_str());
-        return fail(e);
+        return e;
     }
     fsync_dir(m.dir);
     ::close(fd);
@@ -1279,6 +1281,7 @@ Result<CompactStats> Store::compact() {
     }
     ::close(m.log_fd);
     m.log_fd = nfd;
+    m.file_id = std::move(new_id);
     m.data = std::move(new_data);
     m.aliases = std::move(new_aliases);
     m.forget_values();
