@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/server/connect_head.hpp"
 
+#include <arpa/inet.h>
 #include <cctype>
 
 #include "core/tls/minter.hpp"
@@ -18,9 +19,12 @@ std::optional<std::pair<std::string, int>> parse_authority(const std::string& ta
         if (host.back() != ']')
             return std::nullopt;
         host = host.substr(1, host.size() - 2);
-        if (host.find(':') == std::string::npos)
+        // Brackets hold an IPv6 address and nothing else (the fuzzer found "[::…\r]]:1" let
+        // through with a ']' and control bytes in the host).
+        in6_addr addr{};
+        if (host.find('\0') != std::string::npos || ::inet_pton(AF_INET6, host.c_str(), &addr) != 1)
             return std::nullopt;
-    } else if (host.find(':') != std::string::npos) {
+    } else if (host.find_first_of(":[]") != std::string::npos) {
         return std::nullopt;
     }
     int port = 0;
