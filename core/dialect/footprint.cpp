@@ -191,6 +191,7 @@ http::Response relay(const upstream::Outcome& out, std::string body) {
             res.headers.push_back({"content-type", sanitize_content_type(h.value)});
     }
     res.body = std::move(body);
+    res.stream = up.stream;
     return res;
 }
 
@@ -445,6 +446,11 @@ http::Response handle(const std::string& endpoint, const http::Request& r, const
     call.tls.client_key_pem = cfg.client_key_pem;
     call.tls.pin_pems = cfg.pins;
     log.upstream_host = host_port(url);
+    // Nothing reads the answer unless ingress rules vault from it: then it is read whole (up to
+    // limits.max_body_bytes); otherwise it is relayed as it arrives.
+    const bool ingress = !cfg.rules.empty() && cfg.ingress_content_type == "json";
+    call.stream_answer = !ingress;
+    call.max_answer_bytes = s.profile.limits.max_body_bytes;
     auto out = s.client.send(call);
     if (!out.ok()) {
         if (out.failure == upstream::FailureKind::bad_request)
@@ -454,7 +460,7 @@ http::Response handle(const std::string& endpoint, const http::Request& r, const
             return error(504, "Forward reqwest error", out.error_code, out.error_message);
         return error(400, "Forward reqwest error", out.error_code, out.error_message);
     }
-    std::string body = out.response.body;
+    std::string body = std::move(out.response.body);
     bool is_2xx = out.response.status >= 200 && out.response.status < 300;
     if (is_2xx && !cfg.rules.empty() && cfg.ingress_content_type == "json") {
         std::size_t vaulted = 0;

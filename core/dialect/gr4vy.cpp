@@ -171,6 +171,7 @@ http::Response handle(const http::Request& r, Services& s, server::AccessEntry& 
     }
     call.body = std::move(rendered.body);
     log.upstream_host = host_port(call.url);
+    call.stream_answer = true; // the body passes as it is: relayed as it arrives
 
     auto out = s.client.send(call);
     http::Response res;
@@ -198,7 +199,8 @@ http::Response handle(const http::Request& r, Services& s, server::AccessEntry& 
         else if (!http::is_hop_by_hop(h.name))
             res.headers.push_back({"x-vault-forward-header-" + util::to_lower(h.name), h.value});
     }
-    res.body = out.response.body;
+    res.body = std::move(out.response.body);
+    res.stream = std::move(out.response.stream);
     return res;
 }
 

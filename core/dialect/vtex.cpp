@@ -234,6 +234,7 @@ http::Response handle_proxy(const http::Request& r, const std::string& hash, Ser
         return json_error(400, "vtex.unknown_token",
                           "the request holds tokens the gateway does not recognise: " + util::join(problems, "; "));
     log.upstream_host = host_port(call.url);
+    call.stream_answer = true; // the body passes as it is: relayed as it arrives
     auto out = s.client.send(call);
     if (!out.ok()) {
         int status = out.failure == upstream::FailureKind::timeout ? 504
@@ -245,7 +246,8 @@ http::Response handle_proxy(const http::Request& r, const std::string& hash, Ser
     for (const auto& h : out.response.headers)
         if (!http::is_hop_by_hop(h.name))
             res.headers.push_back(h);
-    res.body = out.response.body;
+    res.body = std::move(out.response.body);
+    res.stream = std::move(out.response.stream);
     return res;
 }
 

@@ -2,6 +2,8 @@
 #pragma once
 // Plain HTTP messages that the dialects take and return, so their logic runs without sockets.
 
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,10 +46,28 @@ struct Request {
     std::string remote_addr;
 };
 
+// A body relayed while it arrives (an upstream's answer that nothing needs whole), pulled piece
+// by piece by whoever sends it on. Blocking: it is read on a worker, never on an event loop.
+class BodySource {
+  public:
+    enum class Step { piece, end, failed };
+    virtual ~BodySource() = default;
+    // Appends the next piece to `out` (piece), or says the body ended whole (end) or broke
+    // (failed: error_code() and error_message() say why; never a byte of the body).
+    virtual Step next(std::string& out) = 0;
+    // The declared length (Content-Length), when the sender gave one.
+    virtual std::optional<std::uint64_t> length() const = 0;
+    virtual const std::string& error_code() const = 0;
+    virtual const std::string& error_message() const = 0;
+};
+
 struct Response {
     int status = 200;
     Headers headers;
     std::string body;
+    // When set, the body comes from here instead of `body` (which stays empty), relayed with
+    // bounded memory; the headers carry no framing of their own (the sender frames it).
+    std::shared_ptr<BodySource> stream;
 };
 
 // The reason phrase for a status (for logs and raw messages).

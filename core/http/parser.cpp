@@ -110,6 +110,15 @@ std::string too_large_message(std::string_view what, std::string_view limit, std
 
 } // namespace
 
+ParseError body_too_large(std::uint64_t limit, std::string target) {
+    ParseError e;
+    e.status = 413;
+    e.code = "request.too_large";
+    e.message = too_large_message("request body", "max_body_bytes", limit);
+    e.target = std::move(target);
+    return e;
+}
+
 Parser::Parser(Kind kind, ParseLimits limits) : m_kind(kind), m_limits(limits) {}
 
 bool Parser::idle() const { return m_stage == Stage::start && m_line.empty(); }

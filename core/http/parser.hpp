@@ -67,6 +67,10 @@ struct ParseError {
     int line = 0;        // the head's line at fault (1: the request or status line), 0 when none
 };
 
+// The refusal of a request body over `limit` (413 request.too_large), as the parser words it,
+// for whoever enforces the limit outside the parser.
+ParseError body_too_large(std::uint64_t limit, std::string target = {});
+
 class Parser {
   public:
     enum class Kind { request, response };

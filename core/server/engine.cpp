@@ -5,8 +5,12 @@
 #include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <mutex>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -37,6 +41,42 @@ constexpr std::size_t k_max_unparsed = 256 * 1024; // bytes read ahead of the pa
 constexpr int k_linger_ms = 1000;                  // draining a refused client before closing
 constexpr int k_accept_pause_ms = 100;             // after EMFILE/ENFILE
 constexpr std::size_t k_max_target = 8192;         // longer request targets: 414
+constexpr std::size_t k_stream_window = 1 << 20;   // a streamed answer's bytes not yet written
+
+// A streamed answer between the worker that reads it (from the upstream) and the loop that
+// writes it: the worker waits while more than k_stream_window bytes are queued and not yet
+// written, and stops when the client is gone. Memory per download stays bounded.
+struct StreamPipe {
+    std::mutex mutex;
+    std::condition_variable room;
+    std::size_t queued = 0;
+    bool cancelled = false;
+
+    // Worker: waits for room; false once the connection is gone.
+    bool wait_room() {
+        std::unique_lock<std::mutex> lock(mutex);
+        room.wait(lock, [this] { return cancelled || queued < k_stream_window; });
+        return !cancelled;
+    }
+    void add(std::size_t n) {
+        std::lock_guard<std::mutex> lock(mutex);
+        queued += n;
+    }
+    void written(std::size_t n) {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            queued -= std::min(queued, n);
+        }
+        room.notify_all();
+    }
+    void cancel() {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            cancelled = true;
+        }
+        room.notify_all();
+    }
+};
 
 // The generic JSON error of the engine itself (the phases make every other answer).
 http::Response engine_error(int status, const std::string& code, const std::string& message) {
@@ -88,27 +128,115 @@ std::optional<http::Response> Phases::on_connect(Exchange&) {
 
 http::Response Phases::on_refusal(const http::ParseError& e, Exchange&) { return engine_error(e.status, e.code, e.message); }
 
-void write_answer(std::string& out, const http::Response& response, std::string_view request_method, bool close) {
+namespace {
+
+// An answer's head: the response's headers in order without framing headers, then `framing`
+// and Connection: close when `close`.
+void write_head(std::string& out, const http::Response& response, std::optional<http::Header> framing, bool close) {
     http::Head head;
     head.status = response.status;
-    const bool head_request = request_method == "HEAD";
-    std::optional<std::string> head_length;
     head.headers.reserve(response.headers.size() + 2);
-    for (const auto& h : response.headers) {
-        if (is_framing(h.name)) {
-            if (head_request && !head_length && util::iequals(h.name, "content-length"))
-                head_length = h.value;
-            continue;
-        }
-        head.headers.push_back(h);
-    }
-    if (!has_no_body(response.status))
-        head.headers.push_back({"Content-Length", head_length ? *head_length : std::to_string(response.body.size())});
+    for (const auto& h : response.headers)
+        if (!is_framing(h.name))
+            head.headers.push_back(h);
+    if (framing)
+        head.headers.push_back(std::move(*framing));
     if (close)
         head.headers.push_back({"Connection", "close"});
     http::write_response_head(out, head);
+}
+
+} // namespace
+
+void write_answer(std::string& out, const http::Response& response, std::string_view request_method, bool close) {
+    const bool head_request = request_method == "HEAD";
+    std::optional<http::Header> framing;
+    if (!has_no_body(response.status)) {
+        framing = http::Header{"Content-Length", std::to_string(response.body.size())};
+        if (head_request)
+            if (auto declared = http::find(response.headers, "content-length"))
+                framing->value = *declared;
+    }
+    write_head(out, response, std::move(framing), close);
     if (!head_request && !has_no_body(response.status))
         out += response.body;
+}
+
+// A request body streamed to the worker that sends it on, fed by the loop: the loop stops
+// reading the client once k_stream_window bytes wait, and the worker wakes it (`resume`, any
+// thread) when it takes them. The end, or the break (the client gone, a timeout), is told once.
+class RequestPipe final : public http::BodySource {
+  public:
+    RequestPipe(std::optional<std::uint64_t> length, std::function<void()> resume)
+        : m_length(length), m_resume(std::move(resume)) {}
+
+    // The loop.
+    void push(std::string_view piece) {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_data.append(piece);
+        }
+        m_ready.notify_one();
+    }
+    bool full() const {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_data.size() >= k_stream_window;
+    }
+    void end() {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_ended = true;
+        }
+        m_ready.notify_one();
+    }
+    void fail(std::string code, std::string message) {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (m_ended || m_failed)
+                return;
+            m_failed = true;
+            m_code = std::move(code);
+            m_message = std::move(message);
+        }
+        m_ready.notify_one();
+    }
+
+    // The worker.
+    Step next(std::string& out) override {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_ready.wait(lock, [this] { return m_failed || m_ended || !m_data.empty(); });
+        if (m_failed)
+            return Step::failed;
+        if (m_data.empty())
+            return Step::end;
+        const bool was_full = m_data.size() >= k_stream_window;
+        out.append(m_data);
+        m_data.clear();
+        lock.unlock();
+        if (was_full)
+            m_resume();
+        return Step::piece;
+    }
+    std::optional<std::uint64_t> length() const override { return m_length; }
+    const std::string& error_code() const override { return m_code; }
+    const std::string& error_message() const override { return m_message; }
+
+  private:
+    mutable std::mutex m_mutex;
+    std::condition_variable m_ready;
+    std::string m_data;
+    bool m_ended = false;
+    bool m_failed = false;
+    std::string m_code, m_message;
+    std::optional<std::uint64_t> m_length;
+    std::function<void()> m_resume;
+};
+
+http::ParseLimits parser_limits(const EngineOptions& opt) {
+    http::ParseLimits limits = opt.limits;
+    if (opt.streamed_requests) // the engine bounds the bodies it reads whole
+        limits.max_body_bytes = std::numeric_limits<std::uint64_t>::max();
+    return limits;
 }
 
 // ---- one connection ----
@@ -124,7 +252,13 @@ class Conn final : public net::Loop::Handler, public std::enable_shared_from_thi
     void on_events(std::uint32_t events) override;
     void on_deadline() override;
     void close();
-    void on_answer(http::Response response); // from a worker, on the loop
+    // From a worker, on the loop: the answer to `ex` (dropped when `ex` was answered meanwhile).
+    void on_answer(const Exchange* ex, http::Response response);
+    // A streamed answer, from the worker that reads it: its head, its pieces, its end.
+    void on_stream_head(const Exchange* ex, http::Response response, std::shared_ptr<StreamPipe> pipe,
+                        std::optional<std::uint64_t> length);
+    void on_stream_piece(std::string piece);
+    void on_stream_end(bool failed, std::string code);
 
   private:
     void drive();
@@ -133,6 +267,7 @@ class Conn final : public net::Loop::Handler, public std::enable_shared_from_thi
     bool parse();           // true when an event was handled
     void on_head();
     void on_message_end();
+    void dispatch(); // on_request on a worker
     void respond(http::Response response, bool close);
     void refuse(const http::ParseError& error);
     void after_written();
@@ -164,6 +299,11 @@ class Conn final : public net::Loop::Handler, public std::enable_shared_from_thi
     std::optional<http::Response> m_early; // on_head's answer, sent once the body is drained
     std::optional<Tunnel> m_tunnel;
     ossl::X509Ptr m_peer; // the client's certificate on a TLS listener
+    std::shared_ptr<StreamPipe> m_pipe; // the answer being streamed, until its end is written
+    bool m_stream_open = false;         // its end has not arrived from the worker
+    bool m_chunked_out = false;         // it goes out chunked (no declared length, HTTP/1.1)
+    std::size_t m_pipe_pending = 0;     // its bytes in m_out not yet reported written
+    std::shared_ptr<RequestPipe> m_req; // the request body being streamed to on_request
     std::uint32_t m_armed = 0;
 };
 
@@ -251,7 +391,7 @@ struct LoopCtx final : public net::Loop::Handler {
 
 Conn::Conn(LoopCtx& ctx, std::unique_ptr<net::Stream> stream, std::string remote)
     : m_ctx(ctx), m_stream(std::move(stream)), m_remote(std::move(remote)),
-      m_parser(http::Parser::Kind::request, ctx.engine.opt.limits) {}
+      m_parser(http::Parser::Kind::request, parser_limits(ctx.engine.opt)) {}
 
 void Conn::start() {
     if (SSL_CTX* tls = m_ctx.engine.opt.listener_tls) {
@@ -303,6 +443,10 @@ void Conn::on_deadline() {
         close(); // idle between requests
         return;
     case State::body: {
+        if (m_req && m_req->full()) { // the client is not late: the upstream is slow to take
+            set_deadline_ms(m_ctx.engine.opt.body_timeout_ms);
+            return;
+        }
         http::ParseError e;
         e.status = 408;
         e.code = "request.timeout";
@@ -320,8 +464,23 @@ void Conn::close() {
     if (m_state == State::closed)
         return;
     auto keep = shared_from_this();
-    // An answer still being made on a worker is logged when it arrives (on_answer).
+    // An answer still being made on a worker is logged when it arrives (on_answer); one being
+    // streamed is cut short here: its worker stops reading the upstream.
     m_state = State::closed;
+    if (m_req) {
+        m_req->fail("client.gone", "the client closed the connection before its request body was whole");
+        m_req.reset();
+    }
+    if (m_pipe) {
+        m_pipe->cancel();
+        m_pipe.reset();
+        if (m_stream_open) {
+            m_stream_open = false;
+            if (m_ex && m_ex->entry.error_code.empty())
+                m_ex->entry.error_code = "client.gone";
+            log_exchange();
+        }
+    }
     m_ctx.loop.clear_deadline(this);
     if (m_stream) {
         m_ctx.loop.remove(m_stream->fd());
@@ -332,8 +491,11 @@ void Conn::close() {
 
 bool Conn::wants_read() const {
     switch (m_state) {
-    case State::head:
     case State::body:
+        if (m_req && m_req->full())
+            return false; // the worker takes what waits first
+        [[fallthrough]];
+    case State::head:
     case State::sniff:
     case State::linger:
         return !m_peer_eof && m_in.size() - m_in_off < k_max_unparsed;
@@ -485,8 +647,18 @@ bool Conn::parse() {
         on_head();
         return true;
     case http::Parser::Event::body:
-        if (m_ex && !m_early)
-            m_ex->request.body.append(m_parser.body_piece());
+        if (m_ex && !m_early) {
+            if (m_req) {
+                m_req->push(m_parser.body_piece());
+            } else {
+                const auto& opt = m_ctx.engine.opt;
+                if (opt.streamed_requests && m_ex->request.body.size() + m_parser.body_piece().size() > opt.limits.max_body_bytes) {
+                    refuse(http::body_too_large(opt.limits.max_body_bytes, m_ex->head.target.substr(0, 200)));
+                    return true;
+                }
+                m_ex->request.body.append(m_parser.body_piece());
+            }
+        }
         return true;
     case http::Parser::Event::message_end:
         on_message_end();
@@ -545,7 +717,7 @@ void Conn::on_head() {
                 m_out += "HTTP/1.1 200 Connection established\r\n\r\n";
                 log_exchange();
                 m_ex.reset();
-                m_parser = http::Parser(http::Parser::Kind::request, opt.limits);
+                m_parser = http::Parser(http::Parser::Kind::request, parser_limits(opt));
                 m_state = State::sniff;
                 set_deadline_ms(opt.tunnel_idle_ms);
                 return;
@@ -574,6 +746,27 @@ void Conn::on_head() {
         m_early = std::move(answer);
         return;
     }
+    if (ex.head.body != http::BodyKind::none && opt.streamed_requests) {
+        if (ex.stream_request_body) {
+            // on_request starts now and reads the body while it arrives.
+            std::optional<std::uint64_t> length;
+            if (ex.head.body == http::BodyKind::length)
+                length = ex.head.content_length;
+            std::weak_ptr<Conn> weak = weak_from_this();
+            net::Loop* loop = &m_ctx.loop;
+            m_req = std::make_shared<RequestPipe>(length, [weak, loop] {
+                loop->post([weak] {
+                    if (auto c = weak.lock())
+                        c->drive();
+                });
+            });
+            ex.request_body = m_req;
+            dispatch();
+        } else if (ex.head.body == http::BodyKind::length && ex.head.content_length > opt.limits.max_body_bytes) {
+            refuse(http::body_too_large(opt.limits.max_body_bytes, ex.head.target.substr(0, 200)));
+            return;
+        }
+    }
     if (ex.head.expect_continue && ex.head.body != http::BodyKind::none && m_in_off == m_in.size())
         m_out += "HTTP/1.1 100 Continue\r\n\r\n";
 }
@@ -589,6 +782,15 @@ void Conn::on_message_end() {
     }
     m_state = State::busy;
     m_ctx.loop.clear_deadline(this);
+    if (m_req) { // on_request runs already
+        m_req->end();
+        m_req.reset();
+        return;
+    }
+    dispatch();
+}
+
+void Conn::dispatch() {
     auto self = shared_from_this();
     auto ex = m_ex;
     Phases& phases = m_ctx.engine.phases;
@@ -600,19 +802,127 @@ void Conn::on_message_end() {
         } catch (const std::exception&) {
             answer = engine_error(500, "server.internal", "something went wrong");
         }
-        loop.post([self, answer = std::move(answer)]() mutable { self->on_answer(std::move(answer)); });
+        std::shared_ptr<http::BodySource> body = std::move(answer.stream);
+        answer.stream.reset();
+        if (!body || ex->head.method == "HEAD" || has_no_body(answer.status)) {
+            loop.post([self, ex, answer = std::move(answer)]() mutable { self->on_answer(ex.get(), std::move(answer)); });
+            return;
+        }
+        // The body is relayed as it arrives, at most k_stream_window bytes ahead of the client.
+        auto pipe = std::make_shared<StreamPipe>();
+        loop.post([self, ex, pipe, answer = std::move(answer), length = body->length()]() mutable {
+            self->on_stream_head(ex.get(), std::move(answer), pipe, length);
+        });
+        std::string piece;
+        while (pipe->wait_room()) {
+            piece.clear();
+            auto step = body->next(piece);
+            if (step == http::BodySource::Step::piece) {
+                pipe->add(piece.size());
+                loop.post([self, piece = std::move(piece)]() mutable { self->on_stream_piece(std::move(piece)); });
+                continue;
+            }
+            bool failed = step == http::BodySource::Step::failed;
+            loop.post([self, failed, code = failed ? body->error_code() : std::string()]() mutable {
+                self->on_stream_end(failed, std::move(code));
+            });
+            return;
+        }
     });
 }
 
-void Conn::on_answer(http::Response response) {
+void Conn::on_answer(const Exchange* ex, http::Response response) {
+    if (m_ex.get() != ex)
+        return; // answered meanwhile (a refused body: its answer and log line went out)
     if (m_state == State::closed) {
+        m_ex->response = std::move(response);
+        log_exchange();
+        return;
+    }
+    // An answer before the whole request body (the upstream did not wait for it): the rest of
+    // the body is drained, unread, and the connection closes.
+    const bool body_unread = m_state == State::body;
+    if (m_req) {
+        m_req->fail("request.answered_early", "the answer came before the request body was whole");
+        m_req.reset();
+    }
+    respond(std::move(response), !m_ex->head.keep_alive || body_unread);
+    drive();
+}
+
+void Conn::on_stream_head(const Exchange* ex, http::Response response, std::shared_ptr<StreamPipe> pipe,
+                          std::optional<std::uint64_t> length) {
+    if (m_ex.get() != ex) {
+        pipe->cancel();
+        return;
+    }
+    if (m_state == State::closed) {
+        pipe->cancel();
         if (m_ex) {
             m_ex->response = std::move(response);
+            m_ex->entry.error_code = "client.gone";
             log_exchange();
         }
         return;
     }
-    respond(std::move(response), !m_ex->head.keep_alive);
+    m_pipe = std::move(pipe);
+    m_stream_open = true;
+    m_pipe_pending = 0;
+    // Framing: the upstream's length when it gave one; otherwise chunked, or (an HTTP/1.0
+    // client) until the close.
+    const bool http11 = m_ex->head.version_minor >= 1;
+    m_chunked_out = !length && http11;
+    const bool body_unread = m_state == State::body;
+    if (m_req) {
+        m_req->fail("request.answered_early", "the answer came before the request body was whole");
+        m_req.reset();
+    }
+    m_close_after = !m_ex->head.keep_alive || (!length && !http11) || body_unread || m_ctx.engine.stopping;
+    m_answering = true;
+    std::optional<http::Header> framing;
+    if (length)
+        framing = http::Header{"Content-Length", std::to_string(*length)};
+    else if (m_chunked_out)
+        framing = http::Header{"Transfer-Encoding", "chunked"};
+    write_head(m_out, response, std::move(framing), m_close_after);
+    m_ex->response = std::move(response);
+    m_state = State::busy;
+    set_deadline_ms(m_ctx.engine.opt.body_timeout_ms);
+    drive();
+}
+
+void Conn::on_stream_piece(std::string piece) {
+    if (m_state == State::closed || !m_stream_open)
+        return;
+    if (m_chunked_out) {
+        char size[24];
+        std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+        m_out += size;
+        m_out += piece;
+        m_out += "\r\n";
+    } else {
+        m_out += piece;
+    }
+    m_pipe_pending += piece.size();
+    set_deadline_ms(m_ctx.engine.opt.body_timeout_ms);
+    drive();
+}
+
+void Conn::on_stream_end(bool failed, std::string code) {
+    if (m_state == State::closed || !m_stream_open)
+        return;
+    m_stream_open = false;
+    if (failed) {
+        // The head is out: the client learns of the break from a body cut short (no last
+        // chunk, or fewer bytes than declared) and the closed connection.
+        m_ex->entry.error_code = std::move(code);
+        m_close_after = true;
+    } else if (m_chunked_out) {
+        m_out += "0\r\n\r\n";
+    }
+    log_exchange();
+    if (m_out_off == m_out.size())
+        after_written();
     drive();
 }
 
@@ -641,6 +951,10 @@ void Conn::refuse(const http::ParseError& error) {
         m_ex->entry.path = error.target.substr(0, error.target.find('?'));
     }
     m_early.reset();
+    if (m_req) {
+        m_req->fail(error.code, error.message);
+        m_req.reset();
+    }
     http::Response answer;
     try {
         answer = m_ctx.engine.phases.on_refusal(error, *m_ex);
@@ -657,6 +971,13 @@ void Conn::after_written() {
         return; // the CONNECT's 200 went out
     if (!m_answering)
         return; // an interim 100 Continue went out
+    if (m_pipe) {
+        m_pipe->written(m_pipe_pending); // room for the worker streaming the answer
+        m_pipe_pending = 0;
+        if (m_stream_open)
+            return; // more of it is coming
+        m_pipe.reset();
+    }
     m_answering = false;
     m_ex.reset();
     if (m_close_after) {

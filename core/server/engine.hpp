@@ -48,6 +48,11 @@ struct Exchange {
     ossl::X509Ptr peer_certificate; // the client's certificate on a TLS listener, if it sent one
     AccessEntry entry;            // the access-log line (the engine sets method, status, duration)
     std::any state;               // the phases' own per-exchange state (route match, …)
+    // on_head: nothing needs the request's body whole (no filter reads it), so it may go on
+    // while it arrives: on_request then runs at once and reads it from request_body (with
+    // bounded memory; request.body stays empty). Honoured on listeners with streamed_requests.
+    bool stream_request_body = false;
+    std::shared_ptr<http::BodySource> request_body;
     Clock::time_point started = Clock::now();
     http::Response response;      // the answer, once made
 };
@@ -82,6 +87,9 @@ struct EngineOptions {
     SSL_CTX* tunnel_tls = nullptr;   // TLS inside CONNECT tunnels (not owned); its servername
                                      // callback finds the CONNECT host with tunnel_host_of()
     std::string listen_option = "--api-listen"; // named in the bind error
+    // The phases may stream request bodies (Exchange::stream_request_body): the parser takes
+    // bodies of any size, and limits.max_body_bytes bounds the bodies read whole (413).
+    bool streamed_requests = false;
 };
 
 // The CONNECT target host of a TLS connection inside a tunnel, for the tunnel context's

@@ -80,6 +80,7 @@ struct ForwardProxy::Impl {
         options.listener_tls = proxy_tls.get();
         options.tunnel_tls = intercept.get();
         options.listen_option = "--proxy-listen";
+        options.streamed_requests = true; // a body no request route reads streams to the upstream
         engine = std::make_unique<Engine>(options, phases);
         auto port = engine->bind(host, want_port);
         if (!port)

@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -279,7 +281,10 @@ struct Attempt {
     bool unresolved = false;     // dial: the name does not resolve
     bool timed_out = false;      // the stage ran into its deadline
     bool answer_began = false;   // at least one byte of the answer arrived
-    std::string malformed;       // read: the answer broke HTTP (the parser's message)
+    bool body_taken = false;     // a streamed request body was begun: it cannot be sent again
+    std::string body_failed;     // the streamed request body broke off: its source's message
+    std::string body_failed_code;
+    std::optional<http::ParseError> malformed; // read: the answer broke HTTP (or its size limit)
     Trace trace;
 };
 
@@ -435,86 +440,199 @@ std::unique_ptr<net::Stream> connect(const Call& call, Endpoint& e, Attempt& a) 
     return tls;
 }
 
-// Writes the request and reads the whole answer into `out`; `reusable` says whether the
-// connection may carry another exchange.
-bool exchange(net::Stream& s, const Call& call, const std::string& request, Attempt& a,
-              http::Response& out, bool& reusable) {
-    const auto per_op = std::chrono::milliseconds(call.timeout_ms);
+bool write_request(net::Stream& s, const Call& call, const std::string& request, Attempt& a) {
     a.stage = Attempt::Stage::write;
-    auto write_deadline = Clock::now() + per_op;
-    if (!net::write_all(s, request, write_deadline)) {
+    const auto per_op = std::chrono::milliseconds(call.timeout_ms);
+    auto write = [&](std::string_view bytes) {
+        auto write_deadline = Clock::now() + per_op;
+        if (net::write_all(s, bytes, write_deadline))
+            return true;
         // write_all cannot tell a timeout from a broken connection: the clock can.
         a.timed_out = Clock::now() >= write_deadline;
         return false;
+    };
+    if (!write(request))
+        return false;
+    if (http::BodySource* source = call.body_source.get()) {
+        const bool chunked = !source->length();
+        std::string piece;
+        while (true) {
+            piece.clear();
+            a.body_taken = true;
+            auto step = source->next(piece);
+            if (step == http::BodySource::Step::failed) {
+                a.body_failed = source->error_message();
+                a.body_failed_code = source->error_code();
+                return false;
+            }
+            if (step == http::BodySource::Step::end) {
+                if (chunked && !write("0\r\n\r\n"))
+                    return false;
+                break;
+            }
+            if (piece.empty())
+                continue;
+            if (chunked) {
+                char size[24];
+                std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+                piece.insert(0, size);
+                piece += "\r\n";
+            }
+            if (!write(piece))
+                return false;
+        }
     }
     a.stage = Attempt::Stage::read;
-    http::ParseLimits limits;
-    limits.max_head_bytes = 256 * 1024;
-    limits.max_header_line = limits.max_head_bytes; // long Set-Cookie or CSP lines are answers too
-    limits.max_body_bytes = std::numeric_limits<std::uint64_t>::max();
-    http::Parser parser(http::Parser::Kind::response, limits);
-    parser.expect_response_to(call.method);
-    std::string buf;
-    std::size_t pos = 0;
-    bool final_head = false;
-    bool eof = false;
-    while (true) {
-        // The parser is asked first, even with no new bytes: after a head or the last body
-        // byte it has an event due (the body's framing, message_end) without further input.
-        std::size_t used = 0;
-        http::Parser::Event ev = parser.next(std::string_view(buf).substr(pos), used);
-        pos += used;
-        if (ev == http::Parser::Event::body) {
-            out.body.append(parser.body_piece());
-            continue;
-        }
-        if (ev == http::Parser::Event::need_more) {
-            if (eof) {
-                ev = parser.finish();
-                if (ev != http::Parser::Event::message_end)
-                    return false; // closed before an answer, or cut one short
-            } else {
-                buf.erase(0, pos); // need_more: every byte given was consumed
-                pos = 0;
-                auto io = net::read_some(s, buf, Clock::now() + per_op, a.timed_out);
-                if (io == net::Io::eof)
-                    eof = true;
-                else if (io != net::Io::ok)
-                    return false;
-                else
-                    a.answer_began = true;
-                continue;
+    return true;
+}
+
+// Reads one answer from a connection with the parser: the 1xx answers passed over, the final
+// head, then the body piece by piece. What went wrong is recorded in the Attempt.
+class AnswerReader {
+  public:
+    enum class Got { piece, end, failed };
+
+    AnswerReader(net::Stream& s, const Call& call, Attempt& a)
+        : m_s(&s), m_a(&a), m_per_op(call.timeout_ms), m_parser(http::Parser::Kind::response, limits(call)) {
+        m_parser.expect_response_to(call.method);
+    }
+    // The same reader's state on another connection owner (a streamed answer takes it over).
+    AnswerReader(AnswerReader&& from, net::Stream& s, Attempt& a)
+        : m_s(&s), m_a(&a), m_per_op(from.m_per_op), m_parser(std::move(from.m_parser)),
+          m_buf(std::move(from.m_buf)), m_pos(from.m_pos), m_eof(from.m_eof) {}
+
+    // Up to the final head (hop-by-hop headers dropped, Content-Length kept).
+    bool read_head(http::Response& out) {
+        while (true) {
+            auto ev = step();
+            if (ev == http::Parser::Event::head && m_parser.head().status >= 200) {
+                out.status = m_parser.head().status;
+                out.headers = m_parser.head().headers;
+                http::remove_hop_by_hop(out.headers, true);
+                return true;
             }
+            if (ev == http::Parser::Event::head || ev == http::Parser::Event::message_end)
+                continue; // a 1xx answer: the final one follows
+            if (ev == http::Parser::Event::error)
+                m_a->malformed = m_parser.error();
+            return false;
         }
+    }
+
+    // Appends the body's next piece to `out`.
+    Got next_piece(std::string& out) {
+        auto ev = step();
         switch (ev) {
-        case http::Parser::Event::head:
-            final_head = parser.head().status >= 200;
-            if (final_head) {
-                out.status = parser.head().status;
-                out.headers = parser.head().headers;
-            }
-            break;
+        case http::Parser::Event::body:
+            out.append(m_parser.body_piece());
+            return Got::piece;
         case http::Parser::Event::message_end:
-            if (!final_head) // a 1xx answer: the final one follows
-                break;
-            http::remove_hop_by_hop(out.headers, true);
+            m_a->stage = Attempt::Stage::done;
             // The connection carries another exchange only when the answer ended by its own
             // framing, the upstream keeps it open, and nothing beyond the answer arrived.
-            reusable = !eof && parser.head().keep_alive &&
-                       parser.head().body != http::BodyKind::until_close && pos == buf.size();
-            a.stage = Attempt::Stage::done;
-            return true;
+            m_reusable = !m_eof && m_parser.head().keep_alive &&
+                         m_parser.head().body != http::BodyKind::until_close && m_pos == m_buf.size();
+            return Got::end;
         case http::Parser::Event::error:
-            a.malformed = parser.error().message;
-            return false;
+            m_a->malformed = m_parser.error();
+            return Got::failed;
+        case http::Parser::Event::head:
         case http::Parser::Event::need_more:
-        case http::Parser::Event::body:
             break;
+        }
+        return Got::failed;
+    }
+
+    bool has_body() const { return m_parser.head().body != http::BodyKind::none; }
+    std::optional<std::uint64_t> length() const {
+        if (m_parser.head().body == http::BodyKind::length)
+            return m_parser.head().content_length;
+        return std::nullopt;
+    }
+    bool reusable() const { return m_reusable; }
+
+  private:
+    static http::ParseLimits limits(const Call& call) {
+        http::ParseLimits l;
+        l.max_head_bytes = 256 * 1024;
+        l.max_header_line = l.max_head_bytes; // long Set-Cookie or CSP lines are answers too
+        // A streamed answer is never held whole: only one read whole is bounded.
+        l.max_body_bytes = call.stream_answer ? std::numeric_limits<std::uint64_t>::max() : call.max_answer_bytes;
+        return l;
+    }
+
+    // The parser's next event, reading from the connection when it needs bytes. It is asked
+    // first, even with no new bytes: after a head or the last body byte it has an event due (the
+    // body's framing, message_end) without further input. need_more: the connection broke, timed
+    // out, or closed before the answer was whole.
+    http::Parser::Event step() {
+        while (true) {
+            std::size_t used = 0;
+            auto ev = m_parser.next(std::string_view(m_buf).substr(m_pos), used);
+            m_pos += used;
+            if (ev != http::Parser::Event::need_more)
+                return ev;
+            if (m_eof) {
+                ev = m_parser.finish();
+                return ev == http::Parser::Event::message_end ? ev : http::Parser::Event::need_more;
+            }
+            m_buf.erase(0, m_pos); // need_more: every byte given was consumed
+            m_pos = 0;
+            auto io = net::read_some(*m_s, m_buf, Clock::now() + m_per_op, m_a->timed_out);
+            if (io == net::Io::eof)
+                m_eof = true;
+            else if (io != net::Io::ok)
+                return http::Parser::Event::need_more;
+            else
+                m_a->answer_began = true;
+        }
+    }
+
+    net::Stream* m_s;
+    Attempt* m_a;
+    std::chrono::milliseconds m_per_op;
+    http::Parser m_parser;
+    std::string m_buf;
+    std::size_t m_pos = 0;
+    bool m_eof = false;
+    bool m_reusable = false;
+};
+
+// Reads the rest of an answer whose head `reader` has read into `out`.
+bool read_whole_body(AnswerReader& reader, http::Response& out) {
+    while (true) {
+        switch (reader.next_piece(out.body)) {
+        case AnswerReader::Got::piece:
+            continue;
+        case AnswerReader::Got::end:
+            return true;
+        case AnswerReader::Got::failed:
+            return false;
         }
     }
 }
 
+// Once an answer began: a timeout, an answer that breaks HTTP (or the size allowed), or a
+// connection that broke.
+Outcome answer_failure(const Attempt& a, int timeout_ms, const std::string& where) {
+    if (a.timed_out)
+        return failure(FailureKind::timeout, "upstream.timeout",
+                       where + " did not answer within " + std::to_string(timeout_ms) + " ms");
+    if (a.malformed && a.malformed->code == "response.too_large")
+        return failure(FailureKind::io, "upstream.answer_too_large",
+                       "the answer of " + where + " is too large to be read whole: " + a.malformed->message +
+                           " (raise limits.max_body_bytes in the profile)");
+    if (a.malformed)
+        return failure(FailureKind::io, "upstream.bad_response",
+                       "the answer of " + where + " is not valid HTTP/1.1: " + a.malformed->message);
+    return failure(FailureKind::io, "upstream.connection_broken",
+                   "the connection to " + where + " broke before a full answer arrived");
+}
+
 Outcome classify(const Attempt& a, const Call& call, const std::string& where) {
+    if (!a.body_failed.empty())
+        return failure(FailureKind::io, a.body_failed_code,
+                       "the request body for " + where + " broke off: " + a.body_failed);
     // The server asked for a client certificate during this handshake and then broke the
     // connection before answering: that is its refusal. With TLS 1.3 the client's handshake ends
     // before the server has judged the certificate, so the refusal arrives as a fatal alert
@@ -569,19 +687,61 @@ Outcome classify(const Attempt& a, const Call& call, const std::string& where) {
         return failure(FailureKind::client_cert_rejected, "upstream.client_cert_rejected",
                        where + " closed the TLS connection: it requires a client "
                                "certificate that was not presented or not accepted");
-    if (a.timed_out)
-        return failure(FailureKind::timeout, "upstream.timeout",
-                       where + " did not answer within " + std::to_string(call.timeout_ms) + " ms");
-    if (!a.malformed.empty())
-        return failure(FailureKind::io, "upstream.bad_response",
-                       "the answer of " + where + " is not valid HTTP/1.1: " + a.malformed);
-    return failure(FailureKind::io, "upstream.connection_broken",
-                   "the connection to " + where + " broke before a full answer arrived");
+    return answer_failure(a, call.timeout_ms, where);
 }
+
+// An answer whose body is relayed while it arrives: it owns the connection until the body's
+// end, then gives it back to the pool when it may carry another exchange.
+class StreamedAnswer final : public http::BodySource {
+  public:
+    using GiveBack = std::function<void(std::unique_ptr<net::Stream>)>;
+    StreamedAnswer(std::unique_ptr<net::Stream> s, AnswerReader&& reader, const Attempt& a, int timeout_ms,
+                   std::string where, GiveBack give_back)
+        : m_stream(std::move(s)), m_attempt(a), m_reader(std::move(reader), *m_stream, m_attempt),
+          m_timeout_ms(timeout_ms), m_where(std::move(where)), m_give_back(std::move(give_back)),
+          m_length(m_reader.length()) {}
+
+    Step next(std::string& out) override {
+        if (!m_stream)
+            return m_failed ? Step::failed : Step::end;
+        switch (m_reader.next_piece(out)) {
+        case AnswerReader::Got::piece:
+            return Step::piece;
+        case AnswerReader::Got::end:
+            if (m_reader.reusable())
+                m_give_back(std::move(m_stream));
+            m_stream.reset();
+            return Step::end;
+        case AnswerReader::Got::failed:
+            break;
+        }
+        auto why = answer_failure(m_attempt, m_timeout_ms, m_where);
+        m_code = why.error_code;
+        m_message = why.error_message;
+        m_failed = true;
+        m_stream.reset();
+        return Step::failed;
+    }
+    std::optional<std::uint64_t> length() const override { return m_length; }
+    const std::string& error_code() const override { return m_code; }
+    const std::string& error_message() const override { return m_message; }
+
+  private:
+    std::unique_ptr<net::Stream> m_stream;
+    Attempt m_attempt;
+    AnswerReader m_reader;
+    int m_timeout_ms;
+    std::string m_where;
+    GiveBack m_give_back;
+    std::optional<std::uint64_t> m_length;
+    bool m_failed = false;
+    std::string m_code;
+    std::string m_message;
+};
 
 } // namespace
 
-Client::Client() : m_pool(std::make_unique<Pool>()) {}
+Client::Client() : m_pool(std::make_shared<Pool>()) {}
 Client::~Client() = default;
 
 Outcome Client::send(const Call& call) {
@@ -602,13 +762,15 @@ Outcome Client::send(const Call& call) {
     http::remove_hop_by_hop(given);
     for (auto& h : given)
         head.headers.push_back(std::move(h));
-    bool has_body = !call.body.empty() || call.method == "POST" || call.method == "PUT" ||
+    // A POST, PUT or PATCH always tells its length, an empty one too (RFC 9110 §8.6); the
+    // caller's Content-Type goes as it is, and none is added when it sent none.
+    const http::BodySource* source = call.body_source.get();
+    bool has_body = source || !call.body.empty() || call.method == "POST" || call.method == "PUT" ||
                     call.method == "PATCH";
-    if (has_body) {
-        if (!http::find(head.headers, "content-type"))
-            head.headers.push_back({"Content-Type", "application/octet-stream"});
-        head.headers.push_back({"Content-Length", std::to_string(call.body.size())});
-    }
+    if (source && !source->length())
+        head.headers.push_back({"Transfer-Encoding", "chunked"});
+    else if (has_body)
+        head.headers.push_back({"Content-Length", std::to_string(source ? *source->length() : call.body.size())});
     std::string request;
     request.reserve(512 + call.body.size());
     http::write_request_head(request, head);
@@ -619,36 +781,49 @@ Outcome Client::send(const Call& call) {
         return failure(FailureKind::bad_request, endpoint.error().code, endpoint.error().message);
     Endpoint& e = **endpoint;
 
-    auto run = [&](std::unique_ptr<net::Stream>& s, bool fresh, Attempt& a, Outcome& out,
-                   bool& reusable) {
+    std::unique_ptr<AnswerReader> reader;
+    auto run = [&](std::unique_ptr<net::Stream>& s, bool fresh, Attempt& a, Outcome& out) {
         ERR_clear_error();
         t_trace = Trace{};
         if (fresh)
             s = connect(call, e, a);
-        bool done = s && exchange(*s, call, request, a, out.response, reusable);
+        bool done = false;
+        if (s && write_request(*s, call, request, a)) {
+            reader = std::make_unique<AnswerReader>(*s, call, a);
+            done = reader->read_head(out.response);
+        }
         a.trace = t_trace;
         return done;
     };
 
     Outcome out;
-    bool reusable = false;
     Attempt a;
     auto s = m_pool->take_idle(e);
     bool reused = s != nullptr;
-    bool done = run(s, !reused, a, out, reusable);
+    bool done = run(s, !reused, a, out);
     // A keep-alive connection the upstream closed while it sat idle fails before any answer
     // byte: retry once on a new connection. Never after an answer began, after a timeout, or
     // when the connection was dialed for this very call: then the upstream may have acted on
     // the request.
-    if (!done && reused && !a.timed_out && !a.answer_began) {
+    if (!done && reused && !a.timed_out && !a.answer_began && !a.body_taken) {
         out = Outcome{};
         a = Attempt{};
         s.reset();
-        done = run(s, true, a, out, reusable);
+        done = run(s, true, a, out);
     }
     if (!done)
         return classify(a, call, where);
-    if (reusable)
+    if (call.stream_answer && reader->has_body()) {
+        auto pool = m_pool;
+        Endpoint* ep = &e;
+        out.response.stream = std::make_shared<StreamedAnswer>(
+            std::move(s), std::move(*reader), a, call.timeout_ms, where,
+            [pool, ep](std::unique_ptr<net::Stream> done_stream) { pool->give_back(*ep, std::move(done_stream)); });
+        return out;
+    }
+    if (!read_whole_body(*reader, out.response))
+        return answer_failure(a, call.timeout_ms, where);
+    if (reader->reusable())
         m_pool->give_back(e, std::move(s));
     return out;
 }

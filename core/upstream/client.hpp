@@ -4,6 +4,8 @@
 // certificates only, optional mTLS identity, connect/read timeouts, keep-alive reuse, never a
 // redirect, hop-by-hop headers stripped, and failures classified so callers can name the cause.
 
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,9 +28,18 @@ struct Call {
     Url url;
     http::Headers headers; // sent as given, minus hop-by-hop ones
     std::string body;
+    // When set, the body is sent from here while it arrives (`body` is not used): with its
+    // declared length as Content-Length, else chunked. A call whose body was begun is never
+    // sent again (the retry-once rule).
+    std::shared_ptr<http::BodySource> body_source;
     int connect_timeout_ms = 5000;
-    int timeout_ms = 15000;
+    int timeout_ms = 15000; // connect+handshake; then each write and read of the exchange
     TlsConfig tls;
+    // The answer's body is handed over as Outcome::response.stream, read while it arrives,
+    // instead of whole (answers without a body are always read whole).
+    bool stream_answer = false;
+    // An answer read whole that is larger fails with upstream.answer_too_large.
+    std::uint64_t max_answer_bytes = std::numeric_limits<std::uint64_t>::max();
 };
 
 enum class FailureKind {
@@ -58,7 +69,7 @@ class Client {
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
-    // Sends `call` and waits for the answer; thread-safe. Connections are pooled per
+    // Sends `call` and waits for the answer (its head only with stream_answer); thread-safe. Connections are pooled per
     // (scheme, host, port, TLS config) and reused with keep-alive; a call that fails on a reused
     // connection before any answer byte (the upstream closed it while idle) is sent once more
     // on a new connection, never after a timeout or once an answer began.
@@ -66,7 +77,7 @@ class Client {
 
   private:
     struct Pool;
-    std::unique_ptr<Pool> m_pool;
+    std::shared_ptr<Pool> m_pool; // streamed answers give their connection back after the client's calls
 };
 
 } // namespace vaultfwd::upstream

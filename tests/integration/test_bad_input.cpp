@@ -886,8 +886,9 @@ std::vector<Row> catalogue(Context& c) {
 const char* k_proxy_user = "USER";
 const char* k_proxy_pass = "PASS";
 
-// The forward proxy with no routes (everything passes through), two upstreams (plain HTTP and
-// HTTPS, both on 127.0.0.1) and small limits.
+// The forward proxy with one route, on `localhost` only (its request bodies are read whole,
+// within limits.max_body_bytes); everything to 127.0.0.1 passes through (bodies stream). Two
+// upstreams (plain HTTP and HTTPS, both on 127.0.0.1) and small limits.
 struct ProxyHarness {
     test::TempDir home;
     test::TestPki& pki;
@@ -904,12 +905,13 @@ struct ProxyHarness {
         test::write_text(home / "upstream-ca.pem", pki.ca_pem());
         std::string text = "[listen]\nproxy = \"127.0.0.1:0\"\n\n[vault]\nkey = \"" + std::string(64, 'c') +
                            "\"\n\n[ca]\ncert = \"default/ca.pem\"\nkey = \"default/ca.key\"\n\n"
-                           "[upstream]\nallow = [\"127.0.0.1\", \"localhost\"]\nallow_http = [\"127.0.0.1\"]\n"
+                           "[upstream]\nallow = [\"127.0.0.1\", \"localhost\"]\nallow_http = [\"127.0.0.1\", \"localhost\"]\n"
                            "ca_files = [\"" + (home / "upstream-ca.pem").string() + "\"]\n"
                            "connect_timeout_ms = 2000\ntimeout_ms = 3000\n\n"
                            "[limits]\nmax_body_bytes = 65536\nmax_header_bytes = 8192\nthreads = 4\n\n"
                            "[[proxy_credentials]]\nid = \"default\"\nusername = \"" + std::string(k_proxy_user) +
-                           "\"\npassword = \"" + std::string(k_proxy_pass) + "\"\n";
+                           "\"\npassword = \"" + std::string(k_proxy_pass) + "\"\n" +
+                           test::reveal_redact_route("localhost-only", "^localhost$", "$.card", "$.card");
         test::write_text(profile::profile_path(home.path(), "default"), text);
         auto loaded = profile::load(home.path(), "default");
         REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
@@ -1116,7 +1118,15 @@ std::vector<ProxyRow> proxy_catalogue(ProxyContext& c) {
         {"plain request with Content-Length and Transfer-Encoding", 0, simple("POST " + abs + "/x HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", {400}, "request.malformed")},
         {"plain request with Transfer-Encoding: identity", 0, simple("POST " + abs + "/x HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "Transfer-Encoding: identity\r\n\r\nabc", {400}, "request.malformed")},
         {"plain POST without a length", 0, simple("POST " + abs + "/x HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "\r\n", {411}, "request.length_required")},
-        {"plain request declaring a body over the limit", 0, simple("POST " + abs + "/x HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "Content-Length: 70000\r\n\r\n", {413}, "request.too_large")},
+        {"plain request a route reads, declaring a body over the limit", 0, simple("POST http://localhost:" + std::to_string(c.plain.port()) + "/x HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "Content-Length: 70000\r\n\r\n", {413}, "request.too_large")},
+        {"plain request a route reads, chunked past the limit", 0, simple("POST http://localhost:" + std::to_string(c.plain.port()) + "/x HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "Transfer-Encoding: chunked\r\n\r\n" + "10000\r\n" + std::string(0x10000, 'a') + "\r\n" + "10\r\n" + std::string(16, 'a') + "\r\n0\r\n\r\n", {413}, "request.too_large")},
+        {"plain request no route reads, with a body over the limit: streamed whole to the upstream", 1, [port, abs](ProxyContext& c) {
+             const std::string body(70000, 'b');
+             auto f = expect_replies(proxy_exchange(port, "POST " + abs + "/streamed HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + proxy_auth() + "Content-Length: 70000\r\n\r\n" + body), {200}, "");
+             if (f.empty() && (c.plain.requests().empty() || c.plain.requests().back().body != body))
+                 f = "the upstream did not get the 70 000 bytes";
+             return f;
+         }},
         {"plain request: a smuggled second request on the same connection", 1, simple("GET " + abs + "/first HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "\r\n" +
                                                                                         "POST " + abs + "/second HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "Content-Length: 1\r\nContent-Length: 20\r\n\r\nx", {200, 400}, "request.malformed")},
         {"plain requests pipelined: both answered, in order", 2, simple("GET " + abs + "/first HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "\r\n" +

@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "core/crypto/hash.hpp"
 #include "core/dialect/vgs/import.hpp"
 #include "core/profile/profile.hpp"
 #include "core/server/access_log.hpp"
@@ -24,6 +25,7 @@
 #include "core/upstream/client.hpp"
 #include "core/util/strings.hpp"
 #include "core/vault/store.hpp"
+#include "support/http_transcript.hpp"
 #include "support/raw_upstream.hpp"
 #include "support/support.hpp"
 #include "support/upstream_server.hpp"
@@ -743,5 +745,135 @@ TEST_SUITE("forward_proxy") {
         CHECK(util::to_lower(seen[0]).find("x-hop") == std::string::npos);
         CHECK(util::to_lower(seen[0]).find("keep-alive") == std::string::npos);
         CHECK(util::to_lower(seen[0]).find("proxy-authorization") == std::string::npos);
+    }
+
+    TEST_CASE("answers no filter reads are streamed: past max_body_bytes, chunked kept, HTTP/1.0 until close, a break shows") {
+        auto pki = test::make_pki();
+        // 300 000 bytes: larger than the profile's limits.max_body_bytes (65 536), which bounds
+        // only what is read whole.
+        std::string body(300000, '\0');
+        for (std::size_t i = 0; i < body.size(); ++i)
+            body[i] = static_cast<char>('a' + i % 26);
+        std::string chunked;
+        for (std::size_t at = 0; at < body.size(); at += 7000) {
+            std::string piece = body.substr(at, 7000);
+            char size[16];
+            std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+            chunked += size + piece + "\r\n";
+        }
+        chunked += "0\r\n\r\n";
+        const std::string chunked_answer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Order: 1\r\n"
+                                           "Transfer-Encoding: chunked\r\nX-Order: 2\r\n\r\n" + chunked;
+        test::RawUpstream up({{chunked_answer},
+                              {chunked_answer},
+                              {"HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" + body.substr(0, 100000), true},
+                              {"HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" + body}});
+        Proxy proxy(pki, {.routes = ""});
+        proxy.start();
+        const std::string target = "127.0.0.1:" + std::to_string(up.port());
+        auto get = [&](const std::string& path, const std::string& version) {
+            return test::raw_exchange(proxy.port, "GET http://" + target + path + " " + version + "\r\nHost: " + target +
+                                                      "\r\nProxy-Authorization: Basic " + util::base64_encode("USER:PASS") +
+                                                      "\r\nConnection: close\r\n\r\n", 10000);
+        };
+
+        // HTTP/1.1: the body goes out chunked (no length was given), whole, headers in order.
+        auto one = get("/one", "HTTP/1.1");
+        auto parsed = http::testing::parse_all(http::Parser::Kind::response, one);
+        INFO(proxy.access_log_text());
+        REQUIRE_MESSAGE(parsed.messages.size() == 1, one.substr(0, 300));
+        CHECK(parsed.messages[0].head.status == 200);
+        CHECK(parsed.messages[0].head.body == http::BodyKind::chunked);
+        CHECK(parsed.messages[0].body == body);
+        CHECK(test::header_lines(one) == std::vector<std::string>{"Content-Type: text/plain", "X-Order: 1", "X-Order: 2",
+                                                                  "Transfer-Encoding: chunked", "Connection: close"});
+
+        // HTTP/1.0 knows no chunks: the body runs until the close.
+        auto two = get("/two", "HTTP/1.0");
+        REQUIRE(two.rfind("HTTP/1.1 200", 0) == 0);
+        CHECK(util::to_lower(two).find("transfer-encoding") == std::string::npos);
+        CHECK(two.substr(two.find("\r\n\r\n") + 4) == body);
+
+        // The upstream breaks after 100 000 of its 300 000 bytes: the client gets the head with
+        // the declared length and fewer bytes, then the close; the log names the break.
+        auto three = get("/three", "HTTP/1.1");
+        REQUIRE(three.rfind("HTTP/1.1 200", 0) == 0);
+        CHECK(three.find("Content-Length: 300000\r\n") != std::string::npos);
+        CHECK(three.size() - (three.find("\r\n\r\n") + 4) == 100000);
+        auto lines = proxy.access_log();
+        REQUIRE(lines.size() == 3);
+        CHECK(lines[2]["error"] == "upstream.connection_broken");
+        CHECK_FALSE(lines[1].contains("error"));
+
+        // A declared length goes on as it came.
+        auto four = get("/four", "HTTP/1.1");
+        CHECK(four.find("Content-Length: 300000\r\n") != std::string::npos);
+        CHECK(four.substr(four.find("\r\n\r\n") + 4) == body);
+    }
+
+    TEST_CASE("an answer a response route must read whole is refused past limits.max_body_bytes") {
+        auto pki = test::make_pki();
+        const std::string big = "{\"card\":{\"number\":\"" + std::string(100000, '4') + "\"}}";
+        test::RawUpstream up({{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                               std::to_string(big.size()) + "\r\n\r\n" + big}});
+        Proxy proxy(pki); // the echo route redacts $.card.number in answers from 127.0.0.1
+        proxy.start();
+        const std::string target = "127.0.0.1:" + std::to_string(up.port());
+        auto answer = test::raw_exchange(proxy.port, "GET http://" + target + "/big HTTP/1.1\r\nHost: " + target +
+                                                         "\r\nProxy-Authorization: Basic " + util::base64_encode("USER:PASS") +
+                                                         "\r\nConnection: close\r\n\r\n");
+        REQUIRE(answer.rfind("HTTP/1.1 502", 0) == 0);
+        CHECK(answer.find("upstream.answer_too_large") != std::string::npos);
+        CHECK(answer.find("limits.max_body_bytes") != std::string::npos);
+        CHECK(answer.find("4444444444") == std::string::npos);
+    }
+
+    TEST_CASE("request bodies no route reads stream to the upstream past max_body_bytes; a route's body stays bounded") {
+        auto pki = test::make_pki();
+        // The upstream answers with the size and digest of what it received.
+        test::UpstreamServer up(pki, {}, [](const http::Request& r) {
+            http::Response res;
+            res.headers = {{"Content-Type", "text/plain"}};
+            res.body = std::to_string(r.body.size()) + ":" + util::to_hex(crypto::sha256(r.body));
+            return res;
+        });
+        test::TempDir dir;
+        std::string payload(3u << 20, '\0'); // 3 MiB against the profile's 64 KiB limit
+        for (std::size_t i = 0; i < payload.size(); ++i)
+            payload[i] = static_cast<char>('A' + (i * 7 + i / 4096) % 26);
+        test::write_text(dir / "payload.bin", payload);
+        const std::string file = "@" + (dir / "payload.bin").string();
+        const std::string expected = std::to_string(payload.size()) + ":" + util::to_hex(crypto::sha256(payload));
+
+        Proxy proxy(pki, {.routes = ""});
+        proxy.start();
+        auto sized = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, up.url("/sized"), "--data-binary", file});
+        INFO(sized.err);
+        CHECK(sized.status == 200);
+        CHECK(sized.body == expected);
+        auto chunked = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, up.url("/chunked"), "-H",
+                             "Transfer-Encoding: chunked", "--data-binary", file});
+        INFO(chunked.err);
+        CHECK(chunked.status == 200);
+        CHECK(chunked.body == expected);
+        REQUIRE(up.request_count() == 2);
+        // The declared length went on as declared; a chunked body went on chunked.
+        CHECK(http::find(up.requests()[0].headers, "content-length") == std::to_string(payload.size()));
+        CHECK(http::find(up.requests()[1].headers, "transfer-encoding") == "chunked");
+        CHECK_FALSE(http::find(up.requests()[1].headers, "content-length"));
+
+        // A request route reads the body: it is read whole, and over the limit refused with
+        // nothing sent.
+        Proxy routed(pki);
+        routed.start();
+        auto refused = curl({"-x", routed.url(), "--cacert", routed.ca_file, up.url("/routed"), "-H",
+                             "Content-Type: application/json", "--data-binary", file});
+        CHECK(refused.status == 413);
+        CHECK(refused.body.find("request.too_large") != std::string::npos);
+        CHECK(up.request_count() == 2);
+        auto within = curl({"-x", routed.url(), "--cacert", routed.ca_file, up.url("/routed"), "-H",
+                            "Content-Type: application/json", "-d", "{\"n\":1}"});
+        CHECK(within.status == 200);
+        CHECK(up.request_count() == 3);
     }
 }

@@ -59,14 +59,20 @@ std::string ServeProcess::api_url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(api_port) + path;
 }
 
-double rss_mib(int pid) {
+namespace {
+double status_mib(int pid, const std::string& field) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
     std::string line;
     while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stod(line.substr(6)) / 1024.0; // kB
+        if (line.rfind(field, 0) == 0)
+            return std::stod(line.substr(field.size())) / 1024.0; // kB
     return -1;
 }
+} // namespace
+
+double rss_mib(int pid) { return status_mib(pid, "VmRSS:"); }
+
+double peak_rss_mib(int pid) { return status_mib(pid, "VmHWM:"); }
 
 long fd_count(int pid) {
     std::error_code ec;

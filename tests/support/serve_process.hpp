@@ -35,6 +35,8 @@ struct ServeProcess {
 
 // serve's resident memory (VmRSS, MiB) and open descriptors, from /proc; -1 when unreadable.
 double rss_mib(int pid);
+// Its peak resident memory so far (VmHWM, MiB); -1 when unreadable.
+double peak_rss_mib(int pid);
 long fd_count(int pid);
 // serve closes its side of finished connections as it reads their EOF: the descriptor count
 // once it is at or below `enough`, or has stopped falling (within 5 s).

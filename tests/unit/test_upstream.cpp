@@ -414,7 +414,8 @@ TEST_SUITE("upstream") {
             {"x-next", "/a%2Fb?c=%20d"}, {"Zeta", "1"},           {"Set-Cookie", "a=1; Path=/"},
             {"alpha", "x%25y"},          {"Set-Cookie", "b=2"},   {"Content-Length", "2"}};
         CHECK(got == want);
-        // The request: the target and headers as given, in order; Host first, our length last.
+        // The request: the target and headers as given, in order; Host first, our length last;
+        // no Content-Type was given and none is added.
         auto reqs = up.requests();
         REQUIRE(reqs.size() == 1);
         CHECK(reqs[0] == "POST /pay?q=a+b&p=%2F HTTP/1.1\r\n"
@@ -423,7 +424,6 @@ TEST_SUITE("upstream") {
                          "alpha: x%2Fy\r\n"
                          "Set-Cookie: c=1\r\n"
                          "Set-Cookie: c=2\r\n"
-                         "Content-Type: application/octet-stream\r\n"
                          "Content-Length: 3\r\n"
                          "\r\n"
                          "abc");

@@ -158,6 +158,10 @@ std::optional<http::Response> ProxyPhases::on_head(server::Exchange& ex) {
     ex.entry.upstream_host = host_port(t.url);
     if (auto allowed = upstream::check_allowed(t.url, allowlist(m_profile)); !allowed)
         return json_error(403, allowed.error().code, allowed.error().message);
+    // No request route reads the body: it goes on to the upstream while it arrives, of any size.
+    RequestInfo info{t.url.host, req.method, t.url.path_and_query.substr(0, t.url.path_and_query.find('?')),
+                     http::find(req.headers, "content-type").value_or("")};
+    ex.stream_request_body = !m_routes->match(info, Phase::request).route;
     ex.state = t;
     return std::nullopt;
 }
@@ -218,6 +222,11 @@ http::Response ProxyPhases::forward(server::Exchange& ex) {
     call.url = url;
     call.headers = std::move(r.headers);
     call.body = std::move(r.body);
+    call.body_source = ex.request_body;
+    // Nothing reads the answer: it is relayed while it arrives, with bounded memory. A response
+    // route's filters need it whole, up to limits.max_body_bytes.
+    call.stream_answer = !response_match.route;
+    call.max_answer_bytes = m_profile.limits.max_body_bytes;
     if (auto it = m_identities.find(t.credential->id); it != m_identities.end()) {
         if (!it->second)
             return json_error(500, "proxy.client_cert_unreadable",
