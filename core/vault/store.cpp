@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/vault/store.hpp"
 
-#include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -18,6 +18,7 @@
 #include "core/util/fs.hpp"
 #include "core/util/random.hpp"
 #include "core/util/strings.hpp"
+#include "core/util/view_hash.hpp"
 
 namespace vaultfwd::vault {
 
@@ -43,9 +44,13 @@ enum class Kind : std::uint8_t { put = 1, remove = 2, alias = 3, alias_remove = 
 // Where a record lives in the log.
 struct Slot {
     std::uint64_t at = 0;     // byte offset of its frame
-    std::uint32_t size = 0;   // frame and body
     std::uint64_t number = 0; // 1-based, for "record N" in messages
+    std::uint32_t size = 0;   // frame and body
 };
+// A put or alias record in the index's table of slots: 4 bytes where a Slot takes 24, in every
+// field and alias the index holds.
+using SlotId = std::uint32_t;
+constexpr std::uint64_t k_max_records = 0xffffffffu;
 
 // A record to be written, values included.
 struct Rec {
@@ -59,49 +64,181 @@ struct Rec {
     AliasFormat format = AliasFormat::uuid;
 };
 
-// A record as read at open: its clear part. Its values stay sealed in the log until asked for.
+// A record's clear part, as read from the log or as just written: views into those bytes,
+// which the index copies what it keeps from. Its values stay sealed in the log until asked for.
 struct Entry {
     Kind kind = Kind::put;
-    std::string id;                 // put, remove
-    std::vector<std::string> names; // put: field names, in the order of the sealed values
-    std::string alias;              // alias, alias_remove
-    std::string lookup;             // alias
+    std::string_view id;                 // put, remove
+    std::vector<std::string_view> names; // put: field names, in the order of the sealed values
+    std::string_view alias;              // alias, alias_remove
+    std::string_view lookup;             // alias
     AliasFormat requested = AliasFormat::uuid;
     AliasFormat format = AliasFormat::uuid;
+};
+
+// Append-only storage for the names the index keeps (record ids, field names, aliases, lookup
+// keys): one allocation per 256 KiB rather than one per name, which is what opening a vault of
+// 100 000 records and 100 000 aliases spent most of its time on. Views into it stay valid as
+// long as it lives; a name the index drops (a deleted record) stays until the index is rebuilt
+// (a compaction, or another process's), like the record it came from stays in the log.
+class NameArena {
+  public:
+    std::string_view add(std::string_view s) {
+        if (s.size() > m_left) {
+            const std::size_t block = std::max(k_block, s.size());
+            m_blocks.emplace_back(new char[block]);
+            m_next = m_blocks.back().get();
+            m_left = block;
+        }
+        if (!s.empty())
+            std::memcpy(m_next, s.data(), s.size());
+        std::string_view out(m_next, s.size());
+        m_next += s.size();
+        m_left -= s.size();
+        return out;
+    }
+
+  private:
+    static constexpr std::size_t k_block = 256u << 10;
+    std::vector<std::unique_ptr<char[]>> m_blocks;
+    char* m_next = nullptr;
+    std::size_t m_left = 0;
 };
 
 // Where the current value of one field is: value number `index` of the record at `slot`.
 struct FieldRef {
-    Slot slot;
+    std::string_view name;
+    SlotId slot = 0;
     std::uint32_t index = 0;
 };
-// A record's fields, sorted by name (records have few fields: a sorted vector beats a map).
-using FieldRefs = std::vector<std::pair<std::string, FieldRef>>;
+// A record's fields, sorted by name (records have few fields: a sorted vector beats a map; up
+// to three, as card records have, live in the table's own slot).
+using FieldRefs = absl::InlinedVector<FieldRef, 3>;
 
-const FieldRef* find_ref(const FieldRefs& refs, const std::string& name) {
+const FieldRef* find_ref(const FieldRefs& refs, std::string_view name) {
     auto it = std::lower_bound(refs.begin(), refs.end(), name,
-                               [](const auto& e, const std::string& n) { return e.first < n; });
-    return it != refs.end() && it->first == name ? &it->second : nullptr;
+                               [](const FieldRef& e, std::string_view n) { return e.name < n; });
+    return it != refs.end() && it->name == name ? &*it : nullptr;
 }
 
-void set_ref(FieldRefs& refs, std::string name, FieldRef ref) {
-    auto it = std::lower_bound(refs.begin(), refs.end(), name,
-                               [](const auto& e, const std::string& n) { return e.first < n; });
-    if (it != refs.end() && it->first == name)
-        it->second = ref;
+void set_ref(FieldRefs& refs, const FieldRef& ref) {
+    auto it = std::lower_bound(refs.begin(), refs.end(), ref.name,
+                               [](const FieldRef& e, std::string_view n) { return e.name < n; });
+    if (it != refs.end() && it->name == ref.name)
+        *it = ref;
     else
-        refs.emplace(it, std::move(name), ref);
+        refs.insert(it, ref);
 }
 
 struct AliasEntry {
-    Slot slot; // the value is its record's whole plaintext
-    std::string lookup;
+    std::string_view lookup; // HMAC(index key, format, value)
+    SlotId slot = 0;         // the value is its record's whole plaintext
     AliasFormat requested = AliasFormat::uuid;
     AliasFormat format = AliasFormat::uuid;
 };
 
-using DataIndex = absl::flat_hash_map<std::string, FieldRefs>;   // record id -> its fields
-using AliasIndex = absl::flat_hash_map<std::string, AliasEntry>; // alias -> where its value is
+// Names are views into the index's NameArena.
+using DataIndex = util::ViewMap<FieldRefs>;   // record id -> its fields
+using AliasIndex = util::ViewMap<AliasEntry>; // alias -> its value's slot
+
+// What the store knows of its log without values: built by reading the log (open, catching up
+// with other processes' writes) and by this process's writes, and rebuilt whole by compaction.
+struct Index {
+    NameArena names;
+    util::ViewSet field_names; // interned: records share a few names
+    std::vector<Slot> slots;                           // by SlotId
+    DataIndex data;
+    AliasIndex aliases;
+    // Lookup key -> alias: only writing aliases needs it (finding the alias a value already
+    // has), so it is built on the first such write rather than at open; once built, it is kept
+    // up to date with every record indexed.
+    util::ViewMap<std::string_view> by_lookup;
+    bool lookups_ready = false;
+
+    // Room for about `records` records and as many aliases, so that building does not rehash
+    // its way up (untouched room costs address space, not memory).
+    void reserve(std::size_t records) {
+        slots.reserve(2 * records);
+        data.reserve(records);
+        aliases.reserve(records);
+    }
+
+    std::string_view field_name(std::string_view name) {
+        auto it = field_names.find(name);
+        if (it == field_names.end())
+            it = field_names.insert(names.add(name)).first;
+        return *it;
+    }
+
+    SlotId add_slot(const Slot& slot) {
+        slots.push_back(slot);
+        return static_cast<SlotId>(slots.size() - 1);
+    }
+
+    // Adds a checked record (kept at or below k_max_records by the callers).
+    void add(const Entry& e, const Slot& slot) {
+        switch (e.kind) {
+        case Kind::put: {
+            const SlotId sid = add_slot(slot);
+            // One hash of each id: lazy_emplace copies a new id into the arena in place.
+            auto it = data.lazy_emplace(e.id, [&](const auto& ctor) {
+                ctor(std::piecewise_construct, std::forward_as_tuple(names.add(e.id)),
+                     std::forward_as_tuple());
+            });
+            for (std::uint32_t i = 0; i < e.names.size(); ++i)
+                set_ref(it->second, FieldRef{field_name(e.names[i]), sid, i});
+            break;
+        }
+        case Kind::remove:
+            data.erase(e.id);
+            break;
+        case Kind::alias: {
+            const SlotId sid = add_slot(slot);
+            auto it = aliases.lazy_emplace(
+                e.alias, [&](const auto& ctor) { ctor(names.add(e.alias), AliasEntry{}); });
+            AliasEntry& entry = it->second;
+            if (entry.lookup != e.lookup) {
+                if (lookups_ready && !entry.lookup.empty())
+                    by_lookup.erase(entry.lookup);
+                entry.lookup = names.add(e.lookup);
+            }
+            entry.slot = sid;
+            entry.requested = e.requested;
+            entry.format = e.format;
+            if (lookups_ready)
+                by_lookup.insert_or_assign(entry.lookup, it->first);
+            break;
+        }
+        case Kind::alias_remove: {
+            auto it = aliases.find(e.alias);
+            if (it != aliases.end()) {
+                if (lookups_ready) {
+                    auto l = by_lookup.find(it->second.lookup);
+                    if (l != by_lookup.end() && l->second == e.alias)
+                        by_lookup.erase(l);
+                }
+                aliases.erase(it);
+            }
+            break;
+        }
+        }
+    }
+
+    // by_lookup from the aliases, as indexing them one by one in log order would have made it
+    // (should two aliases share a lookup key, the later record's wins).
+    void build_lookups() {
+        if (lookups_ready)
+            return;
+        by_lookup.clear();
+        by_lookup.reserve(aliases.size());
+        for (const auto& [alias, entry] : aliases) {
+            auto [it, fresh] = by_lookup.try_emplace(entry.lookup, alias);
+            if (!fresh && aliases.find(it->second)->second.slot < entry.slot)
+                it->second = alias;
+        }
+        lookups_ready = true;
+    }
+};
 
 void put_u32(std::string& out, std::uint32_t v) {
     for (int shift = 24; shift >= 0; shift -= 8)
@@ -208,6 +345,53 @@ Result<std::string> pread_range(int fd, std::uint64_t from, std::uint64_t to) {
     return buf;
 }
 
+// The log from an offset on, read a block at a time into one reused buffer: reading a large
+// vault touches a megabyte of fresh memory rather than the file's size. Reads go forward only.
+class LogReader {
+  public:
+    LogReader(int fd, std::uint64_t from, std::uint64_t end) : m_fd(fd), m_base(from), m_end(end) {}
+
+    // The bytes from `at` on: at least `n` of them, fewer only where the file ends (it may have
+    // shrunk while being read: then what is there).
+    Result<std::string_view> from(std::uint64_t at, std::size_t n) {
+        const std::size_t skip = static_cast<std::size_t>(at - m_base);
+        if (skip + n > m_len && m_base + m_len < m_end) {
+            std::memmove(m_buf.data(), m_buf.data() + skip, m_len - skip);
+            m_len -= skip;
+            m_base = at;
+            if (m_buf.size() < std::max(n, k_block))
+                m_buf.resize(std::max(n, k_block));
+            const auto want = static_cast<std::size_t>(
+                std::min<std::uint64_t>(m_buf.size(), m_end - m_base));
+            while (m_len < want) {
+                ssize_t got = ::pread(m_fd, m_buf.data() + m_len, want - m_len,
+                                      static_cast<off_t>(m_base + m_len));
+                if (got < 0) {
+                    if (errno == EINTR)
+                        continue;
+                    return make_error("vault.io", "cannot read the vault: " + errno_text());
+                }
+                if (got == 0) {
+                    m_end = m_base + m_len;
+                    break;
+                }
+                m_len += static_cast<std::size_t>(got);
+            }
+            return std::string_view(m_buf.data(), m_len);
+        }
+        return std::string_view(m_buf.data() + skip, m_len - skip);
+    }
+    std::uint64_t end() const { return m_end; }
+
+  private:
+    static constexpr std::size_t k_block = 1u << 20;
+    int m_fd;
+    std::uint64_t m_base; // the file offset of m_buf[0]
+    std::uint64_t m_end;
+    std::string m_buf;
+    std::size_t m_len = 0; // bytes of m_buf read
+};
+
 void fsync_dir(const fs::path& dir) {
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -264,19 +448,19 @@ struct Store::Impl {
     struct timespec seen_mtime {};
 
     // The index holds no values (ids, field names, aliases, lookup keys), so open-addressing
-    // tables that move their entries are fine here: a vault of 100 000 records and 100 000
-    // aliases spends most of its open inserting into these, and abseil's flat tables cut that
-    // open from about 415 to 335 ms of CPU (fresh process, same file) against node-based
-    // std::unordered_map. Values (`opened` below) stay in a node-based map, which never leaves
-    // a moved-from copy of a value behind when it grows.
-    DataIndex data;
-    AliasIndex aliases;
-    absl::flat_hash_map<std::string, std::string> by_lookup; // lookup key -> alias
+    // tables that move their entries are fine here: abseil's flat tables cut the open of a
+    // vault of 100 000 records and 100 000 aliases from about 415 to 335 ms of CPU (fresh
+    // process, same file) against node-based std::unordered_map; names in one arena instead of
+    // a string each, and the lookup table built when first needed, cut it further (see
+    // README). Values (`opened` below) stay in a node-based map, which never leaves a
+    // moved-from copy of a value behind when it grows.
+    Index ix;
     std::vector<std::string> warns;
     // Checks every record read from the file (one cipher set-up for all of them). Used under
     // write_mutex or at open.
     std::optional<crypto::AeadOpener> checker;
     std::string scratch; // the checker's plaintext, wiped after each record
+    Entry parsed;        // the record being read (its names' capacity is reused)
 
     mutable std::mutex write_mutex;        // one writer (or refresher) at a time in this process
     mutable std::shared_mutex state_mutex; // the maps above
@@ -382,16 +566,10 @@ struct Store::Impl {
         offset = k_header_size;
         records = 0;
         seen_size = -1;
-        data.clear();
-        aliases.clear();
-        by_lookup.clear();
+        ix = Index{};
         forget_values();
-        // Room for what the file probably holds (records are 100 to 200 bytes), so that
-        // building the index does not rehash its way up.
-        const auto expect = static_cast<std::size_t>(st.st_size) / 256;
-        data.reserve(expect);
-        aliases.reserve(expect);
-        by_lookup.reserve(expect);
+        // Room for what the file probably holds (records are 100 to 200 bytes).
+        ix.reserve(static_cast<std::size_t>(st.st_size) / 256);
         return {};
     }
 
@@ -486,14 +664,30 @@ struct Store::Impl {
                      bytes.substr(clear_at, clear_len), bytes.substr(sealed_at)};
     }
 
+    // Starts fetching the index slot the record with this clear part goes to (its id or alias,
+    // read here only for that): checking its tag then takes long enough for the slot to arrive,
+    // where the insert would otherwise wait for memory (a random read of a table of megabytes
+    // costs hundreds of nanoseconds on the VMs this was measured on).
+    void prefetch_slot(std::uint8_t kind, std::string_view clear) const {
+        Reader c(clear);
+        std::string_view key;
+        std::uint8_t formats[2];
+        if (kind == static_cast<std::uint8_t>(Kind::put) && c.str(key))
+            ix.data.prefetch(key);
+        else if (kind == static_cast<std::uint8_t>(Kind::alias) && c.u8(formats[0]) &&
+                 c.u8(formats[1]) && c.str(key) && c.str(key))
+            ix.aliases.prefetch(key);
+    }
+
     // Checks the complete record `bytes` at `slot`: its tag (so a changed, moved or spliced
     // record fails here, at open), its layout, and that its plaintext holds one value per
     // field named in clear. The plaintext is only looked at, then wiped: values are read again
-    // when asked for (value_at).
-    Result<Entry> check(std::string_view bytes, const Slot& slot, std::string& aad_buf) {
+    // when asked for (value_at). `e` gets the clear part, as views into `bytes`.
+    Result<void> check(std::string_view bytes, const Slot& slot, std::string& aad_buf, Entry& e) {
         auto parts = split(bytes, slot, aad_buf);
         if (!parts)
             return parts.error();
+        prefetch_slot(parts->kind, parts->clear);
         if (!checker->open(parts->sealed, aad_buf, scratch))
             return corrupt(slot.at, slot.number,
                            "the record fails authentication (altered or moved bytes)");
@@ -501,7 +695,9 @@ struct Store::Impl {
             std::string& s;
             ~Wipe() { crypto::wipe(s); }
         } wipe_scratch{scratch};
-        Entry e;
+        e.id = e.alias = e.lookup = {};
+        e.names.clear();
+        e.requested = e.format = AliasFormat::uuid;
         Reader c(parts->clear);
         Reader p(scratch);
         bool ok = false;
@@ -513,10 +709,9 @@ struct Store::Impl {
             if (ok)
                 e.names.reserve(n);
             for (std::uint32_t i = 0; ok && i < n; ++i) {
-                std::string name;
-                std::string_view value;
+                std::string_view name, value;
                 ok = c.str(name) && p.str(value);
-                e.names.push_back(std::move(name));
+                e.names.push_back(name);
             }
             break;
         }
@@ -535,9 +730,9 @@ struct Store::Impl {
                 e.format = *ff;
             }
             // The whole plaintext is the value.
-            return ok && c.done() ? Result<Entry>(std::move(e))
-                                  : Result<Entry>(corrupt(slot.at, slot.number,
-                                                          "the alias record is malformed"));
+            if (!ok || !c.done())
+                return corrupt(slot.at, slot.number, "the alias record is malformed");
+            return {};
         }
         case static_cast<std::uint8_t>(Kind::alias_remove):
             e.kind = Kind::alias_remove;
@@ -549,7 +744,7 @@ struct Store::Impl {
         }
         if (!ok || !c.done() || !p.done())
             return corrupt(slot.at, slot.number, "the record is malformed");
-        return e;
+        return {};
     }
 
     // The values sealed in the record at `slot` (a put's in field order; an alias's one),
@@ -593,7 +788,8 @@ struct Store::Impl {
     // Value number `index` of the record at `slot`: from memory once read, else from the log.
     // Callers hold state_mutex (shared or exclusive) or write_mutex, so the log descriptor and
     // the index stay as they are meanwhile.
-    Result<std::string> value_at(const Slot& slot, std::uint32_t index) const {
+    Result<std::string> value_at(SlotId id, std::uint32_t index) const {
+        const Slot& slot = ix.slots[id];
         {
             std::lock_guard c(cache_mutex);
             if (auto it = opened.find(slot.at); it != opened.end()) {
@@ -615,8 +811,8 @@ struct Store::Impl {
 
     Result<std::optional<std::string>> field_value(const std::string& id,
                                                    const std::string& name) const {
-        auto it = data.find(id);
-        if (it == data.end())
+        auto it = ix.data.find(id);
+        if (it == ix.data.end())
             return std::optional<std::string>();
         const FieldRef* ref = find_ref(it->second, name);
         if (!ref)
@@ -627,50 +823,14 @@ struct Store::Impl {
         return std::optional<std::string>(std::move(*v));
     }
 
-    // Adds a checked record to the index.
-    void index(Entry&& e, const Slot& slot) {
-        switch (e.kind) {
-        case Kind::put: {
-            auto& refs = data[e.id];
-            if (refs.empty())
-                refs.reserve(e.names.size());
-            for (std::uint32_t i = 0; i < e.names.size(); ++i)
-                set_ref(refs, std::move(e.names[i]), FieldRef{slot, i});
-            break;
-        }
-        case Kind::remove:
-            data.erase(e.id);
-            break;
-        case Kind::alias: {
-            // One hash of each name: a vault of 100 000 aliases spends its open here.
-            auto [it, fresh] = aliases.try_emplace(e.alias);
-            if (!fresh && it->second.lookup != e.lookup)
-                by_lookup.erase(it->second.lookup);
-            by_lookup.insert_or_assign(e.lookup, std::move(e.alias));
-            it->second = AliasEntry{slot, std::move(e.lookup), e.requested, e.format};
-            break;
-        }
-        case Kind::alias_remove: {
-            auto it = aliases.find(e.alias);
-            if (it != aliases.end()) {
-                auto l = by_lookup.find(it->second.lookup);
-                if (l != by_lookup.end() && l->second == e.alias)
-                    by_lookup.erase(l);
-                aliases.erase(it);
-            }
-            break;
-        }
-        }
-    }
-
     // Adds a record this process just wrote: indexed like any other, and its values kept, since
     // they are at hand.
     void index_written(Rec&& r, const Slot& slot) {
         Entry e;
         e.kind = r.kind;
-        e.id = std::move(r.id);
-        e.alias = std::move(r.alias);
-        e.lookup = std::move(r.lookup);
+        e.id = r.id;
+        e.alias = r.alias;
+        e.lookup = r.lookup;
         e.requested = r.requested;
         e.format = r.format;
         std::vector<std::string> values;
@@ -682,7 +842,7 @@ struct Store::Impl {
         } else if (r.kind == Kind::alias) {
             values.push_back(std::move(r.value));
         }
-        index(std::move(e), slot);
+        ix.add(e, slot);
         if (r.kind == Kind::put || r.kind == Kind::alias) {
             std::lock_guard c(cache_mutex);
             opened[slot.at] = std::move(values);
@@ -727,17 +887,15 @@ struct Store::Impl {
         seen_mtime = st.st_mtim;
         if (size == offset)
             return {};
-        auto buf = pread_range(log_fd, offset, size);
-        if (!buf)
-            return buf.error();
-        std::string_view b = *buf;
-        const std::uint64_t base = offset;
-        std::size_t pos = 0;
+        LogReader reader(log_fd, offset, size);
         std::string torn; // why the tail is incomplete, when it is
         std::string aad_buf;
-        while (pos < b.size()) {
-            const std::uint64_t at = base + pos;
-            std::string_view rest = b.substr(pos);
+        while (offset < reader.end()) {
+            const std::uint64_t at = offset;
+            auto head = reader.from(at, k_frame_size);
+            if (!head)
+                return head.error();
+            std::string_view rest = *head;
             if (rest.size() < k_frame_size) {
                 torn = "its frame has " + std::to_string(rest.size()) + " of 8 bytes";
                 break;
@@ -745,25 +903,33 @@ struct Store::Impl {
             const std::uint32_t len = get_u32(rest, 0);
             if (len != ~get_u32(rest, 4)) {
                 // An interrupted write after a crash can leave zeros; anything else is damage.
-                if (std::all_of(rest.begin(), rest.end(), [](char c) { return c == 0; })) {
-                    torn = "it is " + std::to_string(rest.size()) + " zero bytes";
+                auto tail = reader.from(at, static_cast<std::size_t>(reader.end() - at));
+                if (!tail)
+                    return tail.error();
+                if (std::all_of(tail->begin(), tail->end(), [](char c) { return c == 0; })) {
+                    torn = "it is " + std::to_string(tail->size()) + " zero bytes";
                     break;
                 }
                 return corrupt(at, "the record's length field is damaged");
             }
             if (len < k_min_body || len > k_max_body)
                 return corrupt(at, "the record's length " + std::to_string(len) + " is impossible");
+            auto whole = reader.from(at, k_frame_size + len);
+            if (!whole)
+                return whole.error();
+            rest = *whole;
             if (rest.size() < k_frame_size + len) {
                 torn = "it has " + std::to_string(rest.size()) + " of its " +
                        std::to_string(k_frame_size + len) + " bytes";
                 break;
             }
-            const Slot slot{at, static_cast<std::uint32_t>(k_frame_size + len), records + 1};
-            auto entry = check(rest.substr(0, k_frame_size + len), slot, aad_buf);
-            if (!entry)
-                return entry.error();
-            index(std::move(*entry), slot);
-            pos += k_frame_size + len;
+            if (records >= k_max_records)
+                return corrupt(at, "the vault holds more records than this vaultfwd indexes "
+                                   "(4 294 967 295)");
+            const Slot slot{at, records + 1, static_cast<std::uint32_t>(k_frame_size + len)};
+            if (auto r = check(rest.substr(0, k_frame_size + len), slot, aad_buf, parsed); !r)
+                return r.error();
+            ix.add(parsed, slot);
             ++records;
             offset = at + k_frame_size + len;
         }
@@ -802,11 +968,24 @@ struct Store::Impl {
             warn(r.error().message);
     }
 
+    // Builds ix.by_lookup if it is not yet. Safe beside a writer: one that reads by_lookup
+    // built it first under the exclusive state lock (append), and nothing resets it without
+    // write_mutex.
+    void ensure_lookups() {
+        {
+            std::shared_lock s(state_mutex);
+            if (ix.lookups_ready)
+                return;
+        }
+        std::unique_lock s(state_mutex);
+        ix.build_lookups();
+    }
+
     // --- writing --------------------------------------------------------------------------
 
     // Under the exclusive lock and up to date, asks `build` for the records to append, appends
-    // them in one write, syncs, then applies them.
-    template <class Build> Result<void> append(Build&& build) {
+    // them in one write, syncs, then applies them. `lookups`: `build` reads ix.by_lookup.
+    template <class Build> Result<void> append(Build&& build, bool lookups = false) {
         std::lock_guard w(write_mutex);
         FileLock fl(lock_fd, LOCK_EX);
         if (!fl.ok())
@@ -815,6 +994,8 @@ struct Store::Impl {
             std::unique_lock s(state_mutex);
             if (auto r = catch_up(Scan::write); !r)
                 return r;
+            if (lookups)
+                ix.build_lookups();
         }
         // Only this thread changes the state now (readers only read it), so building needs
         // no state lock.
@@ -823,14 +1004,18 @@ struct Store::Impl {
             return r;
         if (recs.empty())
             return {};
+        if (records + recs.size() > k_max_records)
+            return make_error("vault.too_large",
+                              "the vault holds as many records as vaultfwd indexes "
+                              "(4 294 967 295); 'vaultfwd vault compact' drops the dead ones");
         std::string bytes;
         std::vector<Slot> slots;
         for (const auto& r : recs) {
             auto e = encode(r, offset + bytes.size());
             if (!e)
                 return e.error();
-            slots.push_back(Slot{offset + bytes.size(), static_cast<std::uint32_t>(e->size()),
-                                 records + slots.size() + 1});
+            slots.push_back(Slot{offset + bytes.size(), records + slots.size() + 1,
+                                 static_cast<std::uint32_t>(e->size())});
             bytes += *e;
         }
         if (auto r = write_all(log_fd, bytes); !r) {
@@ -863,8 +1048,8 @@ struct Store::Impl {
         std::unordered_map<std::string, std::string> new_aliases;   // alias -> lookup
         for (const auto& req : requests) {
             std::string lookup = lookup_key(req.value, req.format);
-            if (auto it = by_lookup.find(lookup); it != by_lookup.end()) {
-                out.push_back(it->second);
+            if (auto it = ix.by_lookup.find(lookup); it != ix.by_lookup.end()) {
+                out.emplace_back(it->second);
                 continue;
             }
             if (auto it = new_by_lookup.find(lookup); it != new_by_lookup.end()) {
@@ -876,7 +1061,7 @@ struct Store::Impl {
                 std::string cand =
                     make_alias(alias_key, req.value, req.format, attempt, options.alias_env);
                 // A collision with another value's alias (or the value itself): derive again.
-                if (cand == req.value || aliases.count(cand) || new_aliases.count(cand))
+                if (cand == req.value || ix.aliases.contains(cand) || new_aliases.count(cand))
                     continue;
                 chosen = std::move(cand);
                 break;
@@ -970,9 +1155,9 @@ Result<void> Store::put_many(const std::vector<std::pair<std::string, Fields>>& 
         // fixtures again does not grow the log. Earlier puts of this batch count as state.
         std::unordered_map<std::string, Fields> pending;
         for (const auto& [id, fields] : records) {
-            auto current = m_impl->data.find(id);
+            auto current = m_impl->ix.data.find(id);
             auto queued = pending.find(id);
-            const bool exists = current != m_impl->data.end() || queued != pending.end();
+            const bool exists = current != m_impl->ix.data.end() || queued != pending.end();
             bool same = exists;
             for (const auto& [name, value] : fields) {
                 if (queued != pending.end())
@@ -983,7 +1168,7 @@ Result<void> Store::put_many(const std::vector<std::pair<std::string, Fields>>& 
                         continue;
                     }
                 const FieldRef* ref =
-                    current != m_impl->data.end() ? find_ref(current->second, name) : nullptr;
+                    current != m_impl->ix.data.end() ? find_ref(current->second, name) : nullptr;
                 if (!ref) {
                     same = false;
                     break;
@@ -1013,15 +1198,15 @@ Result<void> Store::put_many(const std::vector<std::pair<std::string, Fields>>& 
 Result<std::optional<Fields>> Store::read(const std::string& id) const {
     m_impl->refresh();
     std::shared_lock s(m_impl->state_mutex);
-    auto it = m_impl->data.find(id);
-    if (it == m_impl->data.end())
+    auto it = m_impl->ix.data.find(id);
+    if (it == m_impl->ix.data.end())
         return std::optional<Fields>();
     Fields out;
-    for (const auto& [name, ref] : it->second) {
+    for (const auto& ref : it->second) {
         auto v = m_impl->value_at(ref.slot, ref.index);
         if (!v)
             return v.error();
-        out.emplace_hint(out.end(), name, std::move(*v));
+        out.emplace_hint(out.end(), std::string(ref.name), std::move(*v));
     }
     return std::optional<Fields>(std::move(out));
 }
@@ -1036,8 +1221,8 @@ Result<std::optional<std::string>> Store::read_field(const std::string& id,
 Result<std::optional<std::string>> Store::read_alias(std::string_view alias) const {
     m_impl->refresh();
     std::shared_lock s(m_impl->state_mutex);
-    auto it = m_impl->aliases.find(std::string(alias));
-    if (it == m_impl->aliases.end())
+    auto it = m_impl->ix.aliases.find(alias);
+    if (it == m_impl->ix.aliases.end())
         return std::optional<std::string>();
     auto v = m_impl->value_at(it->second.slot, 0);
     if (!v)
@@ -1066,7 +1251,7 @@ std::optional<std::string> Store::field(const std::string& id, const std::string
 bool Store::has_record(const std::string& id) const {
     m_impl->refresh();
     std::shared_lock s(m_impl->state_mutex);
-    return m_impl->data.count(id) > 0;
+    return m_impl->ix.data.contains(id);
 }
 
 std::vector<RecordInfo> Store::list() const {
@@ -1074,11 +1259,11 @@ std::vector<RecordInfo> Store::list() const {
     std::vector<RecordInfo> out;
     {
         std::shared_lock s(m_impl->state_mutex);
-        out.reserve(m_impl->data.size());
-        for (const auto& [id, fields] : m_impl->data) {
-            RecordInfo info{id, {}};
+        out.reserve(m_impl->ix.data.size());
+        for (const auto& [id, fields] : m_impl->ix.data) {
+            RecordInfo info{std::string(id), {}};
             for (const auto& f : fields)
-                info.fields.push_back(f.first);
+                info.fields.emplace_back(f.name);
             out.push_back(std::move(info));
         }
     }
@@ -1089,7 +1274,7 @@ std::vector<RecordInfo> Store::list() const {
 
 Result<void> Store::remove(const std::string& id) {
     return m_impl->append([&](std::vector<Rec>& recs) -> Result<void> {
-        if (!m_impl->data.count(id))
+        if (!m_impl->ix.data.contains(id))
             return make_error("vault.not_found", "no record " + id + " in the vault");
         Rec r;
         r.kind = Kind::remove;
@@ -1110,13 +1295,17 @@ Result<std::vector<std::string>> Store::alias_many(const std::vector<AliasReques
     // Fast path: every alias already exists (tokenizing a fixture again).
     {
         m_impl->refresh();
+        m_impl->ensure_lookups();
         std::shared_lock s(m_impl->state_mutex);
         std::vector<std::string> out;
+        // (Not ready only when another process's compaction was read meanwhile.)
         for (const auto& req : requests) {
-            auto it = m_impl->by_lookup.find(m_impl->lookup_key(req.value, req.format));
-            if (it == m_impl->by_lookup.end())
+            if (!m_impl->ix.lookups_ready)
                 break;
-            out.push_back(it->second);
+            auto it = m_impl->ix.by_lookup.find(m_impl->lookup_key(req.value, req.format));
+            if (it == m_impl->ix.by_lookup.end())
+                break;
+            out.emplace_back(it->second);
         }
         if (out.size() == requests.size())
             return out;
@@ -1128,7 +1317,7 @@ Result<std::vector<std::string>> Store::alias_many(const std::vector<AliasReques
             return made.error();
         out = std::move(*made);
         return {};
-    });
+    }, true);
     if (!r)
         return r.error();
     return out;
@@ -1145,10 +1334,10 @@ bool Store::is_alias(std::string_view text) const {
 std::optional<AliasInfo> Store::alias_info(std::string_view alias) const {
     m_impl->refresh();
     std::shared_lock s(m_impl->state_mutex);
-    auto it = m_impl->aliases.find(std::string(alias));
-    if (it == m_impl->aliases.end())
+    auto it = m_impl->ix.aliases.find(alias);
+    if (it == m_impl->ix.aliases.end())
         return std::nullopt;
-    return AliasInfo{it->first, it->second.requested, it->second.format};
+    return AliasInfo{std::string(it->first), it->second.requested, it->second.format};
 }
 
 std::vector<AliasInfo> Store::list_aliases() const {
@@ -1156,8 +1345,9 @@ std::vector<AliasInfo> Store::list_aliases() const {
     std::vector<AliasInfo> out;
     {
         std::shared_lock s(m_impl->state_mutex);
-        for (const auto& [a, e] : m_impl->aliases)
-            out.push_back(AliasInfo{a, e.requested, e.format});
+        out.reserve(m_impl->ix.aliases.size());
+        for (const auto& [a, e] : m_impl->ix.aliases)
+            out.push_back(AliasInfo{std::string(a), e.requested, e.format});
     }
     std::sort(out.begin(), out.end(),
               [](const AliasInfo& a, const AliasInfo& b) { return a.alias < b.alias; });
@@ -1166,7 +1356,7 @@ std::vector<AliasInfo> Store::list_aliases() const {
 
 Result<void> Store::remove_alias(std::string_view alias) {
     return m_impl->append([&](std::vector<Rec>& recs) -> Result<void> {
-        if (!m_impl->aliases.count(std::string(alias)))
+        if (!m_impl->ix.aliases.contains(alias))
             return make_error("vault.not_found",
                               "no alias " + std::string(alias) + " in the vault");
         Rec r;
@@ -1201,58 +1391,67 @@ Result<CompactStats> Store::compact() {
     };
     // The new file's index is built beside the old one and replaces it once the file is in
     // place; every value is read (and authenticated) from the old file on the way.
-    DataIndex new_data;
-    AliasIndex new_aliases;
+    Index next;
+    next.reserve(std::max(m.ix.data.size(), m.ix.aliases.size()));
     std::uint64_t number = 0;
-    std::vector<std::string> ids;
-    for (const auto& kv : m.data)
+    std::vector<std::string_view> ids;
+    ids.reserve(m.ix.data.size());
+    for (const auto& kv : m.ix.data)
         ids.push_back(kv.first);
     std::sort(ids.begin(), ids.end());
-    for (const auto& id : ids) {
+    Entry indexed;
+    for (const auto id : ids) {
         Rec r;
         r.kind = Kind::put;
-        r.id = id;
-        for (const auto& [name, ref] : m.data[id]) {
+        r.id = std::string(id);
+        for (const auto& ref : m.ix.data.find(id)->second) {
             auto v = m.value_at(ref.slot, ref.index);
             if (!v)
                 return v.error();
-            r.fields.emplace_hint(r.fields.end(), name, std::move(*v));
+            r.fields.emplace_hint(r.fields.end(), std::string(ref.name), std::move(*v));
         }
         auto e = encode_new(r, out.size());
         for (auto& [name, value] : r.fields)
             crypto::wipe(value);
         if (!e)
             return e.error();
-        const Slot slot{out.size(), static_cast<std::uint32_t>(e->size()), ++number};
-        auto& refs = new_data[id];
-        std::uint32_t i = 0;
+        indexed.kind = Kind::put;
+        indexed.id = r.id;
+        indexed.names.clear();
         for (const auto& kv : r.fields)
-            refs.emplace_back(kv.first, FieldRef{slot, i++});
+            indexed.names.push_back(kv.first);
+        next.add(indexed, Slot{out.size(), ++number, static_cast<std::uint32_t>(e->size())});
         out += *e;
         ++stats.records;
     }
-    std::vector<std::string> names;
-    for (const auto& kv : m.aliases)
+    std::vector<std::string_view> names;
+    names.reserve(m.ix.aliases.size());
+    for (const auto& kv : m.ix.aliases)
         names.push_back(kv.first);
     std::sort(names.begin(), names.end());
-    for (const auto& a : names) {
-        const auto& entry = m.aliases[a];
+    for (const auto a : names) {
+        const auto& entry = m.ix.aliases.find(a)->second;
         auto value = m.value_at(entry.slot, 0);
         if (!value)
             return value.error();
         Rec r;
         r.kind = Kind::alias;
-        r.alias = a;
+        r.alias = std::string(a);
         r.value = std::move(*value);
-        r.lookup = entry.lookup;
+        r.lookup = std::string(entry.lookup);
         r.requested = entry.requested;
         r.format = entry.format;
         auto e = encode_new(r, out.size());
         crypto::wipe(r.value);
         if (!e)
             return e.error();
-        const Slot slot{out.size(), static_cast<std::uint32_t>(e->size()), ++number};
-        new_aliases[a] = AliasEntry{slot, entry.lookup, entry.requested, entry.format};
+        indexed = Entry{};
+        indexed.kind = Kind::alias;
+        indexed.alias = a;
+        indexed.lookup = entry.lookup;
+        indexed.requested = entry.requested;
+        indexed.format = entry.format;
+        next.add(indexed, Slot{out.size(), ++number, static_cast<std::uint32_t>(e->size())});
         out += *e;
         ++stats.aliases;
     }
@@ -1282,8 +1481,7 @@ Result<CompactStats> Store::compact() {
     ::close(m.log_fd);
     m.log_fd = nfd;
     m.file_id = std::move(new_id);
-    m.data = std::move(new_data);
-    m.aliases = std::move(new_aliases);
+    m.ix = std::move(next); // its lookup table is built again when next needed
     m.forget_values();
     m.dev = st.st_dev;
     m.ino = st.st_ino;
@@ -1306,13 +1504,13 @@ fs::path Store::log_path() const {
 std::size_t Store::record_count() const {
     m_impl->refresh();
     std::shared_lock s(m_impl->state_mutex);
-    return m_impl->data.size();
+    return m_impl->ix.data.size();
 }
 
 std::size_t Store::alias_count() const {
     m_impl->refresh();
     std::shared_lock s(m_impl->state_mutex);
-    return m_impl->aliases.size();
+    return m_impl->ix.aliases.size();
 }
 
 } // namespace vaultfwd::vault

@@ -454,6 +454,77 @@ TEST_SUITE("vault") {
         CHECK_FALSE(s->has_record("rec3"));
     }
 
+    TEST_CASE("a vault larger than a read block: whole at open, damage and a torn tail past it "
+              "found, aliases found again after open and after compaction") {
+        test::TempDir tmp;
+        std::vector<std::string> aliases;
+        {
+            auto s = open_ok(tmp.path());
+            std::vector<std::pair<std::string, vault::Fields>> batch;
+            for (int i = 0; i < 3000; ++i)
+                batch.push_back({"r" + std::to_string(i),
+                                 {{"a", std::string(300 + static_cast<std::size_t>(i % 7), 'a')},
+                                  {"b", std::to_string(i)}}});
+            REQUIRE(s->put_many(batch).ok());
+            std::vector<vault::AliasRequest> reqs;
+            for (int i = 0; i < 2000; ++i)
+                reqs.push_back({"value " + std::to_string(i), AliasFormat::uuid});
+            auto made = s->alias_many(reqs);
+            REQUIRE(made.ok());
+            aliases = *made;
+        }
+        const auto log = tmp.path() / "vault.log";
+        const std::string good = file_bytes(log);
+        // The log is read a mebibyte at a time: records cross that boundary.
+        REQUIRE(good.size() > (1u << 20) + 100000);
+        {
+            auto s = open_ok(tmp.path());
+            CHECK(s->warnings().empty());
+            CHECK(s->record_count() == 3000);
+            CHECK(s->alias_count() == 2000);
+            for (int i : {0, 1, 1500, 2999})
+                CHECK(s->field("r" + std::to_string(i), "b") == std::to_string(i));
+            CHECK(s->reveal(aliases[1234]) == "value 1234");
+            // The lookup table is built on the first alias asked for: a value keeps its alias.
+            CHECK(*s->alias("value 1999", AliasFormat::uuid) == aliases[1999]);
+            auto again = s->alias_many({{"value 0", AliasFormat::uuid}, {"new", AliasFormat::uuid}});
+            REQUIRE(again.ok());
+            CHECK((*again)[0] == aliases[0]);
+            CHECK(s->alias_count() == 2001);
+            // Compaction gives the index new storage; the table is built again from it.
+            REQUIRE(s->compact().ok());
+            CHECK(*s->alias("value 42", AliasFormat::uuid) == aliases[42]);
+            CHECK(*s->alias("new", AliasFormat::uuid) == (*again)[1]);
+            CHECK(s->alias_count() == 2001);
+            CHECK(s->field("r2999", "a") == std::string(300 + 2999 % 7, 'a'));
+        }
+        // A changed byte in the record that crosses the first boundary, and in the last record.
+        std::size_t n = 0;
+        while (record_offset(good, static_cast<int>(n) + 1) <= (1u << 20))
+            ++n;
+        for (std::size_t rec : {n, std::size_t{4999}}) {
+            const std::size_t at = record_offset(good, static_cast<int>(rec));
+            std::string bad = good;
+            bad[at + 20] = static_cast<char>(bad[at + 20] ^ 0x01);
+            overwrite(log, bad);
+            auto s = Store::open(tmp.path(), k_key);
+            CAPTURE(rec);
+            REQUIRE_FALSE(s.ok());
+            CHECK(s.error().code == "vault.corrupt");
+            CHECK(s.error().message.find("byte " + std::to_string(at)) != std::string::npos);
+            CHECK(s.error().message.find("record " + std::to_string(rec + 1)) !=
+                  std::string::npos);
+        }
+        // A torn last record, far past the first block.
+        overwrite(log, good.substr(0, good.size() - 5));
+        auto s = open_ok(tmp.path());
+        CHECK(s->alias_count() == 1999);
+        REQUIRE(s->warnings().size() == 1);
+        CHECK(s->warnings()[0].find("byte " + std::to_string(record_offset(good, 4999))) !=
+              std::string::npos);
+        CHECK(s->warnings()[0].find("record 5000") != std::string::npos);
+    }
+
     TEST_CASE("two stores on one folder see each other's writes, also across compaction") {
         test::TempDir tmp;
         auto a = open_ok(tmp.path());
