@@ -296,9 +296,12 @@ bool is_valid_data_identifier(std::string_view di) {
 }
 
 Result<FootprintToken> parse_footprint_token(std::string_view text, std::string_view global_fp_id) {
-    std::vector<std::string_view> pieces = split_pipes(text);
+    // The pieces split_pipes() gives, one at a time: a render parses every distinct token, and
+    // a vector for its pieces cost more than the rest of the parse.
+    text = trim_unicode(text);
+    std::size_t bar = text.find('|');
     FootprintToken token;
-    std::string_view head = pieces.front();
+    std::string_view head = trim_unicode(text.substr(0, bar));
     if (!global_fp_id.empty() && is_valid_data_identifier(head)) {
         token.fp_id = std::string(global_fp_id);
         token.di = std::string(head);
@@ -318,8 +321,11 @@ Result<FootprintToken> parse_footprint_token(std::string_view text, std::string_
         token.fp_id = std::string(fp_id);
         token.di = std::string(di);
     }
-    for (std::size_t i = 1; i < pieces.size(); ++i) {
-        auto f = parse_filter(pieces[i]);
+    while (bar != std::string_view::npos) {
+        const std::size_t start = bar + 1;
+        bar = text.find('|', start);
+        auto f = parse_filter(trim_unicode(
+            text.substr(start, bar == std::string_view::npos ? bar : bar - start)));
         if (!f)
             return syntax("Invalid filter function: " + f.error().message);
         token.filters.push_back(std::move(*f));

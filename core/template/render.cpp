@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/template/render.hpp"
 
-#include <absl/container/flat_hash_map.h>
 #include <algorithm>
+#include <cstdint>
+#include <deque>
 #include <exception>
 #include <iterator>
 #include <stdexcept>
@@ -13,6 +14,7 @@
 #include "core/template/scanner.hpp"
 #include "core/template/text.hpp"
 #include "core/util/strings.hpp"
+#include "core/util/view_hash.hpp"
 
 namespace vaultfwd::tmpl {
 
@@ -153,6 +155,41 @@ Resolved success(std::string value) {
     return r;
 }
 
+// Sorts `ids` as std::sort would, but many ids that share a prefix (fp_id_test_…) compare as
+// integers: by the eight bytes after the prefix all of them share, padded with zeros, then by
+// the whole id where those tie. (A string that ends sorts before its longer continuations, as
+// the zero padding does, and a tie is settled by the full comparison.) On 100 000 distinct
+// fp_ids this is several times faster than comparing strings from the start.
+void sort_ids(std::vector<std::string_view>& ids) {
+    if (ids.size() < 2)
+        return;
+    std::size_t common = ids.front().size();
+    for (const auto id : ids) {
+        std::size_t i = 0;
+        while (i < common && i < id.size() && id[i] == ids.front()[i])
+            ++i;
+        common = i;
+    }
+    struct Keyed {
+        std::uint64_t key;
+        std::string_view id;
+    };
+    std::vector<Keyed> keyed;
+    keyed.reserve(ids.size());
+    for (const auto id : ids) {
+        std::uint64_t key = 0;
+        for (std::size_t i = common; i < common + 8; ++i)
+            key = (key << 8) | (i < id.size() ? static_cast<unsigned char>(id[i]) : 0u);
+        keyed.push_back(Keyed{key, id});
+    }
+    // (stable_sort: std::sort fell back to heap sort on 100 000 fp_ids numbered in order.)
+    std::stable_sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+        return a.key != b.key ? a.key < b.key : a.id < b.id;
+    });
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        ids[i] = keyed[i].id;
+}
+
 class Resolver {
   public:
     explicit Resolver(const RenderRequest& request) : m_req(request) {
@@ -179,13 +216,18 @@ class Resolver {
     }
 
     std::vector<std::string> record_ids() {
-        std::sort(m_records.begin(), m_records.end());
+        sort_ids(m_records);
         m_records.erase(std::unique(m_records.begin(), m_records.end()), m_records.end());
-        return std::move(m_records);
+        return std::vector<std::string>(m_records.begin(), m_records.end());
     }
 
   private:
     bool allowed(const std::string& id) const { return !m_req.may_reveal || m_req.may_reveal(id); }
+
+    // Notes a record read. `id` lives as long as the render (the body, the request, m_owned).
+    // Duplicates are dropped once sorted: a table to drop them as they come cost a cache miss
+    // per token on a render of 100 000 distinct tokens.
+    void read_record(std::string_view id) { m_records.push_back(id); }
 
     Resolved footprint(const TokenSite& site) {
         auto token = parse_footprint_token(site.inner, m_req.global_fp_id);
@@ -220,7 +262,10 @@ class Resolver {
                            token->reference(),
                            "record \"" + token->fp_id + "\" has no field \"" + token->di + "\"");
         }
-        m_records.push_back(token->fp_id);
+        // The token's own text (its fp_id starts it, after white space) or the global fp_id.
+        read_record(token->uses_global
+                        ? std::string_view(m_req.global_fp_id)
+                        : site.inner.substr(site.inner.find(token->fp_id), token->fp_id.size()));
         // One filter at a time, so a failure names the filter that failed.
         std::string out = std::move(**value);
         for (const auto& f : token->filters) {
@@ -255,7 +300,7 @@ class Resolver {
         auto value = resolve_gr4vy(*placeholder, m_req.payment_methods, *m_req.source);
         if (!value)
             return failure(value.error().code, value.error().message, name);
-        m_records.push_back(m_req.payment_methods[placeholder->index - 1]);
+        read_record(m_req.payment_methods[placeholder->index - 1]);
         return success(std::move(*value));
     }
 
@@ -272,14 +317,16 @@ class Resolver {
         auto value = m_vtex(t.hash, t.name);
         if (!value)
             return failure(value.error().code, value.error().message, ref);
-        m_records.push_back("vtex_" + t.hash);
+        read_record(m_owned.emplace_back("vtex_" + t.hash));
         return success(std::move(*value));
     }
 
 
     const RenderRequest& m_req;
     VtexResolver m_vtex;
-    std::vector<std::string> m_records; // sorted and deduplicated once, at the end
+    // Records read, once per distinct token; sorted and deduplicated once, at the end.
+    std::vector<std::string_view> m_records;
+    std::deque<std::string> m_owned; // ids not found as such in the body or the request
 };
 
 int rank(const std::string& code) {
@@ -409,10 +456,15 @@ RenderOutcome render(const RenderRequest& req) {
             throw std::invalid_argument("render needs a record source");
         Resolver resolver(req);
         // Footprint dedupes tokens: each distinct token text is resolved (and encrypted) once.
-        absl::flat_hash_map<std::string_view, std::size_t> seen;
+        util::ViewMap<std::size_t> seen;
         seen.reserve(sr.tokens.size());
+        results.reserve(sr.tokens.size());
         for (std::size_t i = 0; i < sr.tokens.size(); ++i) {
             const auto& site = sr.tokens[i];
+            // The table is sized for every token up front (no rehash moves a slot): fetch the
+            // slot of a token a few places on while this one is resolved.
+            if (i + 8 < sr.tokens.size())
+                seen.prefetch(sr.tokens[i + 8].inner);
             auto [it, fresh] = seen.try_emplace(site.inner, results.size());
             if (fresh)
                 results.push_back(resolver.resolve(site));

@@ -251,8 +251,18 @@ std::optional<std::size_t> find_invalid_utf8(std::string_view s) {
 }
 
 std::string_view trim_unicode(std::string_view s) {
+    // ASCII is settled here, the rest decoded: every token of a render is trimmed, and its
+    // ends are nearly always a space or a letter.
+    auto ascii_space = [](unsigned char c) { return c == ' ' || (c >= 0x09 && c <= 0x0D); };
     std::size_t b = 0;
     while (b < s.size()) {
+        const auto c = static_cast<unsigned char>(s[b]);
+        if (c < 0x80) {
+            if (!ascii_space(c))
+                break;
+            ++b;
+            continue;
+        }
         std::size_t len;
         if (!is_white_space(decode(s, b, len)))
             break;
@@ -260,6 +270,13 @@ std::string_view trim_unicode(std::string_view s) {
     }
     std::size_t e = s.size();
     while (e > b) {
+        const auto last = static_cast<unsigned char>(s[e - 1]);
+        if (last < 0x80) {
+            if (!ascii_space(last))
+                break;
+            --e;
+            continue;
+        }
         std::size_t start = e - 1;
         while (start > b && is_continuation(static_cast<unsigned char>(s[start])))
             --start;

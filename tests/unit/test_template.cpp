@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <algorithm>
 #include <doctest/doctest.h>
 
 #include <random>
@@ -119,6 +120,31 @@ TEST_SUITE("template") {
             "born on a {{ id.dob | date_format(\"%Y-%m-%d\", \"%A in %B of %y\") }}.";
         CHECK(rendered(body, s, "fp_id_JHSfbHz7VdxfoPXuaOlZqb") ==
               "The name on my credit card is JANE DOE. I was born on a Friday in December of 88.");
+    }
+
+    TEST_CASE("record_ids are the distinct records read, in byte order, however many share a prefix") {
+        vault::MemorySource s;
+        // Ids that share long prefixes, are prefixes of one another, differ past eight bytes
+        // after their common prefix, and sort differently as numbers and as text.
+        std::vector<std::string> ids = {"fp_id_test_a", "fp_id_test_ab", "fp_id_test_aB",
+                                        "fp_id_test_b", "fp_id_test_Z", "fp_id_test_a9"};
+        for (int i = 0; i < 300; ++i)
+            ids.push_back("fp_id_test_r" + std::to_string(i * 7 % 300));
+        for (int i = 0; i < 20; ++i)
+            ids.push_back("fp_id_test_abcdefghijkl" + std::to_string(i));
+        std::string body;
+        for (const auto& id : ids) {
+            s.set(id, "id.first_name", "J");
+            s.set(id, "id.last_name", "D");
+            body += "{{ " + id + ".id.first_name }} {{" + id + ".id.last_name}},";
+        }
+        auto out = run(body, s);
+        REQUIRE(out.ok);
+        std::vector<std::string> want = ids;
+        std::sort(want.begin(), want.end());
+        want.erase(std::unique(want.begin(), want.end()), want.end());
+        CHECK(out.record_ids == want);
+        CHECK(out.token_count == 2 * ids.size());
     }
 
     TEST_CASE("the seed's fully-qualified JSON body renders in place") {
