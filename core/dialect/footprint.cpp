@@ -318,8 +318,8 @@ std::optional<http::Response> check_content_length(const std::string& content_le
     return std::nullopt;
 }
 
-http::Response handle(const std::string& endpoint, const http::Request& r, const Caller& caller,
-                      Services& s, server::AccessEntry& log) {
+server::Step handle(const std::string& endpoint, const http::Request& r, const Caller& caller,
+                    Services& s, server::AccessEntry& log) {
     log.dialect = endpoint == "reflect" ? "reflect" : "footprint";
     if (r.method != "POST")
         return error(405, "Method not allowed: use POST", "request.method_not_allowed");
@@ -451,24 +451,27 @@ http::Response handle(const std::string& endpoint, const http::Request& r, const
     const bool ingress = !cfg.rules.empty() && cfg.ingress_content_type == "json";
     call.stream_answer = !ingress;
     call.max_answer_bytes = s.profile.limits.max_body_bytes;
-    auto out = s.client.send(call);
-    if (!out.ok()) {
-        if (out.failure == upstream::FailureKind::bad_request)
-            return error(400, "Proxy configured with an invalid forward header: " + out.error_message,
-                         out.error_code);
-        if (out.failure == upstream::FailureKind::timeout)
-            return error(504, "Forward reqwest error", out.error_code, out.error_message);
-        return error(400, "Forward reqwest error", out.error_code, out.error_message);
-    }
-    std::string body = std::move(out.response.body);
-    bool is_2xx = out.response.status >= 200 && out.response.status < 300;
-    if (is_2xx && !cfg.rules.empty() && cfg.ingress_content_type == "json") {
-        std::size_t vaulted = 0;
-        if (auto e = apply_ingress(cfg, s, body, vaulted))
-            return *e;
-        log.tokens += vaulted;
-    }
-    return relay(out, std::move(body));
+    // The response phase: Footprint's relay of the upstream's answer, after ingress vaulting.
+    auto respond = [cfg = std::move(cfg), ingress, &s, &log](upstream::Outcome out) -> http::Response {
+        if (!out.ok()) {
+            if (out.failure == upstream::FailureKind::bad_request)
+                return error(400, "Proxy configured with an invalid forward header: " + out.error_message,
+                             out.error_code);
+            if (out.failure == upstream::FailureKind::timeout)
+                return error(504, "Forward reqwest error", out.error_code, out.error_message);
+            return error(400, "Forward reqwest error", out.error_code, out.error_message);
+        }
+        std::string body = std::move(out.response.body);
+        bool is_2xx = out.response.status >= 200 && out.response.status < 300;
+        if (is_2xx && ingress) {
+            std::size_t vaulted = 0;
+            if (auto e = apply_ingress(cfg, s, body, vaulted))
+                return *e;
+            log.tokens += vaulted;
+        }
+        return relay(out, std::move(body));
+    };
+    return server::UpstreamStep{std::move(call), std::move(respond)};
 }
 
 } // namespace vaultfwd::dialect::footprint

@@ -17,9 +17,10 @@ struct Caller {
 // Which endpoint a path names: "jit", "reflect", a proxy id, or empty when not Footprint's.
 std::string endpoint_of(const std::string& path);
 
-// Handles one request to `endpoint` (from endpoint_of). Fills `log` (tokens, access reason,
-// upstream host, error code). Never throws for bad input.
-http::Response handle(const std::string& endpoint, const http::Request& request,
+// The request phase of one request to `endpoint` (from endpoint_of): an answer of its own, or
+// the upstream call and its response phase (relay, ingress vaulting). Fills `log` (tokens,
+// access reason, upstream host, error code). Never throws for bad input.
+server::Step handle(const std::string& endpoint, const http::Request& request,
                       const Caller& caller, Services& services, server::AccessEntry& log);
 
 // Footprint's error envelope: {"error": {message, status_code, support_id, code, context}} with

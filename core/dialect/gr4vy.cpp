@@ -64,7 +64,7 @@ http::Response error(int status, const std::string& gr4vy_code, const std::strin
     return res;
 }
 
-http::Response handle(const http::Request& r, Services& s, server::AccessEntry& log) {
+server::Step handle(const http::Request& r, Services& s, server::AccessEntry& log) {
     log.dialect = "gr4vy";
     auto bad = [](const std::string& message, const std::string& code, const std::string& header) {
         return error(400, "bad_request", message, code, header);
@@ -173,35 +173,39 @@ http::Response handle(const http::Request& r, Services& s, server::AccessEntry& 
     log.upstream_host = host_port(call.url);
     call.stream_answer = true; // the body passes as it is: relayed as it arrives
 
-    auto out = s.client.send(call);
-    http::Response res;
-    res.status = 200;
-    if (!out.ok()) {
-        if (out.failure == upstream::FailureKind::bad_request)
-            return bad(out.error_message, out.error_code, "");
-        log.error_code = out.error_code;
-        std::string message = out.error_message;
-        if (out.failure == upstream::FailureKind::client_cert_rejected ||
-            out.failure == upstream::FailureKind::tls_handshake)
-            message += cert_name.empty()
-                           ? " (no [[gr4vy_endpoints]] entry with a client certificate matches " +
-                                 host_port(call.url) + ")"
-                           : " (presented certificate \"" + cert_name + "\" of gr4vy endpoint \"" +
-                                 endpoint->id + "\")";
-        res.headers.push_back({"x-vault-forward-error", message});
-        res.headers.push_back({k_error_header, out.error_code});
+    // The response phase: Gr4vy always answers 200, the upstream's status and headers in
+    // x-vault-forward-* headers, its body as it is.
+    auto respond = [bad, cert_name, endpoint, where = host_port(call.url), &log](upstream::Outcome out) -> http::Response {
+        http::Response res;
+        res.status = 200;
+        if (!out.ok()) {
+            if (out.failure == upstream::FailureKind::bad_request)
+                return bad(out.error_message, out.error_code, "");
+            log.error_code = out.error_code;
+            std::string message = out.error_message;
+            if (out.failure == upstream::FailureKind::client_cert_rejected ||
+                out.failure == upstream::FailureKind::tls_handshake)
+                message += cert_name.empty()
+                               ? " (no [[gr4vy_endpoints]] entry with a client certificate matches " +
+                                     where + ")"
+                               : " (presented certificate \"" + cert_name + "\" of gr4vy endpoint \"" +
+                                     endpoint->id + "\")";
+            res.headers.push_back({"x-vault-forward-error", message});
+            res.headers.push_back({k_error_header, out.error_code});
+            return res;
+        }
+        res.headers.push_back({"x-vault-forward-http-status-code", std::to_string(out.response.status)});
+        for (const auto& h : out.response.headers) {
+            if (util::iequals(h.name, "content-type"))
+                res.headers.push_back({"content-type", h.value});
+            else if (!http::is_hop_by_hop(h.name))
+                res.headers.push_back({"x-vault-forward-header-" + util::to_lower(h.name), h.value});
+        }
+        res.body = std::move(out.response.body);
+        res.stream = std::move(out.response.stream);
         return res;
-    }
-    res.headers.push_back({"x-vault-forward-http-status-code", std::to_string(out.response.status)});
-    for (const auto& h : out.response.headers) {
-        if (util::iequals(h.name, "content-type"))
-            res.headers.push_back({"content-type", h.value});
-        else if (!http::is_hop_by_hop(h.name))
-            res.headers.push_back({"x-vault-forward-header-" + util::to_lower(h.name), h.value});
-    }
-    res.body = std::move(out.response.body);
-    res.stream = std::move(out.response.stream);
-    return res;
+    };
+    return server::UpstreamStep{std::move(call), std::move(respond)};
 }
 
 } // namespace vaultfwd::dialect::gr4vy

@@ -12,7 +12,9 @@
 
 namespace vaultfwd::dialect::gr4vy {
 
-http::Response handle(const http::Request& request, Services& services, server::AccessEntry& log);
+// The request phase of /vault-forward: an answer of its own (a refusal), or the call to the
+// destination and the response phase that wraps its answer.
+server::Step handle(const http::Request& request, Services& services, server::AccessEntry& log);
 
 // The [[gr4vy_endpoints]] entry a forward to `url` goes to: its host (and port, when the entry
 // names one) equal to the URL's, its path a whole-segment prefix of the URL's path; the longest

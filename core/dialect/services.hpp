@@ -8,6 +8,7 @@
 #include "core/http/message.hpp"
 #include "core/profile/profile.hpp"
 #include "core/server/access_log.hpp"
+#include "core/server/step.hpp"
 #include "core/upstream/client.hpp"
 #include "core/vault/store.hpp"
 

@@ -170,7 +170,7 @@ http::Response handle_tokens(const http::Request& r, const std::string& hash, Se
     return tokens_list(created, hash);
 }
 
-http::Response handle_proxy(const http::Request& r, const std::string& hash, Services& s,
+server::Step handle_proxy(const http::Request& r, const std::string& hash, Services& s,
                             server::AccessEntry& log) {
     if (r.method != "POST")
         return json_error(405, "request.method_not_allowed", "the secure proxy takes POST");
@@ -235,20 +235,23 @@ http::Response handle_proxy(const http::Request& r, const std::string& hash, Ser
                           "the request holds tokens the gateway does not recognise: " + util::join(problems, "; "));
     log.upstream_host = host_port(call.url);
     call.stream_answer = true; // the body passes as it is: relayed as it arrives
-    auto out = s.client.send(call);
-    if (!out.ok()) {
-        int status = out.failure == upstream::FailureKind::timeout ? 504
-                     : out.failure == upstream::FailureKind::bad_request ? 400 : 502;
-        return json_error(status, out.error_code, out.error_message);
-    }
-    http::Response res;
-    res.status = out.response.status;
-    for (const auto& h : out.response.headers)
-        if (!http::is_hop_by_hop(h.name))
-            res.headers.push_back(h);
-    res.body = std::move(out.response.body);
-    res.stream = std::move(out.response.stream);
-    return res;
+    // The response phase: the upstream's answer as it is; a failure in the gateway's JSON.
+    auto respond = [](upstream::Outcome out) -> http::Response {
+        if (!out.ok()) {
+            int status = out.failure == upstream::FailureKind::timeout ? 504
+                         : out.failure == upstream::FailureKind::bad_request ? 400 : 502;
+            return json_error(status, out.error_code, out.error_message);
+        }
+        http::Response res;
+        res.status = out.response.status;
+        for (const auto& h : out.response.headers)
+            if (!http::is_hop_by_hop(h.name))
+                res.headers.push_back(h);
+        res.body = std::move(out.response.body);
+        res.stream = std::move(out.response.stream);
+        return res;
+    };
+    return server::UpstreamStep{std::move(call), std::move(respond)};
 }
 
 // A range of leading digits: numbers whose first `digits` digits, read as a number, lie in
@@ -502,7 +505,7 @@ Result<http::Response> send_create_payment(upstream::Client& client, const Conne
 
 bool is_vtex_path(const std::string& path) { return parse_route(path).has_value(); }
 
-http::Response handle(const http::Request& r, Services& s, server::AccessEntry& log) {
+server::Step handle(const http::Request& r, Services& s, server::AccessEntry& log) {
     log.dialect = "vtex";
     auto route = parse_route(r.path);
     if (!route)

@@ -88,6 +88,8 @@ Result<http::Response> send_create_payment(upstream::Client& client, const Conne
 
 // True when `path` is one of the VTEX endpoints (…/payments/{id}/proxy or …/tokens).
 bool is_vtex_path(const std::string& path);
-http::Response handle(const http::Request& request, Services& services, server::AccessEntry& log);
+// The request phase of a VTEX endpoint: the tokens endpoint answers itself; the proxy endpoint
+// gives the call to the connector's destination and relays its answer.
+server::Step handle(const http::Request& request, Services& services, server::AccessEntry& log);
 
 } // namespace vaultfwd::dialect::vtex

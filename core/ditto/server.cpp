@@ -42,7 +42,12 @@ class EchoPhases final : public server::Phases {
   public:
     explicit EchoPhases(Format format) : m_format(format) {}
 
-    http::Response on_request(server::Exchange& ex) override {
+    server::Step on_request(server::Exchange& ex) override { return answer(ex); }
+    // A CONNECT to ditto opens no tunnel: it is echoed like any request (it has no body).
+    std::optional<http::Response> on_connect(server::Exchange& ex) override { return answer(ex); }
+
+  private:
+    http::Response answer(server::Exchange& ex) {
         try {
             return to_response(echo(to_echo_request(ex), m_format));
         } catch (const std::exception& e) {
@@ -55,10 +60,7 @@ class EchoPhases final : public server::Phases {
             return res;
         }
     }
-    // A CONNECT to ditto opens no tunnel: it is echoed like any request (it has no body).
-    std::optional<http::Response> on_connect(server::Exchange& ex) override { return on_request(ex); }
 
-  private:
     Format m_format;
 };
 

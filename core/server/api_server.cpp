@@ -72,7 +72,7 @@ class ApiPhases final : public Phases {
         return std::nullopt;
     }
 
-    http::Response on_request(Exchange& ex) override {
+    Step on_request(Exchange& ex) override {
         // A header sent with an empty value counts as absent for the dialects (an empty
         // x-fp-proxy-method is the default method, not an invalid one).
         auto& h = ex.request.headers;
@@ -115,6 +115,7 @@ Result<int> ApiServer::bind(const std::string& host, int port) {
     EngineOptions options;
     options.limits.max_head_bytes = m_profile.limits.max_header_bytes;
     options.limits.max_body_bytes = m_profile.limits.max_body_bytes;
+    options.upstream = &m_services.client;
     options.threads = static_cast<std::size_t>(std::max(1, m_profile.limits.threads));
     options.listen_option = "--api-listen";
     m_engine = std::make_unique<Engine>(options, *m_phases);
@@ -134,7 +135,7 @@ void ApiServer::stop() {
         m_engine->stop();
 }
 
-http::Response ApiServer::handle(const http::Request& r, AccessEntry& entry) {
+Step ApiServer::handle(const http::Request& r, AccessEntry& entry) {
     if (r.path == "/healthz") {
         entry.dialect = "health";
         http::Response res;

@@ -32,8 +32,9 @@ class ApiServer {
     bool run();
     void stop();
 
-    // Handles one request without a socket (tests, replay); same path as the listener.
-    http::Response handle(const http::Request& request, AccessEntry& entry);
+    // The request phase of one request, as the listener runs it (server::complete runs the rest
+    // without a socket).
+    Step handle(const http::Request& request, AccessEntry& entry);
 
   private:
     friend class ApiPhases;

@@ -18,9 +18,11 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <stdexcept>
 #include <thread>
 #include <unistd.h>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include <openssl/ssl.h>
@@ -795,10 +797,18 @@ void Conn::dispatch() {
     auto ex = m_ex;
     Phases& phases = m_ctx.engine.phases;
     net::Loop& loop = m_ctx.loop;
-    m_ctx.engine.workers->submit([self, ex, &phases, &loop] {
+    upstream::Client* client = m_ctx.engine.opt.upstream;
+    m_ctx.engine.workers->submit([self, ex, &phases, &loop, client] {
         http::Response answer;
         try {
-            answer = phases.on_request(*ex);
+            Step step = phases.on_request(*ex);
+            if (auto* up = std::get_if<UpstreamStep>(&step)) {
+                if (!client)
+                    throw std::logic_error("a listener without an upstream client was handed a call");
+                answer = up->on_response(client->send(up->call));
+            } else {
+                answer = std::get<http::Response>(std::move(step));
+            }
         } catch (const std::exception&) {
             answer = engine_error(500, "server.internal", "something went wrong");
         }

@@ -5,12 +5,14 @@
 // http::Parser, and write answers; a tunnel (CONNECT) or an idle keep-alive connection costs a
 // buffer, never a thread. What a listener does with a request lives in a Phases object (the
 // dialects), in the spirit of Pingora's ProxyHttp: on_head (auth, limits, routing; on the loop),
-// on_request (render/reveal, the upstream call, the answer's filters; on a worker), log (once,
-// as the answer goes out). Phases never touch a socket; the per-exchange context (Exchange)
-// carries everything between them.
+// on_request (render/reveal; on a worker) which answers itself or hands back the upstream call
+// with its response phase (step.hpp: relay, ingress vaulting, redact), the call made by the
+// engine's upstream client, log (once, as the answer goes out). Phases never touch a socket;
+// the per-exchange context (Exchange) carries everything between them.
 //
 // Path of a request: socket -> [TLS] -> Parser (head) -> on_head -> [100 Continue] -> body ->
-// worker: on_request -> log -> answer written on the loop. Requests of a keep-alive connection
+// worker: on_request -> upstream call -> response phase -> log -> answer written on the loop
+// (a streamed body: on_request starts at the head, the answer's body follows as it arrives). Requests of a keep-alive connection
 // are read one at a time: the next is parsed only once the current one is answered, which makes
 // pipelining correct by construction.
 
@@ -24,6 +26,7 @@
 #include "core/http/message.hpp"
 #include "core/http/parser.hpp"
 #include "core/server/access_log.hpp"
+#include "core/server/step.hpp"
 #include "core/util/ossl.hpp"
 #include "core/util/result.hpp"
 
@@ -63,8 +66,9 @@ class Phases {
     // On the loop, once the head is whole (before the body): auth, limits, routing. An answer
     // ends the exchange there; the body is not read (the connection closes if one was sent).
     virtual std::optional<http::Response> on_head(Exchange&) { return std::nullopt; }
-    // On a worker, once the body is whole: everything else (may block on the upstream).
-    virtual http::Response on_request(Exchange&) = 0;
+    // On a worker, once the body is whole (at once when it streams): render/reveal; an answer,
+    // or the upstream call and the response phase that the engine runs with its outcome.
+    virtual Step on_request(Exchange&) = 0;
     // On the loop, for CONNECT: nullopt accepts the tunnel (fill ex.tunnel), an answer refuses.
     // The default refuses with 405.
     virtual std::optional<http::Response> on_connect(Exchange&);
@@ -90,6 +94,9 @@ struct EngineOptions {
     // The phases may stream request bodies (Exchange::stream_request_body): the parser takes
     // bodies of any size, and limits.max_body_bytes bounds the bodies read whole (413).
     bool streamed_requests = false;
+    // Makes the calls the phases hand back (UpstreamStep); not owned. Without one, such a
+    // step is answered 500 server.internal.
+    upstream::Client* upstream = nullptr;
 };
 
 // The CONNECT target host of a TLS connection inside a tunnel, for the tunnel context's

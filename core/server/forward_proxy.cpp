@@ -14,6 +14,7 @@ namespace vaultfwd::server {
 
 struct ForwardProxy::Impl {
     const profile::Profile& profile;
+    upstream::Client& client; // makes the calls the phases hand back
     dialect::vgs::ProxyPhases phases;
     std::unique_ptr<tls::Minter> minter;
     ossl::SslCtxPtr proxy_tls; // the proxy port itself speaks TLS (listen.proxy_tls)
@@ -22,7 +23,7 @@ struct ForwardProxy::Impl {
     std::atomic<bool> stopped{false};
 
     Impl(const profile::Profile& p, vault::Store& s, upstream::Client& c, AccessLog& l)
-        : profile(p), phases(p, s, c, l) {}
+        : profile(p), client(c), phases(p, s, l) {}
 
     // The leaf for a TLS connection inside a tunnel: for the SNI the client sent when it names a
     // host, else for the CONNECT target.
@@ -80,6 +81,7 @@ struct ForwardProxy::Impl {
         options.listener_tls = proxy_tls.get();
         options.tunnel_tls = intercept.get();
         options.listen_option = "--proxy-listen";
+        options.upstream = &client;
         options.streamed_requests = true; // a body no request route reads streams to the upstream
         engine = std::make_unique<Engine>(options, phases);
         auto port = engine->bind(host, want_port);

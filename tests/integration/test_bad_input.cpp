@@ -1120,10 +1120,10 @@ std::vector<ProxyRow> proxy_catalogue(ProxyContext& c) {
         {"plain POST without a length", 0, simple("POST " + abs + "/x HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "\r\n", {411}, "request.length_required")},
         {"plain request a route reads, declaring a body over the limit", 0, simple("POST http://localhost:" + std::to_string(c.plain.port()) + "/x HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "Content-Length: 70000\r\n\r\n", {413}, "request.too_large")},
         {"plain request a route reads, chunked past the limit", 0, simple("POST http://localhost:" + std::to_string(c.plain.port()) + "/x HTTP/1.1\r\nHost: a\r\n" + proxy_auth() + "Transfer-Encoding: chunked\r\n\r\n" + "10000\r\n" + std::string(0x10000, 'a') + "\r\n" + "10\r\n" + std::string(16, 'a') + "\r\n0\r\n\r\n", {413}, "request.too_large")},
-        {"plain request no route reads, with a body over the limit: streamed whole to the upstream", 1, [port, abs](ProxyContext& c) {
+        {"plain request no route reads, with a body over the limit: streamed whole to the upstream", 1, [port, abs](ProxyContext& ctx) {
              const std::string body(70000, 'b');
              auto f = expect_replies(proxy_exchange(port, "POST " + abs + "/streamed HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + proxy_auth() + "Content-Length: 70000\r\n\r\n" + body), {200}, "");
-             if (f.empty() && (c.plain.requests().empty() || c.plain.requests().back().body != body))
+             if (f.empty() && (ctx.plain.requests().empty() || ctx.plain.requests().back().body != body))
                  f = "the upstream did not get the 70 000 bytes";
              return f;
          }},

@@ -317,7 +317,9 @@ TEST_SUITE("serve") {
         big.headers = {{"Authorization", "Bearer " + h.key}};
         big.body = std::string(5242881, 'a');
         server::AccessEntry entry;
-        auto res = h.api->handle(big, entry);
+        auto step = h.api->handle(big, entry);
+        REQUIRE(std::holds_alternative<http::Response>(step)); // answered in the request phase
+        const auto& res = std::get<http::Response>(step);
         CHECK(res.status == 400);
         CHECK(json::parse(res.body)["message"] == "The request is too large, max size accepted is 5242880 KB.");
         auto bad_length = test::run_program({"curl", "-s", "--max-time", "5", "-u", h.key + ":", "-H",

@@ -36,7 +36,7 @@ class Echo final : public server::Phases {
         }
         return std::nullopt;
     }
-    http::Response on_request(server::Exchange& ex) override {
+    server::Step on_request(server::Exchange& ex) override {
         http::Response r;
         r.headers.push_back({"x-path", ex.request.path});
         r.headers.push_back({"x-query", ex.request.query});

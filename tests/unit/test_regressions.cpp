@@ -172,7 +172,7 @@ TEST_SUITE("regressions") {
             r.headers = {{"Content-Type", "application/json"}};
             r.body = R"({"tokens":[{"name":"deep","value":)" + nested_array(100000) + "}]}";
             server::AccessEntry entry;
-            auto res = dialect::vtex::handle(r, *s.services, entry);
+            auto res = server::complete(dialect::vtex::handle(r, *s.services, entry), s.services->client);
             std::fprintf(stderr, "vtex tokens answered %d\n", res.status);
             return res.status == 400 ? 0 : 1;
         });
@@ -202,7 +202,8 @@ TEST_SUITE("regressions") {
                          {"x-fp-proxy-ingress-rule", "fp_id_test_jane.custom.ref = $.ref"}};
             r.body = "{}";
             server::AccessEntry entry;
-            auto res = dialect::footprint::handle("jit", r, {&s.profile.api_keys.front()}, *s.services, entry);
+            auto res = server::complete(dialect::footprint::handle("jit", r, {&s.profile.api_keys.front()}, *s.services, entry),
+                                        s.services->client);
             std::fprintf(stderr, "jit answered %d\n", res.status);
             return res.status == 502 ? 0 : 1;
         });

@@ -48,9 +48,8 @@ const profile::ProxyCredential* credential_by_id(const profile::Profile& p, cons
 
 } // namespace
 
-ProxyPhases::ProxyPhases(const profile::Profile& profile, vault::Store& store, upstream::Client& client,
-                         server::AccessLog& log)
-    : m_profile(profile), m_store(store), m_client(client), m_log(log), m_routes(RouteTable::compile(profile.routes)) {
+ProxyPhases::ProxyPhases(const profile::Profile& profile, vault::Store& store, server::AccessLog& log)
+    : m_profile(profile), m_store(store), m_log(log), m_routes(RouteTable::compile(profile.routes)) {
     for (const auto& cred : profile.proxy_credentials) {
         std::string name = cred.client_cert;
         if (name.empty())
@@ -166,7 +165,7 @@ std::optional<http::Response> ProxyPhases::on_head(server::Exchange& ex) {
     return std::nullopt;
 }
 
-http::Response ProxyPhases::on_request(server::Exchange& ex) {
+server::Step ProxyPhases::on_request(server::Exchange& ex) {
     try {
         return forward(ex);
     } catch (const std::exception&) {
@@ -174,7 +173,7 @@ http::Response ProxyPhases::on_request(server::Exchange& ex) {
     }
 }
 
-http::Response ProxyPhases::forward(server::Exchange& ex) {
+server::Step ProxyPhases::forward(server::Exchange& ex) {
     const Target& t = std::any_cast<const Target&>(ex.state);
     const upstream::Url& url = t.url;
     http::Request& r = ex.request;
@@ -235,22 +234,27 @@ http::Response ProxyPhases::forward(server::Exchange& ex) {
         call.tls.client_cert_pem = it->second->first;
         call.tls.client_key_pem = it->second->second;
     }
-    auto outcome = m_client.send(call);
-    if (!outcome.ok()) {
-        int status = outcome.failure == upstream::FailureKind::timeout ? 504 : 502;
-        return json_error(status, outcome.error_code, outcome.error_message);
-    }
-    http::Response res = std::move(outcome.response);
-    if (response_match.route) {
-        auto applied = apply_filters(response_match.filters, Phase::response, res.headers, res.body, m_store);
-        if (!applied) {
-            const auto& e = applied.error();
-            bool vault = e.code.rfind("vault.", 0) == 0;
-            return json_error(vault ? 500 : 502, e.code, "the upstream's answer could not be filtered: " + e.message);
+    // The response phase: the answer as it came, through the response route's filters if one
+    // matched.
+    auto respond = [this, filters = std::move(response_match.filters), routed = response_match.route != nullptr,
+                    &ex](upstream::Outcome outcome) -> http::Response {
+        if (!outcome.ok()) {
+            int status = outcome.failure == upstream::FailureKind::timeout ? 504 : 502;
+            return json_error(status, outcome.error_code, outcome.error_message);
         }
-        ex.entry.tokens += applied->tokens();
-    }
-    return res;
+        http::Response res = std::move(outcome.response);
+        if (routed) {
+            auto applied = apply_filters(filters, Phase::response, res.headers, res.body, m_store);
+            if (!applied) {
+                const auto& e = applied.error();
+                bool vault = e.code.rfind("vault.", 0) == 0;
+                return json_error(vault ? 500 : 502, e.code, "the upstream's answer could not be filtered: " + e.message);
+            }
+            ex.entry.tokens += applied->tokens();
+        }
+        return res;
+    };
+    return server::UpstreamStep{std::move(call), std::move(respond)};
 }
 
 http::Response ProxyPhases::on_refusal(const http::ParseError& error, server::Exchange& ex) {

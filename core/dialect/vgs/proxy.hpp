@@ -2,8 +2,9 @@
 #pragma once
 // The VGS forward proxy as engine phases (core/server/engine.hpp): CONNECT policy (credentials,
 // allowlist, no loops back into the proxy), absolute-form requests, GET /ca.pem, and the
-// forwarding itself: routes' request filters reveal aliases, the upstream call (with the
-// credential's mTLS identity), routes' response filters redact values. Never touches a socket.
+// forwarding itself: routes' request filters reveal aliases (request phase), the upstream call
+// (with the credential's mTLS identity; made by the engine), routes' response filters redact
+// values (response phase). Never touches a socket.
 
 #include <map>
 #include <string>
@@ -19,9 +20,8 @@ namespace vaultfwd::dialect::vgs {
 
 class ProxyPhases final : public server::Phases {
   public:
-    // Keeps references to all four; they must outlive the phases.
-    ProxyPhases(const profile::Profile& profile, vault::Store& store, upstream::Client& client,
-                server::AccessLog& log);
+    // Keeps references to all three; they must outlive the phases.
+    ProxyPhases(const profile::Profile& profile, vault::Store& store, server::AccessLog& log);
 
     // The routes compiled ("vgs.bad_route" otherwise).
     Result<void> ready() const;
@@ -31,16 +31,15 @@ class ProxyPhases final : public server::Phases {
 
     std::optional<http::Response> on_connect(server::Exchange& ex) override;
     std::optional<http::Response> on_head(server::Exchange& ex) override;
-    http::Response on_request(server::Exchange& ex) override;
+    server::Step on_request(server::Exchange& ex) override;
     http::Response on_refusal(const http::ParseError& error, server::Exchange& ex) override;
     void log(const server::Exchange& ex) override;
 
   private:
-    http::Response forward(server::Exchange& ex);
+    server::Step forward(server::Exchange& ex);
 
     const profile::Profile& m_profile;
     vault::Store& m_store;
-    upstream::Client& m_client;
     server::AccessLog& m_log;
     Result<RouteTable> m_routes;
     std::map<std::string, Result<std::pair<std::string, std::string>>> m_identities;
