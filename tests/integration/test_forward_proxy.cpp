@@ -876,4 +876,27 @@ TEST_SUITE("forward_proxy") {
         CHECK(within.status == 200);
         CHECK(up.request_count() == 3);
     }
+
+    TEST_CASE("answer headers byte for byte through a CONNECT tunnel with TLS inside (curl)") {
+        auto pki = test::make_pki();
+        test::RawUpstream up({{test::k_fidelity_answer}}, &pki);
+        Proxy proxy(pki, {.routes = ""});
+        proxy.start();
+        auto r = curl({"-x", proxy.url(), "--cacert", proxy.ca_file, up.url("/next?p=%2F"), "-H",
+                       "Connection: X-Hop", "-H", "X-Hop: secret", "-H", "X-Kept: a%2Fb"});
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(r.connect_status == 200);
+        // curl writes every head it received: the CONNECT's, then the upstream's as relayed.
+        auto last = r.headers.rfind("HTTP/1.1 ");
+        REQUIRE(last != std::string::npos);
+        REQUIRE(last > 0);
+        test::check_fidelity(r.headers.substr(last), "");
+        auto seen = up.requests();
+        REQUIRE(seen.size() == 1);
+        INFO(seen[0]);
+        CHECK(seen[0].rfind("GET /next?p=%2F HTTP/1.1\r\n", 0) == 0);
+        CHECK(seen[0].find("X-Kept: a%2Fb\r\n") != std::string::npos);
+        CHECK(seen[0].find("secret") == std::string::npos);
+    }
 }

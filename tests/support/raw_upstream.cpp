@@ -12,17 +12,41 @@
 #include <unistd.h>
 
 #include <doctest/doctest.h>
+#include <openssl/ssl.h>
 
 #include "core/util/strings.hpp"
 #include "support/serve_process.hpp"
+#include "support/upstream_server.hpp"
 
 namespace vaultfwd::test {
 
 namespace {
 
-// Reads one request (head and Content-Length body) from `fd` into `out`, keeping what follows
-// in `buffer`; false on EOF or when `stop` is set.
-bool read_request(int fd, std::string& buffer, std::string& out, const std::atomic<bool>& stop) {
+// One accepted connection, plain or TLS (blocking).
+struct Peer {
+    int fd;
+    SSL* ssl; // null: plain
+    // Bytes read into `chunk`: > 0; 0 when nothing came within 20 ms; < 0 at the end.
+    long read(char* chunk, std::size_t size) {
+        if (!ssl || SSL_pending(ssl) == 0) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 20) <= 0)
+                return 0;
+        }
+        long n = ssl ? SSL_read(ssl, chunk, static_cast<int>(size)) : ::read(fd, chunk, size);
+        return n > 0 ? n : -1;
+    }
+    void write(const std::string& bytes) {
+        if (ssl)
+            SSL_write(ssl, bytes.data(), static_cast<int>(bytes.size()));
+        else
+            ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    }
+};
+
+// Reads one request (head and Content-Length body) into `out`, keeping what follows in
+// `buffer`; false on EOF or when `stop` is set.
+bool read_request(Peer& peer, std::string& buffer, std::string& out, const std::atomic<bool>& stop) {
     while (true) {
         auto end = buffer.find("\r\n\r\n");
         if (end != std::string::npos) {
@@ -38,15 +62,14 @@ bool read_request(int fd, std::string& buffer, std::string& out, const std::atom
                 return true;
             }
         }
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 20) <= 0) {
+        char chunk[4096];
+        long n = peer.read(chunk, sizeof chunk);
+        if (n == 0) {
             if (stop)
                 return false;
             continue;
         }
-        char chunk[4096];
-        ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n <= 0)
+        if (n < 0)
             return false;
         buffer.append(chunk, static_cast<std::size_t>(n));
     }
@@ -54,7 +77,13 @@ bool read_request(int fd, std::string& buffer, std::string& out, const std::atom
 
 } // namespace
 
-RawUpstream::RawUpstream(std::vector<Answer> answers) : m_answers(std::move(answers)) {
+RawUpstream::RawUpstream(std::vector<Answer> answers, const TestPki* tls) : m_answers(std::move(answers)) {
+    if (tls) {
+        m_tls.reset(SSL_CTX_new(TLS_server_method()));
+        if (SSL_CTX_use_certificate(m_tls.get(), tls->server.cert.get()) != 1 ||
+            SSL_CTX_use_PrivateKey(m_tls.get(), tls->server.key.get()) != 1)
+            throw std::runtime_error("raw upstream: cannot use the server certificate");
+    }
     m_listen = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -75,7 +104,7 @@ RawUpstream::~RawUpstream() {
 }
 
 std::string RawUpstream::url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(m_port) + path;
+    return std::string(m_tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(m_port) + path;
 }
 
 std::vector<std::string> RawUpstream::requests() const {
@@ -92,8 +121,18 @@ void RawUpstream::serve() {
         if (fd < 0)
             continue;
         ++m_connections;
+        ossl::SslPtr ssl;
+        if (m_tls) {
+            ssl.reset(SSL_new(m_tls.get()));
+            SSL_set_fd(ssl.get(), fd);
+            if (SSL_accept(ssl.get()) != 1) {
+                ::close(fd);
+                continue;
+            }
+        }
+        Peer peer{fd, ssl.get()};
         std::string buffer, request;
-        while (read_request(fd, buffer, request, m_stop)) {
+        while (read_request(peer, buffer, request, m_stop)) {
             std::size_t n;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
@@ -103,15 +142,18 @@ void RawUpstream::serve() {
             const Answer& a = m_answers[std::min(n, m_answers.size() - 1)];
             if (a.hang) {
                 std::string ignored;
-                while (read_request(fd, buffer, ignored, m_stop)) {
+                while (read_request(peer, buffer, ignored, m_stop)) {
                 }
                 break;
             }
             if (!a.bytes.empty())
-                ::send(fd, a.bytes.data(), a.bytes.size(), MSG_NOSIGNAL);
+                peer.write(a.bytes);
             if (a.close)
                 break;
         }
+        if (ssl)
+            SSL_shutdown(ssl.get());
+        ssl.reset();
         ::close(fd);
     }
 }

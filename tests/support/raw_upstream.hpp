@@ -10,9 +10,14 @@
 #include <thread>
 #include <vector>
 
+#include "core/util/ossl.hpp"
+
 namespace vaultfwd::test {
 
-// Plain HTTP on 127.0.0.1 port 0, one connection at a time. The n-th request read (head and
+struct TestPki;
+
+// HTTP on 127.0.0.1 port 0 (HTTPS with the PKI's server certificate when one is given), one
+// connection at a time. The n-th request read (head and
 // Content-Length body) gets the n-th answer (the last one once the list is used up), sent as
 // given; the connection is closed after an answer that says so.
 class RawUpstream {
@@ -22,7 +27,7 @@ class RawUpstream {
         bool close = false; // close the connection after sending (an until-close body, a drop)
         bool hang = false;  // send nothing, read until the client gives up (a timeout), close
     };
-    explicit RawUpstream(std::vector<Answer> answers);
+    explicit RawUpstream(std::vector<Answer> answers, const TestPki* tls = nullptr);
     ~RawUpstream();
     RawUpstream(const RawUpstream&) = delete;
     RawUpstream& operator=(const RawUpstream&) = delete;
@@ -36,6 +41,7 @@ class RawUpstream {
   private:
     void serve();
     std::vector<Answer> m_answers;
+    ossl::SslCtxPtr m_tls;
     int m_listen = -1;
     int m_port = 0;
     std::thread m_thread;
