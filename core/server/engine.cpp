@@ -274,7 +274,11 @@ class Conn final : public net::Loop::Handler, public std::enable_shared_from_thi
     void refuse(const http::ParseError& error);
     void after_written();
     void begin_tunnel_tls();
-    void log_exchange();
+    void log_exchange();        // the current exchange's line (deferred while its worker runs)
+    void write_log(Exchange& ex);
+    // `ex`'s worker is done: the exchange, when its log line waits for that (it was answered by
+    // the loop meanwhile, a refused streamed body).
+    std::shared_ptr<Exchange> worker_done(const Exchange* ex);
     void arm();
     void set_deadline_ms(int ms);
     bool wants_read() const;
@@ -306,6 +310,8 @@ class Conn final : public net::Loop::Handler, public std::enable_shared_from_thi
     bool m_chunked_out = false;         // it goes out chunked (no declared length, HTTP/1.1)
     std::size_t m_pipe_pending = 0;     // its bytes in m_out not yet reported written
     std::shared_ptr<RequestPipe> m_req; // the request body being streamed to on_request
+    std::shared_ptr<Exchange> m_worker_ex; // the exchange whose on_request runs on a worker
+    bool m_log_deferred = false;        // its line waits for the worker (which writes its entry)
     std::uint32_t m_armed = 0;
 };
 
@@ -795,6 +801,8 @@ void Conn::on_message_end() {
 void Conn::dispatch() {
     auto self = shared_from_this();
     auto ex = m_ex;
+    m_worker_ex = m_ex;
+    m_log_deferred = false;
     Phases& phases = m_ctx.engine.phases;
     net::Loop& loop = m_ctx.loop;
     upstream::Client* client = m_ctx.engine.opt.upstream;
@@ -842,8 +850,10 @@ void Conn::dispatch() {
 }
 
 void Conn::on_answer(const Exchange* ex, http::Response response) {
-    if (m_ex.get() != ex)
-        return; // answered meanwhile (a refused body: its answer and log line went out)
+    if (auto waiting = worker_done(ex))
+        write_log(*waiting); // answered meanwhile (a refused body): its line, now complete
+    if (m_ex.get() != ex || m_answering)
+        return; // answered meanwhile
     if (m_state == State::closed) {
         m_ex->response = std::move(response);
         log_exchange();
@@ -862,7 +872,9 @@ void Conn::on_answer(const Exchange* ex, http::Response response) {
 
 void Conn::on_stream_head(const Exchange* ex, http::Response response, std::shared_ptr<StreamPipe> pipe,
                           std::optional<std::uint64_t> length) {
-    if (m_ex.get() != ex) {
+    if (auto waiting = worker_done(ex))
+        write_log(*waiting);
+    if (m_ex.get() != ex || m_answering) {
         pipe->cancel();
         return;
     }
@@ -1036,7 +1048,25 @@ void Conn::begin_tunnel_tls() {
 void Conn::log_exchange() {
     if (!m_ex)
         return;
-    Exchange& ex = *m_ex;
+    if (m_ex == m_worker_ex) {
+        m_log_deferred = true; // the worker still fills the entry: no line before it is done
+        return;
+    }
+    write_log(*m_ex);
+}
+
+std::shared_ptr<Exchange> Conn::worker_done(const Exchange* ex) {
+    if (m_worker_ex.get() != ex)
+        return nullptr;
+    auto done = std::move(m_worker_ex);
+    m_worker_ex.reset();
+    if (!m_log_deferred)
+        return nullptr;
+    m_log_deferred = false;
+    return done;
+}
+
+void Conn::write_log(Exchange& ex) {
     ex.entry.status = ex.response.status;
     if (ex.entry.method.empty())
         ex.entry.method = ex.head.method;

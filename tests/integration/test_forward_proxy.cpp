@@ -881,6 +881,25 @@ TEST_SUITE("forward_proxy") {
         CHECK(http::find(up.requests()[1].headers, "transfer-encoding") == "chunked");
         CHECK_FALSE(http::find(up.requests()[1].headers, "content-length"));
 
+        // A streamed body that breaks mid-way (a bad chunk size): 400 for the client, the
+        // upstream's request left unfinished (never handled), one log line for it.
+        auto broken = test::raw_exchange(proxy.port, "POST " + up.url("/broken") + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                                     "Proxy-Authorization: Basic " + util::base64_encode("USER:PASS") +
+                                                     "\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n\r\n");
+        CHECK(broken.rfind("HTTP/1.1 400", 0) == 0);
+        CHECK(broken.find("request.malformed") != std::string::npos);
+        std::vector<json> broken_lines;
+        for (int i = 0; i < 50 && broken_lines.empty(); ++i) {
+            for (const auto& line : proxy.access_log())
+                if (line.value("path", "") == "/broken")
+                    broken_lines.push_back(line);
+            if (broken_lines.empty())
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        REQUIRE(broken_lines.size() == 1);
+        CHECK(broken_lines[0]["status"] == 400);
+        CHECK(up.request_count() == 2);
+
         // A request route reads the body: it is read whole, and over the limit refused with
         // nothing sent.
         Proxy routed(pki);
