@@ -82,7 +82,7 @@ std::string tie_text(const profile::CertEntry& c) {
     if (!c.credential.empty())
         return "credential " + c.credential;
     if (!c.route.empty())
-        return "route " + c.route;
+        return "inbound route " + c.route;
     if (!c.proxy.empty())
         return "proxy " + c.proxy;
     if (!c.gr4vy_endpoint.empty())
@@ -327,12 +327,14 @@ void register_cert(CLI::App& app) {
     add->add_option("--key", a.add.key_file, "Its private key (PEM, unencrypted)")
         ->type_name("FILE");
     add->add_option("--direction", a.add.direction,
-                    "outbound: presented to upstreams; inbound: tied to a route or proxy")
+                    "outbound: presented to upstreams for a proxy credential, gr4vy endpoint or footprint "
+                    "proxy; inbound: presented to an inbound route's upstream (--route)")
         ->check(CLI::IsMember({"outbound", "inbound"}))
         ->capture_default_str();
     auto* credential = add->add_option("--credential", a.add.credential,
                                        "Proxy credential the certificate is presented for");
-    auto* route = add->add_option("--route", a.add.route, "Route the certificate belongs to");
+    auto* route = add->add_option("--route", a.add.route,
+                                  "Inbound route (direction = \"inbound\") whose upstream it is presented to");
     auto* proxy = add->add_option("--proxy", a.add.proxy, "Footprint proxy configuration id");
     auto* endpoint = add->add_option("--gr4vy-endpoint", a.add.gr4vy_endpoint,
                                      "Gr4vy endpoint ([[gr4vy_endpoints]] id) it is presented to");

@@ -56,11 +56,11 @@ nlohmann::json masked_profile(const profile::Profile& p) {
                            {"enabled", fp.enabled}, {"ingress_rules", fp.ingress_rules.size()}});
     json routes = json::array();
     for (const auto& r : p.routes)
-        routes.push_back({{"id", r.id}, {"host", r.host}, {"path", r.path},
-                          {"filters", r.filters.size()}});
+        routes.push_back({{"id", r.id}, {"direction", r.direction}, {"upstream", r.upstream}, {"host", r.host},
+                          {"path", r.path}, {"filters", r.filters.size()}});
     return {{"profile", p.name},
             {"file", p.file.string()},
-            {"listen", {{"api", p.listen.api}, {"proxy", p.listen.proxy}}},
+            {"listen", {{"api", p.listen.api}, {"proxy", p.listen.proxy}, {"inbound", p.listen.inbound}}},
             {"vault", {{"key", util::mask_secret(p.vault.key_hex)}, {"alias_env", p.vault.alias_env}}},
             {"ca", {{"cert", p.resolve(p.ca.cert).string()}}},
             {"upstream",

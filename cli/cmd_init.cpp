@@ -36,6 +36,7 @@ void register_init(CLI::App& app) {
                       << "   (full value in " << report.profile_file.string() << ")\n"
                       << "API listener:   http://" << loaded.listen.api << "\n"
                       << "Forward proxy:  http://" << loaded.listen.proxy << "\n"
+                      << "Inbound port:   http://" << loaded.listen.inbound << "\n"
                       << "Trust the CA:   --cacert " << report.ca_cert.string() << "\n";
         }
     });

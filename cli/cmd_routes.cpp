@@ -36,6 +36,8 @@ json filter_json(const profile::RouteFilter& f) {
         j["methods"] = f.methods;
     if (!f.content_type.empty())
         j["content_type"] = f.content_type;
+    if (!f.status.empty())
+        j["status"] = f.status;
     return j;
 }
 
@@ -43,8 +45,10 @@ json route_json(const profile::Route& r) {
     json filters = json::array();
     for (const auto& f : r.filters)
         filters.push_back(filter_json(f));
-    json j = {{"id", r.id}, {"host", r.host}, {"path", r.path}, {"methods", r.methods},
+    json j = {{"id", r.id}, {"direction", r.direction}, {"host", r.host}, {"path", r.path}, {"methods", r.methods},
               {"filters", filters}};
+    if (!r.upstream.empty())
+        j["upstream"] = r.upstream;
     if (!r.description.empty())
         j["description"] = r.description;
     return j;
@@ -66,6 +70,8 @@ std::string filter_line(const profile::RouteFilter& f) {
         when.push_back("methods " + util::join(f.methods, ","));
     if (!f.content_type.empty())
         when.push_back("content type " + f.content_type);
+    if (!f.status.empty())
+        when.push_back("status " + f.status);
     if (!when.empty())
         line += " (when " + util::join(when, "; ") + ")";
     return line;
@@ -75,7 +81,10 @@ void print_route(const profile::Route& r) {
     std::cout << r.id;
     if (!r.description.empty() && r.description != r.id)
         std::cout << " (" << r.description << ")";
-    std::cout << "  host " << r.host;
+    if (r.direction == "inbound")
+        std::cout << "  inbound: Host " << r.host << " -> " << r.upstream;
+    else
+        std::cout << "  host " << r.host;
     if (r.path != ".*")
         std::cout << "  path " << r.path;
     if (!r.methods.empty())
@@ -87,7 +96,9 @@ void print_route(const profile::Route& r) {
 
 void run_list() {
     auto p = load_profile();
-    auto compiled = dialect::vgs::RouteTable::compile(p.routes);
+    auto compiled = dialect::vgs::RouteTable::compile(p.routes, dialect::vgs::Direction::outbound);
+    if (compiled)
+        compiled = dialect::vgs::RouteTable::compile(p.routes, dialect::vgs::Direction::inbound);
     if (globals().json) {
         json routes = json::array();
         for (const auto& r : p.routes)
@@ -150,16 +161,17 @@ void run_import(const std::string& file, bool dry_run) {
 } // namespace
 
 void register_routes(CLI::App& app) {
-    auto* cmd = app.add_subcommand("routes", "VGS-style routes of the forward proxy");
+    auto* cmd = app.add_subcommand("routes", "VGS-style routes: outbound (the forward proxy) and inbound (the inbound port)");
     cmd->require_subcommand(1);
     auto* import = cmd->add_subcommand(
-        "import", "Append the outbound routes of a VGS dashboard export (YAML) to the profile");
+        "import", "Append the routes of a VGS dashboard export (YAML), outbound and inbound, to the profile");
     static std::string file;
     static bool dry_run = false;
     import->add_option("FILE", file, "The exported routes (YAML or JSON)")->required();
     import->add_flag("--dry-run", dry_run, "Show what would be imported; change nothing");
     set_examples(import, "  vaultfwd routes import outbound-routes.yaml\n"
                          "  vaultfwd routes import --dry-run outbound-routes.yaml\n"
+                         "  vaultfwd routes import inbound-collect.yaml\n"
                          "  vaultfwd --json routes import outbound-routes.yaml\n");
     import->callback([] { run_import(file, dry_run); });
     auto* list = cmd->add_subcommand("list", "Show the profile's routes and their filters");

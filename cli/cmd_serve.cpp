@@ -10,6 +10,7 @@
 #include "cli/profile_check.hpp"
 #include "core/server/api_server.hpp"
 #include "core/server/forward_proxy.hpp"
+#include "core/server/inbound_proxy.hpp"
 #include "core/util/fs.hpp"
 
 namespace vaultfwd::cli {
@@ -19,6 +20,7 @@ namespace {
 struct ServeOptions {
     std::string api_listen;
     std::string proxy_listen;
+    std::string inbound_listen;
 };
 
 void run_serve(const ServeOptions& opts) {
@@ -43,26 +45,37 @@ void run_serve(const ServeOptions& opts) {
     server::ForwardProxy proxy(profile, *store, client, *log);
     int proxy_port = unwrap(proxy.bind(proxy_addr.first, proxy_addr.second));
 
+    auto inbound_addr =
+        unwrap(server::parse_listen(opts.inbound_listen.empty() ? profile.listen.inbound : opts.inbound_listen));
+    server::InboundProxy inbound(profile, *store, client, *log);
+    int inbound_port = unwrap(inbound.bind(inbound_addr.first, inbound_addr.second));
+
     auto url_host = [](const std::string& h) { return h.find(':') != std::string::npos ? "[" + h + "]" : h; };
     std::cout << "vaultfwd serve: profile " << profile.name << "\n"
               << "api listening on http://" << url_host(api_addr.first) << ":" << api_port << "\n"
               << "proxy listening on " << (profile.listen.proxy_tls ? "https://" : "http://")
               << url_host(proxy_addr.first) << ":" << proxy_port << "\n"
+              << "inbound listening on " << (profile.listen.inbound_tls ? "https://" : "http://")
+              << url_host(inbound_addr.first) << ":" << inbound_port << "\n"
               << "local CA " << profile.resolve(profile.ca.cert).string() << "\n"
               << "access log " << profile.access_log_path().string() << "\n"
               << std::flush;
 
     std::thread api_thread([&] { api.run(); });
     std::thread proxy_thread([&] { proxy.run(); });
+    std::thread inbound_thread([&] { inbound.run(); });
     std::thread waiter([&] {
         int sig = 0;
         sigwait(&stop_signals, &sig);
         api.stop();
         proxy.stop();
+        inbound.stop();
     });
     api_thread.join();
     proxy.stop();
+    inbound.stop();
     proxy_thread.join();
+    inbound_thread.join();
     // If the listener ended by itself, wake the waiter so it can be joined.
     pthread_kill(waiter.native_handle(), SIGTERM);
     waiter.join();
@@ -72,14 +85,18 @@ void run_serve(const ServeOptions& opts) {
 } // namespace
 
 void register_serve(CLI::App& app) {
-    auto* cmd = app.add_subcommand("serve", "Run the local vault proxy (API port and forward-proxy port)");
+    auto* cmd = app.add_subcommand("serve", "Run the local vault proxy (API port, forward-proxy port, inbound port)");
     static ServeOptions opts;
     cmd->add_option("--api-listen", opts.api_listen, "host:port of the API listener (default from the profile; port 0 picks one)")
         ->check(listen_address());
     cmd->add_option("--proxy-listen", opts.proxy_listen, "host:port of the forward proxy (default from the profile; port 0 picks one)")
         ->check(listen_address());
+    cmd->add_option("--inbound-listen", opts.inbound_listen,
+                    "host:port of the inbound port, VGS inbound routes (default from the profile; port 0 picks one)")
+        ->check(listen_address());
     set_examples(cmd, "  vaultfwd serve\n"
-                      "  vaultfwd --profile ci serve --api-listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0\n"
+                      "  vaultfwd --profile ci serve --api-listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0 \\\n"
+                      "      --inbound-listen 127.0.0.1:0\n"
                       "  curl -u $KEY: http://127.0.0.1:7410/vault_proxy/reflect -H 'x-fp-id: fp_id_test_abc' \\\n"
                       "       --data 'Hello {{ id.first_name }}'\n");
     cmd->callback([] { run_serve(opts); });

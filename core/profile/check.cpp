@@ -27,6 +27,7 @@ class Checker {
     void run() {
         listen("listen.api", m_p.listen.api);
         listen("listen.proxy", m_p.listen.proxy);
+        listen("listen.inbound", m_p.listen.inbound);
         routes();
         footprint_proxies();
         ties();

@@ -32,6 +32,7 @@ std::string default_profile_text(const std::string& name, const std::string& api
            "[listen]\n"
            "api = \"127.0.0.1:7410\"     # Footprint, Gr4vy and VTEX APIs\n"
            "proxy = \"127.0.0.1:7411\"   # VGS-style forward proxy (HTTPS_PROXY)\n"
+           "inbound = \"127.0.0.1:7412\" # VGS-style inbound routes (a reverse proxy, no credentials)\n"
            "\n"
            "[vault]\n"
            "key = \"" + vault_key_hex + "\"   # AES-256-GCM key of the vault: keep it secret\n"

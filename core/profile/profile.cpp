@@ -199,6 +199,8 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors, S
         r.string("api", p.listen.api);
         r.string("proxy", p.listen.proxy);
         r.boolean("proxy_tls", p.listen.proxy_tls);
+        r.string("inbound", p.listen.inbound);
+        r.boolean("inbound_tls", p.listen.inbound_tls);
     }
     if (auto* t = top.table("vault")) {
         Reader r(*t, "vault.", errors, map, "vault.");
@@ -284,8 +286,11 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors, S
         r.require("name", c.name);
         r.require("cert", c.cert);
         check_one_of(r, "certs.direction", c.direction, {"outbound", "inbound"});
-        if (c.direction == "outbound")
-            r.require("key", c.key);
+        r.require("key", c.key);
+        if (c.direction == "inbound" && c.route.empty())
+            r.add(t->source(), "profile.missing_key",
+                  "certs.route is required for an inbound certificate: it is presented to that inbound "
+                  "route's upstream");
         check_unique(r, "certificate", ids, c.name, "name");
         p.certs.push_back(std::move(c));
     }
@@ -357,10 +362,19 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors, S
         Route route;
         r.string("id", route.id);
         r.string("description", route.description);
+        r.string("direction", route.direction);
+        r.string("upstream", route.upstream);
         r.string("host", route.host);
         r.string("path", route.path);
         r.strings("methods", route.methods);
         r.require("id", route.id);
+        check_one_of(r, "routes.direction", route.direction, {"outbound", "inbound"});
+        if (route.direction == "inbound")
+            r.require("upstream", route.upstream);
+        else if (!route.upstream.empty())
+            r.add_at(map.at(r.where() + "upstream"), "profile.bad_value",
+                     "routes.upstream is for inbound routes (direction = \"inbound\"); an outbound route "
+                     "goes to the host the client dialed");
         check_unique(r, "route", ids, route.id);
         const auto filter_tables = r.tables("filters");
         for (std::size_t fi = 0; fi < filter_tables.size(); ++fi) {
@@ -380,6 +394,7 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors, S
             fr.string("path", f.path);
             fr.strings("methods", f.methods);
             fr.string("content_type", f.content_type);
+            fr.string("status", f.status);
             check_one_of(fr, "routes.filters.phase", f.phase, {"request", "response"});
             check_one_of(fr, "routes.filters.operation", f.operation, {"reveal", "redact"});
             check_one_of(fr, "routes.filters.transformer", f.transformer,
@@ -389,6 +404,10 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors, S
             check_one_of(fr, "routes.filters.format", f.format,
                          {"UUID", "RAW_UUID", "NUM_LENGTH_PRESERVING", "FPE_SIX_T_FOUR",
                           "FPE_T_FOUR", "PFPT", "NON_LUHN_FPE_ALPHANUMERIC"});
+            if (!f.status.empty() && f.phase != "response")
+                fr.add_at(map.at(fr.where() + "status"), "profile.bad_value",
+                          "routes.filters.status is a condition on the upstream's answer: it needs "
+                          "phase = \"response\"");
             if (f.transformer == "regex")
                 fr.require("pattern", f.pattern);
             else if (f.targets.empty())
@@ -450,6 +469,25 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors, S
                                             "\" and so must be outbound (presented upstream)",
                                         at.line, at.column));
         }
+    }
+    for (std::size_t i = 0; i < p.certs.size(); ++i) {
+        const auto& c = p.certs[i];
+        if (c.route.empty())
+            continue;
+        const auto at = map.at("certs[" + std::to_string(i) + "].route");
+        const auto route = std::find_if(p.routes.begin(), p.routes.end(), [&](const Route& r) { return r.id == c.route; });
+        if (c.direction != "inbound")
+            errors.push_back(make_error("profile.bad_value",
+                                        "certificate \"" + c.name + "\" is tied to route \"" + c.route +
+                                            "\" and so must be inbound (direction = \"inbound\"): it is presented "
+                                            "to that inbound route's upstream",
+                                        at.line, at.column));
+        else if (route != p.routes.end() && route->direction != "inbound")
+            errors.push_back(make_error("profile.bad_value",
+                                        "certificate \"" + c.name + "\" is tied to route \"" + c.route +
+                                            "\", an outbound route: inbound certificates belong to inbound routes "
+                                            "(outbound ones to a proxy credential)",
+                                        at.line, at.column));
     }
     for (std::size_t i = 0; i < p.footprint_proxies.size(); ++i) {
         const auto& fp = p.footprint_proxies[i];

@@ -18,6 +18,8 @@ struct Listen {
     std::string api = "127.0.0.1:7410";   // Footprint, Gr4vy, VTEX
     std::string proxy = "127.0.0.1:7411"; // VGS-style forward proxy
     bool proxy_tls = false;               // serve the proxy port itself over TLS
+    std::string inbound = "127.0.0.1:7412"; // VGS-style inbound routes (a reverse proxy)
+    bool inbound_tls = false;               // serve the inbound port over TLS (leaves per SNI)
 };
 
 struct VaultSettings {
@@ -63,14 +65,17 @@ struct LogSettings {
 
 struct CertEntry {
     std::string name;
-    std::string direction = "outbound"; // outbound: presented upstream; inbound: required of clients
+    // Both directions are presented by vaultfwd to an upstream, as vgs-mutual-tls.md draws it:
+    // outbound ones when the proxy credential (or gr4vy endpoint, footprint proxy) they are tied
+    // to calls out, inbound ones on every call of the inbound route they are tied to.
+    std::string direction = "outbound";
     std::string credential;             // outbound: the proxy credential id it belongs to
-    std::string route;                  // inbound/outbound: a route id
+    std::string route;                  // inbound: the inbound route id it belongs to
     std::string proxy;                  // a footprint proxy id
     std::string gr4vy_endpoint;         // outbound: a [[gr4vy_endpoints]] id
     std::string description;
     std::string cert; // PEM file
-    std::string key;  // PEM file (outbound only)
+    std::string key;  // PEM file
     int line = 0;     // where the entry starts in the profile
 };
 
@@ -122,12 +127,18 @@ struct RouteFilter {
     std::string path;                      // regex over the path
     std::vector<std::string> methods;
     std::string content_type;              // regex over the media type, without parameters
+    std::string status;                    // response phase: regex over the upstream's status code
 };
 
 struct Route {
     std::string id;
     std::string description;
-    std::string host = ".*"; // regex over the upstream host
+    // outbound: a forward-proxy route, `host` matches the upstream host dialed. inbound: a
+    // reverse-proxy route of the inbound port, `host` matches the request's Host (VGS's
+    // host_endpoint) and requests go to `upstream` (VGS's destination_override_endpoint).
+    std::string direction = "outbound";
+    std::string upstream; // inbound: scheme://host[:port] (path and query are the request's)
+    std::string host = ".*"; // regex over the host
     std::string path = ".*"; // regex over the path
     std::vector<std::string> methods;
     std::vector<RouteFilter> filters;

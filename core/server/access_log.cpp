@@ -58,6 +58,11 @@ std::string AccessLog::format(const AccessEntry& e, const std::string& time) {
                         {"principal", e.principal}};
     if (!e.error_code.empty())
         j["error"] = e.error_code;
+    if (!e.route.empty()) {
+        j["route"] = e.route; // a profile id, like principal
+        j["redacted"] = e.redacted;
+        j["revealed"] = e.revealed;
+    }
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -23,6 +23,9 @@ struct AccessEntry {
     std::string access_reason;
     std::string principal;  // API key id or proxy credential id
     std::string error_code; // vaultfwd's error code when it answered with an error
+    std::string route;      // the VGS route that answered (inbound port), or empty
+    std::size_t redacted = 0; // of `tokens`: values replaced by aliases (with `route`)
+    std::size_t revealed = 0; // of `tokens`: aliases replaced by their values (with `route`)
 };
 
 class AccessLog {

@@ -82,6 +82,14 @@ std::vector<std::string> route_ids(const profile::Profile& p) {
     return out;
 }
 
+std::vector<std::string> inbound_route_ids(const profile::Profile& p) {
+    std::vector<std::string> out;
+    for (const auto& r : p.routes)
+        if (r.direction == "inbound")
+            out.push_back(r.id);
+    return out;
+}
+
 std::vector<std::string> proxy_ids(const profile::Profile& p) {
     std::vector<std::string> out;
     for (const auto& fp : p.footprint_proxies)
@@ -244,18 +252,32 @@ Result<profile::CertEntry> add_cert(const profile::Profile& p, const CertAdd& re
                           "no proxy credential \"" + req.credential + "\" in the profile" +
                               did_you_mean(req.credential, credential_ids(p)) + " (" +
                               known_list(credential_ids(p)) + ")");
-    if (!req.route.empty() && !has(route_ids(p), req.route))
-        return make_error("cert.unknown_route", "no route \"" + req.route + "\" in the profile" +
-                                                    did_you_mean(req.route, route_ids(p)) + " (" +
-                                                    known_list(route_ids(p)) + ")");
+    if (!req.route.empty() && req.direction != "inbound")
+        return make_error("cert.bad_tie", "a certificate tied to route \"" + req.route +
+                                              "\" is inbound (--direction inbound): vaultfwd presents it to that "
+                                              "inbound route's upstream");
+    if (req.direction == "inbound" && req.route.empty())
+        return make_error("cert.bad_tie", "an inbound certificate belongs to an inbound route: name it with --route ID "
+                                          "(vaultfwd presents the certificate to that route's upstream; " +
+                                              known_list(inbound_route_ids(p)) + ")");
+    if (!req.route.empty() && !has(inbound_route_ids(p), req.route)) {
+        if (has(route_ids(p), req.route))
+            return make_error("cert.bad_tie", "route \"" + req.route +
+                                                  "\" is an outbound route: inbound certificates belong to inbound "
+                                                  "routes (" + known_list(inbound_route_ids(p)) +
+                                                  "); an outbound certificate belongs to a proxy credential (--credential)");
+        return make_error("cert.unknown_route", "no inbound route \"" + req.route + "\" in the profile" +
+                                                    did_you_mean(req.route, inbound_route_ids(p)) + " (" +
+                                                    known_list(inbound_route_ids(p)) + ")");
+    }
     if (!req.proxy.empty() && !has(proxy_ids(p), req.proxy))
         return make_error("cert.unknown_proxy", "no footprint proxy \"" + req.proxy +
                                                     "\" in the profile" +
                                                     did_you_mean(req.proxy, proxy_ids(p)) + " (" +
                                                     known_list(proxy_ids(p)) + ")");
-    if (req.direction == "outbound" && req.key_file.empty())
+    if (req.key_file.empty())
         return make_error("cert.missing_key",
-                          "an outbound certificate needs its private key (--key FILE): vaultfwd "
+                          "an " + req.direction + " certificate needs its private key (--key FILE): vaultfwd "
                           "presents it upstream");
 
     auto cert_pem = util::read_file(req.cert_file);

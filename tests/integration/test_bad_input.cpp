@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A catalogue of malformed and hostile requests against the API listener over real sockets:
+// A catalogue of malformed and hostile requests against the API listener, the proxy port and the
+// inbound port over real sockets:
 // each row names the request, the status and error code it must get, how many requests may
 // reach the in-process upstream (none when refused), and the server must answer /healthz after
 // it. Rows that the code answers wrongly are kept with the right expectation.
@@ -25,6 +26,7 @@
 #include "core/profile/profile.hpp"
 #include "core/server/api_server.hpp"
 #include "core/server/forward_proxy.hpp"
+#include "core/server/inbound_proxy.hpp"
 #include "core/tls/store.hpp"
 #include "core/util/ossl.hpp"
 #include "core/util/strings.hpp"
@@ -1214,6 +1216,160 @@ std::vector<ProxyRow> proxy_catalogue(ProxyContext& c) {
     return rows;
 }
 
+
+// --- the inbound port ------------------------------------------------------------------------
+
+// The inbound port with three routes: shop.example.test to the plain echo upstream (a form's
+// card_number redacted), far.example.test to a host the allowlist refuses, and small limits.
+struct InboundHarness {
+    test::TempDir home;
+    std::unique_ptr<profile::Profile> profile;
+    std::unique_ptr<vault::Store> store;
+    std::unique_ptr<server::AccessLog> log;
+    upstream::Client client;
+    std::unique_ptr<server::InboundProxy> inbound;
+    std::thread thread;
+    int port = 0;
+
+    InboundHarness(test::TestPki& pki, int plain_port) {
+        test::write_text(home / "upstream-ca.pem", pki.ca_pem());
+        std::string text = "[listen]\ninbound = \"127.0.0.1:0\"\n\n[vault]\nkey = \"" + std::string(64, 'd') +
+                           "\"\n\n[ca]\ncert = \"default/ca.pem\"\nkey = \"default/ca.key\"\n\n"
+                           "[upstream]\nallow = [\"127.0.0.1\", \"localhost\"]\nallow_http = [\"127.0.0.1\"]\n"
+                           "ca_files = [\"" + (home / "upstream-ca.pem").string() + "\"]\n"
+                           "connect_timeout_ms = 2000\ntimeout_ms = 3000\n\n"
+                           "[limits]\nmax_body_bytes = 65536\nmax_header_bytes = 8192\nthreads = 4\n\n"
+                           "[[routes]]\nid = \"shop\"\ndirection = \"inbound\"\nupstream = \"http://127.0.0.1:" +
+                           std::to_string(plain_port) + "\"\nhost = 'shop\\.example\\.test'\n\n"
+                           "[[routes.filters]]\nphase = \"request\"\noperation = \"redact\"\ntransformer = \"form_field\"\n"
+                           "targets = [\"card_number\"]\n\n"
+                           "[[routes]]\nid = \"far\"\ndirection = \"inbound\"\nupstream = \"https://evil.example\"\n"
+                           "host = 'far\\.example\\.test'\n";
+        test::write_text(profile::profile_path(home.path(), "default"), text);
+        auto loaded = profile::load(home.path(), "default");
+        REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
+        profile = std::make_unique<profile::Profile>(std::move(*loaded));
+        REQUIRE(tls::init_ca(*profile, tls::CaOverwrite::never).ok());
+        store = std::move(*vault::Store::open(profile->vault_dir(), profile->vault_key()));
+        log = std::move(*server::AccessLog::open(profile->access_log_path()));
+        inbound = std::make_unique<server::InboundProxy>(*profile, *store, client, *log);
+        auto bound = inbound->bind("127.0.0.1", 0);
+        REQUIRE_MESSAGE(bound.ok(), (bound.ok() ? "" : bound.error().message));
+        port = *bound;
+        thread = std::thread([this] { inbound->run(); });
+    }
+    ~InboundHarness() {
+        inbound->stop();
+        thread.join();
+    }
+};
+
+// The inbound port answers a Host no route has with its JSON 404: its health check.
+bool inbound_alive(int port) {
+    auto r = proxy_exchange(port, "GET /health HTTP/1.1\r\nHost: nobody.example.test\r\nConnection: close\r\n\r\n");
+    return r.size() == 1 && r[0].status == 404 && r[0].headers["x-vaultfwd-error"] == "inbound.no_route";
+}
+
+std::vector<ProxyRow> inbound_catalogue(int port, test::UpstreamServer& plain) {
+    auto simple = [port](std::string bytes, std::vector<int> statuses, std::string code) {
+        return [port, bytes, statuses, code](ProxyContext&) { return expect_replies(proxy_exchange(port, bytes), statuses, code); };
+    };
+    auto post = [](const std::string& host_line, const std::string& extra = "", const std::string& body = "a=1") {
+        return "POST /orders HTTP/1.1\r\n" + host_line + "Connection: close\r\n" + extra +
+               "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\n\r\n" + body;
+    };
+    const std::string shop = "Host: shop.example.test\r\n";
+    auto connect_head = [](const std::string& target) {
+        return "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n";
+    };
+    std::vector<ProxyRow> rows = {
+        // --- the happy path, for contrast: a form's card number reaches the upstream as an alias ---
+        {"a form posted to a route's Host: card number redacted", 1, [port, &plain, post](ProxyContext&) -> std::string {
+             auto f = expect_replies(proxy_exchange(port, post("Host: shop.example.test\r\n", "", "card_number=4111111111111111&x=1")), {200}, "");
+             if (!f.empty())
+                 return f;
+             const std::string body = plain.requests().back().body;
+             return body.find("4111111111111111") == std::string::npos && body.find("card_number=tok_") == 0
+                        ? ""
+                        : "the upstream saw " + body.substr(0, 80);
+         }},
+        {"Host in another case and with a port", 1, simple(post("Host: SHOP.Example.Test:8443\r\n"), {200}, "")},
+
+        // --- Host ---
+        {"no Host header", 0, simple(post(""), {400}, "inbound.no_host")},
+        {"an empty Host header", 0, simple(post("Host: \r\n"), {400}, "inbound.no_host")},
+        {"two Host headers (one a route's)", 0, simple(post(shop + "Host: far.example.test\r\n"), {400}, "inbound.bad_host")},
+        {"Host with a path", 0, simple(post("Host: shop.example.test/x\r\n"), {400}, "inbound.bad_host")},
+        {"Host with a userinfo", 0, simple(post("Host: user@shop.example.test\r\n"), {400}, "inbound.bad_host")},
+        {"Host with a port out of range", 0, simple(post("Host: shop.example.test:99999\r\n"), {400}, "inbound.bad_host")},
+        {"Host with an unterminated IPv6 literal", 0, simple(post("Host: [::1\r\n"), {400}, "inbound.bad_host")},
+        {"Host with a wildcard", 0, simple(post("Host: *.example.test\r\n"), {400}, "inbound.bad_host")},
+        {"Host no route has", 0, simple(post("Host: shop.example.test.evil\r\n"), {404}, "inbound.no_route")},
+        {"a route's host as a suffix of another name", 0, simple(post("Host: xshop.example.test\r\n"), {404}, "inbound.no_route")},
+        {"absolute-form to a host no route has", 0, simple("GET http://evil.example/x HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n", {404}, "inbound.no_route")},
+        {"asterisk-form OPTIONS", 0, simple("OPTIONS * HTTP/1.1\r\n" + shop + "Connection: close\r\n\r\n", {400}, "inbound.bad_target")},
+        {"a route whose upstream the allowlist refuses", 0, simple(post("Host: far.example.test\r\n"), {403}, "upstream.host_not_allowed")},
+        {"TRACE to a route", 0, simple("TRACE /x HTTP/1.1\r\n" + shop + "Connection: close\r\n\r\n", {405}, "request.method_not_allowed")},
+        {"unknown method", 0, simple("BREW /x HTTP/1.1\r\n" + shop + "Connection: close\r\n\r\n", {400}, "request.malformed")},
+
+        // --- CONNECT ---
+        {"CONNECT to a host no route has", 0, simple(connect_head("evil.example:443"), {404}, "inbound.no_route")},
+        {"CONNECT without a port", 0, simple(connect_head("shop.example.test"), {400}, "inbound.bad_connect_target")},
+        {"CONNECT to port 0", 0, simple(connect_head("shop.example.test:0"), {400}, "inbound.bad_connect_target")},
+        {"CONNECT to a route's host, then two Content-Lengths inside", 0, simple(connect_head("shop.example.test:80") + "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\nabc", {200, 400}, "request.malformed")},
+        {"CONNECT to a route's host, then a request inside", 1, simple(connect_head("shop.example.test:80") + "GET /x HTTP/1.1\r\nHost: whatever\r\nConnection: close\r\n\r\n", {200, 200}, "")},
+
+        // --- sizes ---
+        {"head over max_header_bytes", 0, simple("GET /x HTTP/1.1\r\n" + shop + "x-big: " + std::string(9000, 'a') + "\r\n\r\n", {431}, "request.header_too_large")},
+        {"a declared body over the limit", 0, simple("POST /x HTTP/1.1\r\n" + shop + "Content-Length: 70000\r\n\r\n", {413}, "request.too_large")},
+        {"a chunked body over the limit", 0, [port, shop](ProxyContext&) {
+             std::string chunk(40000, 'a');
+             char size[16];
+             std::snprintf(size, sizeof size, "%zx", chunk.size());
+             std::string bytes = "POST /x HTTP/1.1\r\n" + shop + "Transfer-Encoding: chunked\r\n\r\n" + size + "\r\n" + chunk +
+                                 "\r\n" + size + "\r\n" + chunk + "\r\n0\r\n\r\n";
+             return expect_replies(proxy_exchange(port, bytes), {413}, "request.too_large");
+         }},
+        {"POST without a length", 0, simple("POST /x HTTP/1.1\r\n" + shop + "\r\n", {411}, "request.length_required")},
+
+        // --- smuggling-shaped heads ---
+        {"two Content-Lengths", 0, simple("POST /x HTTP/1.1\r\n" + shop + "Content-Length: 3\r\nContent-Length: 30\r\n\r\nabc", {400}, "request.malformed")},
+        {"Content-Length and Transfer-Encoding", 0, simple("POST /x HTTP/1.1\r\n" + shop + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", {400}, "request.malformed")},
+        {"Transfer-Encoding: identity", 0, simple("POST /x HTTP/1.1\r\n" + shop + "Transfer-Encoding: identity\r\n\r\nabc", {400}, "request.malformed")},
+        {"a bare LF between header lines", 0, simple("POST /x HTTP/1.1\r\nHost: shop.example.test\nContent-Length: 3\r\n\r\nabc", {400}, "request.malformed")},
+        {"an obs-fold line", 0, simple("GET /x HTTP/1.1\r\n" + shop + "x-a: one\r\n two\r\n\r\n", {400}, "request.malformed")},
+        {"a space before the colon", 0, simple("GET /x HTTP/1.1\r\nHost : shop.example.test\r\n\r\n", {400}, "request.malformed")},
+        {"a smuggled second request after a valid one", 1, simple("GET /first HTTP/1.1\r\n" + shop + "\r\nPOST /second HTTP/1.1\r\n" + shop + "Content-Length: 1\r\nContent-Length: 20\r\n\r\nx", {200, 400}, "request.malformed")},
+        {"requests pipelined: both answered, in order", 2, simple("GET /first HTTP/1.1\r\n" + shop + "\r\nGET /second HTTP/1.1\r\n" + shop + "Connection: close\r\n\r\n", {200, 200}, "")},
+
+        // --- slow clients ---
+        {"slowloris on the inbound port: the port keeps serving, the slow heads time out", 0, [port](ProxyContext&) -> std::string {
+             std::vector<int> fds;
+             for (int i = 0; i < 8; ++i)
+                 if (int fd = connect_to(port); fd >= 0) {
+                     ::send(fd, "G", 1, MSG_NOSIGNAL);
+                     fds.push_back(fd);
+                 }
+             std::this_thread::sleep_for(std::chrono::milliseconds(300));
+             std::string failure;
+             if (!inbound_alive(port))
+                 failure = "the port did not answer while " + std::to_string(fds.size()) + " clients sent their heads slowly";
+             std::size_t timed_out = 0;
+             for (int fd : fds) {
+                 Reply r = parse_reply(read_until_close(fd, 12000));
+                 if (r.status == 408 && r.headers["x-vaultfwd-error"] == "request.timeout")
+                     ++timed_out;
+                 ::close(fd);
+             }
+             if (failure.empty() && timed_out != fds.size())
+                 failure = std::to_string(timed_out) + " of " + std::to_string(fds.size()) + " slow heads got 408 request.timeout";
+             return failure;
+         }},
+    };
+    return rows;
+}
+
 } // namespace
 
 TEST_SUITE("bad_input") {
@@ -1330,13 +1486,38 @@ TEST_SUITE("bad_input") {
             }
         }
 
-        std::size_t total = api_rows + prows.size(), total_passed = api_passed + proxy_passed;
+        // The inbound port.
+        InboundHarness inbound(h.pki, plain_up.port());
+        auto irows = inbound_catalogue(inbound.port, plain_up);
+        std::size_t inbound_passed = 0;
+        for (const auto& row : irows) {
+            auto row_started = Clock::now();
+            std::size_t before = pctx.upstream_count();
+            std::string failure = row.run(pctx);
+            std::size_t reached = pctx.upstream_count() - before;
+            if (failure.empty() && reached != row.upstream)
+                failure = std::to_string(reached) + " request(s) reached the upstream, expected " + std::to_string(row.upstream);
+            if (!inbound_alive(inbound.port))
+                failure += std::string(failure.empty() ? "" : "; ") + "the inbound port no longer answers";
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - row_started).count();
+            if (failure.empty()) {
+                ++inbound_passed;
+                report << "PASS  inbound: " << row.name << " (" << ms << " ms)" << std::endl;
+            } else {
+                report << "FAIL  inbound: " << row.name << ": " << failure << std::endl;
+                FAIL_CHECK("inbound: " << row.name << ": " << failure);
+            }
+        }
+
+        std::size_t total = api_rows + prows.size() + irows.size(),
+                    total_passed = api_passed + proxy_passed + inbound_passed;
         char pct_text[32];
         std::snprintf(pct_text, sizeof pct_text, "%.1f", total ? 100.0 * static_cast<double>(total_passed) / static_cast<double>(total) : 0.0);
         std::string summary = "bad-input catalogue: " + std::to_string(total) + " rows, " + std::to_string(total_passed) +
                               " passed (" + pct_text + "%) [API port " + std::to_string(api_passed) + "/" +
                               std::to_string(api_rows) + ", proxy port " + std::to_string(proxy_passed) + "/" +
-                              std::to_string(prows.size()) + "]";
+                              std::to_string(prows.size()) + ", inbound port " + std::to_string(inbound_passed) + "/" +
+                              std::to_string(irows.size()) + "]";
         MESSAGE(summary);
         std::printf("%s\n", summary.c_str());
         report << summary << std::endl;

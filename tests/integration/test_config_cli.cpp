@@ -145,7 +145,7 @@ TEST_SUITE("config") {
         CHECK(doc["errors"].size() == 10);
 
         // serve refuses the profile with the same messages at the same positions.
-        auto serve = p.run({"serve", "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"});
+        auto serve = p.run({"serve", "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--inbound-listen", "127.0.0.1:0"});
         CHECK(serve.exit_code == 1);
         CHECK(error_lines(serve.err) == lines);
     }

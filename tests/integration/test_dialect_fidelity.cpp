@@ -115,7 +115,7 @@ TEST_SUITE("dialect_fidelity") {
 
         test::UpstreamServer mtls(pki, {.tls = true, .require_client_cert = true});
         test::Process serve({test::binary_path(), "--home", h, "serve", "--api-listen", "127.0.0.1:0",
-                             "--proxy-listen", "127.0.0.1:0"});
+                             "--proxy-listen", "127.0.0.1:0", "--inbound-listen", "127.0.0.1:0"});
         auto listeners = test::read_listeners(serve);
         REQUIRE_FALSE(listeners.api.empty());
         auto key_at = text.find("sk_test_");

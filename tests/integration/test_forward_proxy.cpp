@@ -520,7 +520,9 @@ TEST_SUITE("forward_proxy") {
         CHECK(imported.exit_code == 0);
         CHECK(imported.out.find("imported route route-acquirer") != std::string::npos);
         CHECK(imported.out.find("not imported: route \"acquirer\" filter \"xml-filter\"") != std::string::npos);
-        CHECK(imported.out.find("1 route(s) imported") != std::string::npos);
+        CHECK(imported.out.find("imported route route-inbound (inbound-collect)  inbound: Host (.*)\\.verygoodproxy\\.com -> "
+                                "https://backend.example") != std::string::npos);
+        CHECK(imported.out.find("2 route(s) imported") != std::string::npos);
         auto check = test::run_vaultfwd({"--home", home.path().string(), "config", "check"});
         CHECK(check.exit_code == 0);
 
@@ -528,7 +530,8 @@ TEST_SUITE("forward_proxy") {
         CHECK(list.exit_code == 0);
         auto j = json::parse(list.out, nullptr, false);
         REQUIRE(j.is_object());
-        REQUIRE(j["routes"].size() == 1);
+        REQUIRE(j["routes"].size() == 2);
+        CHECK(j["routes"][1]["direction"] == "inbound");
         CHECK(j["routes"][0]["host"] == "api\\.acquirer\\.example");
         CHECK(j["routes"][0]["filters"].size() == 5);
 
@@ -536,7 +539,7 @@ TEST_SUITE("forward_proxy") {
         CHECK(again.exit_code == 0);
         auto aj = json::parse(again.out, nullptr, false);
         CHECK(aj["imported"].empty());
-        CHECK(aj["already"] == json::array({"route-acquirer"}));
+        CHECK(aj["already"] == json::array({"route-acquirer", "route-inbound"}));
         // In words: already in the profile, not "part(s) not imported" for the route itself.
         auto text_again =
             test::run_vaultfwd({"--home", home.path().string(), "routes", "import", fixture});
@@ -544,7 +547,7 @@ TEST_SUITE("forward_proxy") {
         CHECK(text_again.out.find("route route-acquirer is already in the profile, unchanged") !=
               std::string::npos);
         CHECK(text_again.out.find("0 route(s) imported into") != std::string::npos);
-        CHECK(text_again.out.find(", 1 already in the profile") != std::string::npos);
+        CHECK(text_again.out.find(", 2 already in the profile") != std::string::npos);
         CHECK(text_again.out.find("already has a route") == std::string::npos);
         auto bad = test::run_vaultfwd({"--home", home.path().string(), "routes", "import",
                                        (test::source_dir() / "fixtures/profile.example.toml").string()});

@@ -271,7 +271,7 @@ TEST_SUITE("replay_cli") {
         "--server uses a running serve; --via URL another echo server, with the same results") {
         Home home;
         test::Process serve({test::binary_path(), "--home", home.dir.path().string(), "serve",
-                             "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"});
+                             "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--inbound-listen", "127.0.0.1:0"});
         auto api = url_after(serve, "api listening on ");
         REQUIRE_FALSE(api.empty());
         // Gr4vy cannot pin: through a running serve it reaches the ditto over plain http.

@@ -280,6 +280,11 @@ TEST_SUITE("secret_hygiene") {
         profile_text = util::replace_all(profile_text, "\ntimeout_ms = 15000",
                                          "\ntimeout_ms = 5000\nca_files = [\"upstream-root.pem\"]");
         profile_text += test::reveal_redact_route("hygiene", R"(127\.0\.0\.1)", "$.card.number", "$.card.number");
+        // An inbound route (the collect flow): a form's card number and name redacted on the way in.
+        profile_text += "\n[[routes]]\nid = \"hygiene-collect\"\ndirection = \"inbound\"\nupstream = \"https://localhost:" +
+                        std::to_string(up.port()) + "\"\nhost = 'collect\\.hygiene\\.test'\n\n[[routes.filters]]\n"
+                        "phase = \"request\"\noperation = \"redact\"\ntransformer = \"form_field\"\n"
+                        "targets = [\"card_number\", \"name\"]\n";
         test::write_text(home / "default.toml", profile_text);
         REQUIRE(vf_scanned("config check", {"config", "check"}).exit_code == 0);
         vf_scanned("config show", {"config", "show"});
@@ -339,7 +344,7 @@ TEST_SUITE("secret_hygiene") {
         test::Process serve({"/bin/sh", "-c", "cd \"$0\" && exec \"$@\" 2>serve.stderr",
                              work.path().string(), test::binary_path(), "--home",
                              home.path().string(), "serve", "--api-listen", "127.0.0.1:0",
-                             "--proxy-listen", "127.0.0.1:0"});
+                             "--proxy-listen", "127.0.0.1:0", "--inbound-listen", "127.0.0.1:0"});
         auto listeners = test::read_listeners(serve, &serve_lines);
         std::string api = listeners.api, proxy = listeners.proxy;
         REQUIRE_FALSE(api.empty());
@@ -446,6 +451,22 @@ TEST_SUITE("secret_hygiene") {
                                up.url("/vgs/lookup/" + k_ssn.value + "?card=" + k_card.value +
                                       "&holder=" + util::percent_encode(k_name.value))});
         CHECK(contains(vgs_query.out, "\"status\":\"ok\""));
+        // VGS inbound port: a form posted to the collect route; an unknown Host with values in the
+        // path, the query, a header and the body; a Host that is not one.
+        const std::string inbound = listeners.inbound;
+        REQUIRE_FALSE(inbound.empty());
+        auto collected = curl("vgs inbound collect", {"-H", "Host: collect.hygiene.test", "--data-urlencode",
+                                                      "card_number=" + k_card.value, "--data-urlencode",
+                                                      "name=" + k_name.value, "http://" + inbound + "/inbound/collect"});
+        CHECK_MESSAGE(contains(collected.out, "\"status\":\"ok\""), (collected.out + collected.err));
+        auto nowhere = curl("vgs inbound, unknown host",
+                            {"-H", "Host: nowhere.hygiene.test", "-H", "X-Card: " + k_card.value, "--data",
+                             "ssn=" + k_ssn.value, "http://" + inbound + "/lookup/" + k_ssn.value + "?card=" + k_card.value});
+        CHECK(contains(nowhere.out, " 404 "));
+        auto bad_host = curl("vgs inbound, a Host that is not one",
+                             {"-H", "Host: " + k_card.value + "@collect.hygiene.test", "--data",
+                              "card_number=" + k_card.value, "http://" + inbound + "/inbound/collect"});
+        CHECK(contains(bad_host.out, " 400 "));
         auto reflect_query =
             post("footprint reflect, values in the query",
                  "/vault_proxy/reflect?ssn=" + k_ssn.value +
@@ -578,9 +599,14 @@ TEST_SUITE("secret_hygiene") {
                 received += h.name + ": " + h.value + "\n";
         }
         for (const auto& path :
-             {"/fp/charge", "/gr4vy/pay", "/vtex/sales", "/vgs/charge", "/vgs/lookup"})
+             {"/fp/charge", "/gr4vy/pay", "/vtex/sales", "/vgs/charge", "/vgs/lookup", "/inbound/collect"})
             CHECK_MESSAGE(contains(received, path), path);
         CHECK_FALSE(contains(received, "/never"));
+        for (const auto& r : up.requests()) {
+            CHECK_MESSAGE(r.path.rfind("/lookup/", 0) != 0, r.path); // the unknown Host reached nothing
+            if (r.path == "/inbound/collect")
+                CHECK_MESSAGE((!contains(r.body, k_card.value) && !contains(r.body, "Zaphod")), r.body);
+        }
         CHECK(contains(received, k_ssn.value));
         CHECK(contains(received, k_card.value));
         CHECK(contains(received, k_name.value));

@@ -14,7 +14,7 @@ TEST_SUITE("serve-cli") {
     TEST_CASE("serve initialises a zero-config profile, serves both ports and stops on SIGTERM") {
         test::TempDir home;
         test::Process serve({test::binary_path(), "--home", home.path().string(), "serve",
-                             "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"});
+                             "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--inbound-listen", "127.0.0.1:0"});
         auto listeners = test::read_listeners(serve);
         std::string api = listeners.api, proxy = listeners.proxy;
         REQUIRE_FALSE(api.empty());
@@ -47,7 +47,7 @@ TEST_SUITE("serve-cli") {
     TEST_CASE("serve listens on the ports it prints and on no other") {
         test::TempDir home;
         test::Process serve({test::binary_path(), "--home", home.path().string(), "serve",
-                             "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"});
+                             "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--inbound-listen", "127.0.0.1:0"});
         auto listeners = test::read_listeners(serve);
         REQUIRE_FALSE(listeners.api.empty());
         auto text = test::read_text(home / "default.toml");
@@ -59,7 +59,7 @@ TEST_SUITE("serve-cli") {
         CHECK(out == "hi 200");
         auto ports = test::listening_ports(serve.pid());
         std::sort(ports.begin(), ports.end());
-        std::vector<int> printed{listeners.api_port(), listeners.proxy_port()};
+        std::vector<int> printed{listeners.api_port(), listeners.proxy_port(), listeners.inbound_port()};
         std::sort(printed.begin(), printed.end());
         CHECK(ports == printed); // one HTTP engine: no internal loopback servers
     }
@@ -67,11 +67,11 @@ TEST_SUITE("serve-cli") {
     TEST_CASE("a taken port is a clear error, exit 1") {
         test::TempDir home;
         test::Process first({test::binary_path(), "--home", home.path().string(), "serve",
-                             "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"});
+                             "--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--inbound-listen", "127.0.0.1:0"});
         std::string api = test::read_listeners(first).api;
         REQUIRE_FALSE(api.empty());
         auto second = test::run_vaultfwd({"--home", home.path().string(), "serve", "--api-listen", api,
-                                          "--proxy-listen", "127.0.0.1:0"});
+                                          "--proxy-listen", "127.0.0.1:0", "--inbound-listen", "127.0.0.1:0"});
         CHECK(second.exit_code == 1);
         CHECK(second.err.find("vaultfwd: error: cannot listen on") != std::string::npos);
     }

@@ -159,7 +159,7 @@ struct Serve {
         // serve's live memory, flat within about a MiB when nothing leaks.
         process = std::make_unique<test::Process>(
             std::vector<std::string>{test::binary_path(), "--home", h, "serve", "--api-listen",
-                                     "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"},
+                                     "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--inbound-listen", "127.0.0.1:0"},
             std::map<std::string, std::string>{{"MALLOC_ARENA_MAX", "1"}});
         auto listeners = test::read_listeners(*process);
         api_port = listeners.api_port();

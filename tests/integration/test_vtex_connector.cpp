@@ -92,7 +92,7 @@ TEST_SUITE("vtex_connector") {
             return res;
         });
         test::Process serve({test::binary_path(), "--home", home.path().string(), "serve", "--api-listen",
-                             "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"});
+                             "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--inbound-listen", "127.0.0.1:0"});
         auto listeners = test::read_listeners(serve);
         REQUIRE_FALSE(listeners.api.empty());
         test::UpstreamServer connector(pki, {.tls = false}, payment_provider(acquirer.url("/v2/sales/")));

@@ -41,12 +41,14 @@ ServeProcess::ServeProcess(const TestPki& pki, const ServeOptions& options) : pr
     local_ca = p->resolve(p->ca.cert).string();
 
     process = std::make_unique<Process>(std::vector<std::string>{binary_path(), "--home", h, "serve", "--api-listen",
-                                                                 "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"},
+                                                                 "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--inbound-listen", "127.0.0.1:0"},
                                         options.env);
     auto listeners = read_listeners(*process);
     api_port = listeners.api_port();
     proxy_port = listeners.proxy_port();
+    inbound_port = listeners.inbound_port();
     REQUIRE(api_port > 0);
+    REQUIRE(inbound_port > 0);
     REQUIRE(proxy_port > 0);
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The built `vaultfwd serve` as users run it: a fresh home made by `vaultfwd init` (the default
-// profile, untuned), the test PKI's root trusted for upstreams, both listeners on 127.0.0.1
+// profile, untuned), the test PKI's root trusted for upstreams, the three listeners on 127.0.0.1
 // port 0, and a Footprint user fp_id_test_jane (id.first_name=Jane) in the vault.
 
 #include <map>
@@ -24,6 +24,7 @@ struct ServeProcess {
     std::unique_ptr<Process> process;
     int api_port = 0;
     int proxy_port = 0;
+    int inbound_port = 0;
     std::string api_key;
     std::string proxy_user, proxy_password;
     std::string local_ca; // the profile's local CA (tunnel leaves, the TLS proxy port)

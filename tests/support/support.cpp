@@ -226,13 +226,16 @@ int port_of(const std::string& host_port) {
 
 int Listeners::api_port() const { return port_of(api); }
 int Listeners::proxy_port() const { return port_of(proxy); }
+int Listeners::inbound_port() const { return port_of(inbound); }
 
 Listeners read_listeners(Process& serve, std::vector<std::string>* lines) {
     const std::string api_prefix = "api listening on http://";
     const std::string proxy_prefix = "proxy listening on http://";
     const std::string proxy_tls_prefix = "proxy listening on https://"; // listen.proxy_tls
+    const std::string inbound_prefix = "inbound listening on http://";
+    const std::string inbound_tls_prefix = "inbound listening on https://"; // listen.inbound_tls
     Listeners found;
-    for (int i = 0; i < 10 && (found.api.empty() || found.proxy.empty()); ++i) {
+    for (int i = 0; i < 10 && (found.api.empty() || found.proxy.empty() || found.inbound.empty()); ++i) {
         auto line = serve.read_line(15000);
         if (lines)
             lines->push_back(line);
@@ -242,6 +245,12 @@ Listeners read_listeners(Process& serve, std::vector<std::string>* lines) {
             found.proxy = line.substr(proxy_prefix.size());
         if (line.rfind(proxy_tls_prefix, 0) == 0)
             found.proxy = line.substr(proxy_tls_prefix.size());
+        if (line.rfind(inbound_prefix, 0) == 0)
+            found.inbound = line.substr(inbound_prefix.size());
+        if (line.rfind(inbound_tls_prefix, 0) == 0)
+            found.inbound = line.substr(inbound_tls_prefix.size());
+        if (line.empty())
+            break; // EOF or nothing in time
     }
     return found;
 }

@@ -57,13 +57,15 @@ class Process {
 };
 
 // The addresses `vaultfwd serve` prints first ("api listening on http://HOST:PORT", "proxy
-// listening on http://HOST:PORT"), read from its stdout; empty when it printed none in time.
+// listening on http://HOST:PORT", "inbound listening on http://HOST:PORT"), read from its stdout; empty when it printed none in time.
 // Every line read is appended to `lines` when given.
 struct Listeners {
     std::string api;   // "HOST:PORT"
     std::string proxy; // "HOST:PORT"
+    std::string inbound; // "HOST:PORT"
     int api_port() const;
     int proxy_port() const;
+    int inbound_port() const;
 };
 Listeners read_listeners(Process& serve, std::vector<std::string>* lines = nullptr);
 

@@ -231,7 +231,9 @@ TEST_SUITE("dialect") {
         auto dangling = errors("[[certs]]\nname = \"c\"\ncert = \"c.pem\"\nkey = \"c.key\"\ngr4vy_endpoint = \"nope\"\n");
         REQUIRE(dangling.size() == 1);
         CHECK(dangling[0].message.find("no [[gr4vy_endpoints]] entry") != std::string::npos);
-        auto inbound = errors("[[certs]]\nname = \"c\"\ndirection = \"inbound\"\ncert = \"c.pem\"\n"
+        auto inbound = errors("[[certs]]\nname = \"c\"\ndirection = \"inbound\"\nroute = \"in\"\ncert = \"c.pem\"\n"
+                              "key = \"c.key\"\n[[routes]]\nid = \"in\"\ndirection = \"inbound\"\n"
+                              "upstream = \"https://a.example\"\n"
                               "[[gr4vy_endpoints]]\nid = \"x\"\nhost = \"a\"\nclient_cert = \"c\"\n");
         REQUIRE(inbound.size() == 1);
         CHECK(inbound[0].message.find("inbound certificate") != std::string::npos);

@@ -33,9 +33,14 @@ TEST_SUITE("profile") {
         CHECK(p->proxy_credentials.front().client_cert == "acquirer-mtls");
         REQUIRE(p->footprint_proxies.size() == 1);
         CHECK(p->footprint_proxies[0].headers.at("x-merchant") == "acme");
-        REQUIRE(p->routes.size() == 1);
+        REQUIRE(p->routes.size() == 2);
         CHECK(p->routes[0].filters.size() == 2);
         CHECK(p->routes[0].filters[1].phase == "response");
+        CHECK(p->routes[0].direction == "outbound");
+        CHECK(p->routes[1].direction == "inbound");
+        CHECK(p->routes[1].upstream == "http://127.0.0.1:8080");
+        CHECK(p->routes[1].filters[1].status == "2\\d\\d");
+        CHECK(p->listen.inbound == "127.0.0.1:7412");
         CHECK(p->find_cert("acquirer-mtls") != nullptr);
         CHECK(p->find_pin("acquirer-root") != nullptr);
         CHECK(p->resolve("default/ca.pem") == std::filesystem::path("/home/x/default/ca.pem"));
@@ -45,6 +50,7 @@ TEST_SUITE("profile") {
         auto p = parse(minimal());
         REQUIRE(p.ok());
         CHECK(p->listen.proxy == "127.0.0.1:7411");
+        CHECK(p->listen.inbound == "127.0.0.1:7412");
         CHECK(p->limits.max_body_bytes == 5242880);
         CHECK(p->vault.alias_env == "sandbox");
         CHECK(p->vault_key().size() == 32);

@@ -236,7 +236,12 @@ TEST_SUITE("tls") {
 
         r = req;
         r.route = "nowhere";
+        CHECK(tls::add_cert(p, r, tls::now_epoch()).error().code == "cert.bad_tie"); // a route: inbound
+        r.direction = "inbound";
         CHECK(tls::add_cert(p, r, tls::now_epoch()).error().code == "cert.unknown_route");
+        r = req;
+        r.direction = "inbound";
+        CHECK(tls::add_cert(p, r, tls::now_epoch()).error().code == "cert.bad_tie"); // no --route
         r = req;
         r.direction = "inbound";
         r.credential = "default";
@@ -254,14 +259,28 @@ TEST_SUITE("tls") {
         CHECK(h.text() == before);
         CHECK_FALSE(fs::exists(h.dir / "default/certs/x.pem"));
 
-        SUBCASE("an inbound certificate may come without its key") {
+        SUBCASE("an inbound certificate belongs to an inbound route, with its key (presented to its upstream)") {
+            test::write_text(h.dir / "default.toml",
+                             h.text() + "\n[[routes]]\nid = \"out\"\nhost = \"a\\\\.example\"\n\n[[routes]]\nid = "
+                                        "\"collect\"\ndirection = \"inbound\"\nupstream = \"https://api.example\"\n");
+            p = h.load();
             r = req;
             r.direction = "inbound";
+            r.route = "out";
+            auto outbound_route = tls::add_cert(p, r, tls::now_epoch());
+            CHECK(outbound_route.error().code == "cert.bad_tie");
+            CHECK(outbound_route.error().message.find("an outbound route") != std::string::npos);
+            r.route = "collect";
             r.key_file.clear();
+            CHECK(tls::add_cert(p, r, tls::now_epoch()).error().code == "cert.missing_key");
+            r.key_file = req.key_file;
             auto added = tls::add_cert(p, r, tls::now_epoch());
             REQUIRE_MESSAGE(added.ok(), added.error().message);
-            CHECK(added->key.empty());
-            CHECK(h.load().find_cert("x")->direction == "inbound");
+            CHECK_FALSE(added->key.empty());
+            const auto* entry = h.load().find_cert("x");
+            REQUIRE(entry);
+            CHECK(entry->direction == "inbound");
+            CHECK(entry->route == "collect");
         }
     }
 

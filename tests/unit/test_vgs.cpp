@@ -9,8 +9,10 @@
 
 #include "core/dialect/vgs/filters.hpp"
 #include "core/dialect/vgs/import.hpp"
+#include "core/dialect/vgs/inbound.hpp"
 #include "core/dialect/vgs/json_spans.hpp"
 #include "core/dialect/vgs/regex.hpp"
+#include "core/dialect/vgs/route_check.hpp"
 #include "core/dialect/vgs/routes.hpp"
 #include "core/profile/edit.hpp"
 #include "core/profile/profile.hpp"
@@ -434,9 +436,20 @@ TEST_SUITE("vgs") {
         auto text = test::read_text(test::source_dir() / "fixtures/vgs/mixed-export.yaml");
         auto report = convert_export(text);
         REQUIRE_MESSAGE(report.ok(), (report.ok() ? "" : report.error().message));
-        REQUIRE(report->routes.size() == 1);
+        REQUIRE(report->routes.size() == 2);
         const auto& r = report->routes[0];
         CHECK(r.id == "route-acquirer");
+        CHECK(r.direction == "outbound");
+        CHECK(r.upstream.empty());
+        // An inbound route: the Host pattern, its upstream, its filters.
+        const auto& in = report->routes[1];
+        CHECK(in.id == "route-inbound");
+        CHECK(in.direction == "inbound");
+        CHECK(in.upstream == "https://backend.example");
+        CHECK(in.host == R"((.*)\.verygoodproxy\.com)");
+        REQUIRE(in.filters.size() == 1);
+        CHECK(in.filters[0].operation == "redact");
+        CHECK(in.filters[0].targets == std::vector<std::string>{"$.card"});
         CHECK(r.description == "acquirer");
         CHECK(r.host == R"(api\.acquirer\.example)");
         REQUIRE(r.filters.size() == 5);
@@ -470,10 +483,10 @@ TEST_SUITE("vgs") {
         for (const auto& s : report->skipped)
             skipped += s + "\n";
         CAPTURE(skipped);
-        CHECK(report->skipped.size() == 8);
+        CHECK(report->skipped.size() == 7);
         for (const char* part : {"\"xml-filter\": the XPATH transformer", "\"larky\": custom operations (github.com/verygoodsecurity",
                                  "\"classified\": classifiers", "\"by-query\": a condition on \"QueryString\"",
-                                 "\"or-fields\": an OR condition over different fields", "route \"inbound-collect\": it is an inbound route",
+                                 "\"or-fields\": an OR condition over different fields",
                                  "filter \"only-xpath\": the XPATH", "route \"route-xml\": none of its filters"})
             CHECK(skipped.find(part) != std::string::npos);
 
@@ -509,7 +522,7 @@ TEST_SUITE("vgs") {
 
         auto dry = import_routes(*p, yaml, DryRun::yes);
         REQUIRE(dry.ok());
-        CHECK(dry->routes.size() == 1);
+        CHECK(dry->routes.size() == 2);
         CHECK(test::read_text(file) == text);
 
         auto done = import_routes(*p, yaml, DryRun::no);
@@ -518,7 +531,9 @@ TEST_SUITE("vgs") {
         CHECK(after.rfind(text, 0) == 0); // what was there stays, byte for byte
         auto loaded = profile::load(home.path(), "default");
         REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
-        REQUIRE(loaded->routes.size() == 1);
+        REQUIRE(loaded->routes.size() == 2);
+        CHECK(loaded->routes[1].direction == "inbound");
+        CHECK(loaded->routes[1].upstream == "https://backend.example");
         const auto& r = loaded->routes[0];
         const auto& expected = done->routes[0];
         CHECK(r.id == expected.id);
@@ -538,7 +553,7 @@ TEST_SUITE("vgs") {
         auto again = import_routes(*loaded, yaml, DryRun::no);
         REQUIRE(again.ok());
         CHECK(again->routes.empty());
-        CHECK(again->already == std::vector<std::string>{expected.id});
+        CHECK(again->already == std::vector<std::string>{expected.id, "route-inbound"});
         CHECK(again->skipped == done->skipped); // the parts the export cannot carry over, only
         CHECK(test::read_text(file) == after);
 
@@ -547,9 +562,194 @@ TEST_SUITE("vgs") {
         changed.routes[0].host = "api\\.other\\.example";
         auto conflict = import_routes(changed, yaml, DryRun::yes);
         REQUIRE(conflict.ok());
-        CHECK(conflict->already.empty());
+        CHECK(conflict->already == std::vector<std::string>{"route-inbound"}); // only the unchanged one
         REQUIRE_FALSE(conflict->skipped.empty());
         CHECK(conflict->skipped.back().find("already has a different route with this id") !=
               std::string::npos);
+    }
+
+    TEST_CASE("inbound routes: compiled apart from outbound ones, picked by Host, path and method") {
+        profile::Route out;
+        out.id = "out";
+        out.host = "api\\.example";
+        out.filters = {filter("request", "reveal", "json_path", {"$.a"})};
+        profile::Route in;
+        in.id = "collect";
+        in.direction = "inbound";
+        in.upstream = "https://backend.example:8443";
+        in.host = "collect\\.example";
+        in.path = "/cards.*";
+        profile::Route bare = in;
+        bare.id = "bare";
+        bare.path = ".*";
+        bare.upstream = "http://127.0.0.1:9";
+
+        auto outbound = RouteTable::compile({out, in, bare});
+        REQUIRE(outbound.ok());
+        CHECK(outbound->size() == 1);
+        auto inbound = RouteTable::compile({out, in, bare}, Direction::inbound);
+        REQUIRE(inbound.ok());
+        CHECK(inbound->size() == 2);
+        // No filters needed: the first route whose Host, path and method match answers.
+        const auto* r = inbound->find({"collect.example", "POST", "/cards/1", ""});
+        REQUIRE(r);
+        CHECK(r->id == "collect");
+        CHECK(r->upstream.host == "backend.example");
+        CHECK(r->upstream.port == 8443);
+        CHECK(inbound->find({"collect.example", "POST", "/other", ""})->id == "bare");
+        CHECK(inbound->find({"COLLECT.example", "GET", "/", ""})->id == "bare");
+        CHECK(inbound->find({"api.example", "GET", "/", ""}) == nullptr);
+        CHECK(inbound->any_host_matches("collect.example"));
+        CHECK_FALSE(inbound->any_host_matches("xcollect.example"));
+
+        // The upstream is scheme://host[:port]: a path or query is refused, naming the route.
+        in.upstream = "https://backend.example/v1";
+        auto with_path = RouteTable::compile({in}, Direction::inbound);
+        REQUIRE_FALSE(with_path.ok());
+        CHECK(with_path.error().message.find("route \"collect\" upstream") != std::string::npos);
+        CHECK(with_path.error().message.find("has a path or query") != std::string::npos);
+        CHECK_FALSE(parse_inbound_upstream("ftp://backend.example").ok());
+        CHECK_FALSE(parse_inbound_upstream("").ok());
+        CHECK(parse_inbound_upstream("https://backend.example/").ok());
+        // config check sees an inbound route's problems too, at its key.
+        auto problems = check_routes({out, in});
+        REQUIRE(problems.size() == 1);
+        CHECK(problems[0].key == "routes[1].upstream");
+    }
+
+    TEST_CASE("a status condition holds a response filter to the upstream's status") {
+        profile::Route r;
+        r.id = "r";
+        auto f = filter("response", "redact", "json_path", {"$.pan"});
+        f.status = "2\\d\\d";
+        r.filters = {f};
+        auto table = RouteTable::compile({r});
+        REQUIRE(table.ok());
+        RequestInfo req{"h", "GET", "/", "", 0};
+        CHECK(table->match(req, Phase::response).route); // not known yet: may apply
+        req.status = 201;
+        CHECK(table->match(req, Phase::response).route);
+        req.status = 500;
+        CHECK_FALSE(table->match(req, Phase::response).route);
+
+        auto on_request = r;
+        on_request.filters[0].phase = "request";
+        auto bad = RouteTable::compile({on_request});
+        REQUIRE_FALSE(bad.ok());
+        CHECK(bad.error().message.find("status condition needs phase = \"response\"") != std::string::npos);
+
+        // Imported from a VGS export: Status on a response filter, refused on a request filter.
+        auto report = convert_export(
+            "data:\n  - attributes:\n      host_endpoint: h\n      entries:\n"
+            "        - {id: ok, phase: RESPONSE, operation: REDACT, transformer: JSON_PATH, transformer_config: [$.pan],\n"
+            "           config: {condition: OR, rules: [{expression: {field: Status, operator: equals, values: [200]}},\n"
+            "                                           {expression: {field: Status, operator: equals, values: [201]}}]}}\n"
+            "        - {id: no, phase: REQUEST, operation: ENRICH, transformer: JSON_PATH, transformer_config: [$.pan],\n"
+            "           config: {condition: AND, rules: [{expression: {field: Status, operator: equals, values: [200]}}]}}\n");
+        REQUIRE(report.ok());
+        REQUIRE(report->routes.size() == 1);
+        REQUIRE(report->routes[0].filters.size() == 1);
+        CHECK(report->routes[0].filters[0].status == "(?:200)|(?:201)");
+        REQUIRE(report->skipped.size() == 1);
+        CHECK(report->skipped[0].find("filter \"no\": a Status condition on a REQUEST filter") != std::string::npos);
+    }
+
+    TEST_CASE("inbound routes imported in both export shapes; a bare-host upstream becomes https") {
+        auto nested = convert_export(test::read_text(test::source_dir() / "fixtures/vgs/inbound-collect.yaml"));
+        REQUIRE(nested.ok());
+        REQUIRE(nested->routes.size() == 1);
+        const auto& c = nested->routes[0];
+        CHECK(c.id == "3e9a7c55-1d2b-4c8e-a6f0-2b4d6e8f0a13");
+        CHECK(c.description == "collect-card");
+        CHECK(c.direction == "inbound");
+        CHECK(c.upstream == "http://127.0.0.1:8080");
+        CHECK(c.host == "tntabcd1234\\.sandbox\\.verygoodproxy\\.com");
+        REQUIRE(c.filters.size() == 2);
+        CHECK(c.filters[0].transformer == "form_field");
+        CHECK(c.filters[0].operation == "redact");
+        CHECK(c.filters[0].format == "FPE_SIX_T_FOUR");
+        CHECK(c.filters[0].content_type == "application/x-www-form-urlencoded");
+        CHECK(c.filters[1].format == "UUID");
+        REQUIRE(nested->skipped.size() == 1);
+        CHECK(nested->skipped[0].find("filter \"by-query\": a condition on \"QueryString\"") != std::string::npos);
+
+        auto top = convert_export(test::read_text(test::source_dir() / "fixtures/vgs/inbound-reveal-top-level.yaml"));
+        REQUIRE(top.ok());
+        REQUIRE(top->routes.size() == 1);
+        const auto& t = top->routes[0];
+        CHECK(t.id == "9d4e2a61-7b3c-4e5f-8a9b-0c1d2e3f4a55");
+        CHECK(t.direction == "inbound");
+        CHECK(t.host == "partner\\.example\\.test");
+        REQUIRE(t.filters.size() == 1);
+        CHECK(t.filters[0].phase == "response");
+        CHECK(t.filters[0].operation == "reveal");
+        CHECK(t.filters[0].status == "200");
+        CHECK(top->skipped.empty());
+        // The converted route goes into a profile as TOML and reads back the same.
+        auto table = route_to_toml(t);
+        CHECK(table["direction"].value_or(std::string()) == "inbound");
+        CHECK(table["upstream"].value_or(std::string()) == "http://127.0.0.1:8080");
+
+        auto bare = convert_export("data:\n  - destination_override_endpoint: api.partner.example\n    port: 8443\n"
+                                   "    host_endpoint: in\\.example\n    entries:\n"
+                                   "      - {phase: REQUEST, operation: REDACT, transformer: JSON_PATH, transformer_config: [$.a]}\n");
+        REQUIRE(bare.ok());
+        REQUIRE(bare->routes.size() == 1);
+        CHECK(bare->routes[0].upstream == "https://api.partner.example:8443");
+        REQUIRE(bare->notes.size() == 1);
+        CHECK(bare->notes[0].find("has no scheme") != std::string::npos);
+        auto with_path = convert_export("data:\n  - destination_override_endpoint: https://api.partner.example/v1\n"
+                                        "    host_endpoint: in\\.example\n    entries:\n"
+                                        "      - {phase: REQUEST, operation: REDACT, transformer: JSON_PATH, transformer_config: [$.a]}\n");
+        REQUIRE(with_path.ok());
+        CHECK(with_path->routes.empty());
+        REQUIRE(with_path->skipped.size() == 1);
+        CHECK(with_path->skipped[0].find("has a path or query") != std::string::npos);
+        CHECK(with_path->skipped[0].find("; route not imported") != std::string::npos);
+    }
+
+    TEST_CASE("the inbound port reads the route's host from Host: case, port and brackets aside") {
+        CHECK(*inbound_host({{"Host", "Shop.Example.TEST:8443"}}) == "shop.example.test");
+        CHECK(*inbound_host({{"host", "shop.example.test"}}) == "shop.example.test");
+        CHECK(*inbound_host({{"Host", "[::1]:80"}}) == "::1");
+        CHECK(*inbound_host({{"Host", "[::1]"}}) == "::1");
+        CHECK(*inbound_host({{"Host", "127.0.0.1"}}) == "127.0.0.1");
+        CHECK(inbound_host({}).error().code == "inbound.no_host");
+        CHECK(inbound_host({{"Host", ""}}).error().code == "inbound.no_host");
+        CHECK(inbound_host({{"Host", "a.example"}, {"Host", "b.example"}}).error().code == "inbound.bad_host");
+        for (const char* bad : {"a.example/x", "user@a.example", "a.example:99999", "[::1", "::1", "*.example", "a b"})
+            CHECK_MESSAGE(inbound_host({{"Host", bad}}).error().code == "inbound.bad_host", bad);
+    }
+
+    TEST_CASE("profile keys of inbound routes and certificates are checked where they are written") {
+        auto errors = [](const std::string& rest) {
+            return profile::validate("[vault]\nkey = \"" + std::string(64, 'a') + "\"\n" + rest, "p.toml");
+        };
+        CHECK(errors("[[routes]]\nid = \"in\"\ndirection = \"inbound\"\nupstream = \"https://a.example\"\n").empty());
+        auto no_upstream = errors("[[routes]]\nid = \"in\"\ndirection = \"inbound\"\n");
+        REQUIRE(no_upstream.size() == 1);
+        CHECK(no_upstream[0].message.find("routes.upstream is required") != std::string::npos);
+        auto outbound_upstream = errors("[[routes]]\nid = \"out\"\nupstream = \"https://a.example\"\n");
+        REQUIRE(outbound_upstream.size() == 1);
+        CHECK(outbound_upstream[0].line == 5);
+        CHECK(outbound_upstream[0].message.find("for inbound routes") != std::string::npos);
+        auto sideways = errors("[[routes]]\nid = \"x\"\ndirection = \"sideways\"\n");
+        REQUIRE(sideways.size() == 1);
+        CHECK(sideways[0].message.find("routes.direction must be one of outbound, inbound") != std::string::npos);
+        auto request_status = errors("[[routes]]\nid = \"in\"\n[[routes.filters]]\ntargets = [\"$.a\"]\nstatus = \"200\"\n");
+        REQUIRE(request_status.size() == 1);
+        CHECK(request_status[0].line == 7);
+        CHECK(request_status[0].message.find("needs phase = \"response\"") != std::string::npos);
+        auto cert_no_route = errors("[[certs]]\nname = \"c\"\ndirection = \"inbound\"\ncert = \"c.pem\"\nkey = \"c.key\"\n");
+        REQUIRE(cert_no_route.size() == 1);
+        CHECK(cert_no_route[0].message.find("certs.route is required for an inbound certificate") != std::string::npos);
+        auto cert_outbound_route = errors("[[routes]]\nid = \"out\"\n[[certs]]\nname = \"c\"\ndirection = \"inbound\"\n"
+                                          "route = \"out\"\ncert = \"c.pem\"\nkey = \"c.key\"\n");
+        REQUIRE(cert_outbound_route.size() == 1);
+        CHECK(cert_outbound_route[0].message.find("an outbound route") != std::string::npos);
+        auto outbound_with_route = errors("[[routes]]\nid = \"in\"\ndirection = \"inbound\"\nupstream = \"https://a\"\n"
+                                          "[[certs]]\nname = \"c\"\nroute = \"in\"\ncert = \"c.pem\"\nkey = \"c.key\"\n");
+        REQUIRE(outbound_with_route.size() == 1);
+        CHECK(outbound_with_route[0].message.find("must be inbound") != std::string::npos);
     }
 }

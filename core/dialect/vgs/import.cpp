@@ -73,8 +73,17 @@ std::string all_of(const std::vector<std::string>& regexes) {
 struct Conditions {
     std::vector<std::string> path;         // full-match regexes, all must hold
     std::vector<std::string> content_type; // idem, over the media type
+    std::vector<std::string> status;       // idem, over the upstream's status code
     std::optional<std::set<std::string>> methods;
+
+    std::vector<std::string>& of(const std::string& field) {
+        return field == "PathInfo" ? path : field == "ContentType" ? content_type : status;
+    }
 };
+
+bool is_status_field(const std::string& field) {
+    return field == "Status" || field == "ResponseStatus" || field == "StatusCode";
+}
 
 // One expression {field, operator, values} → a full-match regex over the field, or why not.
 Result<std::string> expression_regex(const std::string& field, const std::string& op,
@@ -130,15 +139,15 @@ Result<void> add_expression(const Expr& e, Conditions& c) {
         }
         return {};
     }
-    if (e.field != "PathInfo" && e.field != "ContentType")
+    if (e.field != "PathInfo" && e.field != "ContentType" && !is_status_field(e.field))
         return make_error("unsupported", "a condition on " +
                                              (e.field.empty() ? std::string("an unnamed field")
                                                               : "\"" + e.field + "\"") +
-                                             " (vaultfwd knows PathInfo, ContentType and Method)");
+                                             " (vaultfwd knows PathInfo, ContentType, Method and Status)");
     auto re = expression_regex(e.field, e.op, e.values);
     if (!re)
         return re.error();
-    (e.field == "PathInfo" ? c.path : c.content_type).push_back(*re);
+    c.of(is_status_field(e.field) ? "Status" : e.field).push_back(*re);
     return {};
 }
 
@@ -187,11 +196,12 @@ Result<void> read_conditions(const YAML::Node& group, Conditions& c, int depth =
             alternatives.insert(alternatives.end(), part.path.begin(), part.path.end());
             alternatives.insert(alternatives.end(), part.content_type.begin(),
                                 part.content_type.end());
+            alternatives.insert(alternatives.end(), part.status.begin(), part.status.end());
         }
         if (!methods.empty())
             return add_expression(Expr{"Method", "equals", {methods.begin(), methods.end()}}, c);
-        (exprs.front().field == "PathInfo" ? c.path : c.content_type)
-            .push_back(alternation(alternatives));
+        const std::string& field = exprs.front().field;
+        c.of(is_status_field(field) ? "Status" : field).push_back(alternation(alternatives));
         return {};
     }
     if (condition != "AND" && condition != "OR")
@@ -287,6 +297,11 @@ void convert_entry(const YAML::Node& e, std::size_t index, const std::string& ro
         base.path = all_of(cond.path);
     if (!cond.content_type.empty())
         base.content_type = all_of(cond.content_type);
+    if (!cond.status.empty()) {
+        if (base.phase != "response")
+            return skip("a Status condition on a " + phase + " filter (the status is the upstream's answer's) is not supported");
+        base.status = all_of(cond.status);
+    }
     if (cond.methods) {
         if (cond.methods->empty())
             return skip("its Method conditions can never hold together");
@@ -406,9 +421,22 @@ Result<ImportReport> convert_node(const YAML::Node& root) {
         }
         std::string destination = scalar(attrs["destination_override_endpoint"], "*");
         if (destination != "*") {
-            skip_route("it is an inbound route (upstream " + destination +
-                       "); vaultfwd's VGS mode is the forward proxy, which uses outbound routes");
-            continue;
+            // An inbound route: the dashboard writes its upstream as a URL, or as a bare host
+            // (then HTTPS, as VGS dials it, on the export's port when it gives one).
+            route.direction = "inbound";
+            std::string up = destination;
+            if (up.find("://") == std::string::npos) {
+                std::string port = scalar(attrs["port"]);
+                up = "https://" + up + (port.empty() || port == "443" ? "" : ":" + port);
+                report.notes.push_back(label + ": upstream \"" + destination + "\" has no scheme; imported as " + up);
+            }
+            while (up.size() > 1 && up.back() == '/' && up.find('/', up.find("://") + 3) == up.size() - 1)
+                up.pop_back();
+            if (auto parsed = parse_inbound_upstream(up); !parsed) {
+                skip_route("its upstream (destination_override_endpoint) " + parsed.error().message);
+                continue;
+            }
+            route.upstream = up;
         }
         std::string transport = upper(scalar(attrs["transport"], "HTTP"));
         if (transport != "HTTP") {
@@ -465,6 +493,10 @@ toml::table route_to_toml(const profile::Route& r) {
     t.insert("id", r.id);
     if (!r.description.empty())
         t.insert("description", r.description);
+    if (r.direction != "outbound")
+        t.insert("direction", r.direction);
+    if (!r.upstream.empty())
+        t.insert("upstream", r.upstream);
     t.insert("host", r.host);
     if (r.path != ".*")
         t.insert("path", r.path);
@@ -494,6 +526,8 @@ toml::table route_to_toml(const profile::Route& r) {
             ft.insert("methods", array_of(f.methods));
         if (!f.content_type.empty())
             ft.insert("content_type", f.content_type);
+        if (!f.status.empty())
+            ft.insert("status", f.status);
         filters.push_back(std::move(ft));
     }
     if (!filters.empty())
@@ -531,7 +565,9 @@ Result<ImportReport> import_routes(const profile::Profile& profile, std::string_
                     "; route not imported");
             continue;
         }
-        if (auto compiled = RouteTable::compile({route}); !compiled) {
+        if (auto compiled = RouteTable::compile({route}, route.direction == "inbound" ? Direction::inbound
+                                                                                        : Direction::outbound);
+            !compiled) {
             report.skipped.push_back(compiled.error().message + "; route not imported");
             continue;
         }

@@ -2,9 +2,11 @@
 #pragma once
 // `vaultfwd routes import`: VGS dashboard route exports (YAML or JSON,
 // {data: [{attributes: {host_endpoint, entries: [...]}, type: rule_chain}], version: 1}) become
-// profile [[routes]]. Only outbound routes apply to the forward proxy. Whatever cannot be
-// carried over (XPath, classifiers, custom operations, conditions on other fields, …) is named
-// in the report, never dropped silently.
+// profile [[routes]]: outbound routes (destination_override_endpoint "*") for the forward
+// proxy, inbound routes (an upstream in destination_override_endpoint) for the inbound port.
+// A route may sit under `attributes` of a `data` item or at the top of the item itself. Whatever
+// cannot be carried over (XPath, classifiers, custom operations, conditions on other fields, …)
+// is named in the report, never dropped silently.
 
 #include <string>
 #include <string_view>
@@ -27,7 +29,7 @@ struct ImportReport {
 // Converts an export. VGS entry → filter: phase REQUEST/RESPONSE; operation ENRICH (or
 // REVEAL) → reveal, REDACT → redact; JSON_PATH, FORM_FIELD and REGEX on the body; JSON_PATH
 // "$.Name" on headers → header filter; public_token_generator → alias format; the PathInfo,
-// ContentType and Method conditions (equals, matches, begins_with, ends_with, contains,
+// ContentType, Method and (response phase) Status conditions (equals, matches, begins_with, ends_with, contains,
 // not_equals, not_matches; AND, or OR over one field) → the filter's path, content_type and
 // methods. Errors: "vgs.bad_yaml" (line and column), "vgs.bad_export" (not an export's shape).
 Result<ImportReport> convert_export(std::string_view text);

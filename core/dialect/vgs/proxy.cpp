@@ -235,16 +235,18 @@ server::Step ProxyPhases::forward(server::Exchange& ex) {
         call.tls.client_key_pem = it->second->second;
     }
     // The response phase: the answer as it came, through the response route's filters if one
-    // matched.
-    auto respond = [this, filters = std::move(response_match.filters), routed = response_match.route != nullptr,
-                    &ex](upstream::Outcome outcome) -> http::Response {
+    // matched (again now that the status is known: filters with a status condition decide now).
+    auto respond = [this, info, routed = response_match.route != nullptr,
+                    &ex](upstream::Outcome outcome) mutable -> http::Response {
         if (!outcome.ok()) {
             int status = outcome.failure == upstream::FailureKind::timeout ? 504 : 502;
             return json_error(status, outcome.error_code, outcome.error_message);
         }
         http::Response res = std::move(outcome.response);
-        if (routed) {
-            auto applied = apply_filters(filters, Phase::response, res.headers, res.body, m_store);
+        info.status = res.status;
+        auto match = m_routes->match(info, Phase::response);
+        if (routed && match.route) {
+            auto applied = apply_filters(match.filters, Phase::response, res.headers, res.body, m_store);
             if (!applied) {
                 const auto& e = applied.error();
                 bool vault = e.code.rfind("vault.", 0) == 0;

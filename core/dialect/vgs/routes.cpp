@@ -123,20 +123,42 @@ CompiledFilter compile_filter(const profile::RouteFilter& f, const std::string& 
         else
             problem("content_type", re.error());
     }
+    if (!f.status.empty()) {
+        if (cf.phase != Phase::response)
+            plain("status", "a status condition needs phase = \"response\"");
+        auto re = Regex::compile(f.status);
+        if (re)
+            cf.status = *re;
+        else
+            problem("status", re.error());
+    }
     for (const auto& m : f.methods)
         cf.methods.push_back(upper(m));
     return cf;
 }
 
-// Compiles every route into `table` (when given), reporting every problem.
+// Compiles every route (of `direction` only, when `table` is given) into `table`, reporting
+// every problem.
 std::vector<RouteProblem> compile_routes(const std::vector<profile::Route>& routes,
-                                         std::vector<CompiledRoute>* table) {
+                                         std::vector<CompiledRoute>* table, Direction direction) {
     std::vector<RouteProblem> problems;
     for (std::size_t ri = 0; ri < routes.size(); ++ri) {
         const auto& r = routes[ri];
+        const Direction dir = r.direction == "inbound" ? Direction::inbound : Direction::outbound;
+        if (table && dir != direction)
+            continue;
         const std::string where = "route \"" + r.id + "\"";
         const std::string key = "routes[" + std::to_string(ri) + "]";
         const std::size_t before = problems.size();
+        upstream::Url up;
+        if (dir == Direction::inbound) {
+            auto parsed = parse_inbound_upstream(r.upstream);
+            if (parsed)
+                up = *parsed;
+            else
+                problems.push_back({key + ".upstream", make_error("vgs.bad_route", where + " upstream: " +
+                                                                                       parsed.error().message)});
+        }
         auto host = Regex::compile(r.host, Regex::Case::insensitive);
         if (!host)
             problems.push_back({key + ".host", make_error("vgs.bad_route",
@@ -157,7 +179,7 @@ std::vector<RouteProblem> compile_routes(const std::vector<profile::Route>& rout
         }
         if (!table || problems.size() != before)
             continue;
-        CompiledRoute cr{r.id, *host, *path, {}, std::move(filters)};
+        CompiledRoute cr{r.id, *host, *path, {}, std::move(filters), dir, up};
         for (const auto& m : r.methods)
             cr.methods.push_back(upper(m));
         table->push_back(std::move(cr));
@@ -179,12 +201,40 @@ bool CompiledFilter::applies_to(const RequestInfo& req) const {
         return false;
     if (content_type && !content_type->full_match(media_type(req.content_type)))
         return false;
+    if (status && req.status != 0 && !status->full_match(std::to_string(req.status)))
+        return false;
     return true;
 }
 
-Result<RouteTable> RouteTable::compile(const std::vector<profile::Route>& routes) {
+bool CompiledRoute::matches(const RequestInfo& req) const {
+    return host.full_match(req.host) && path.full_match(req.path) && method_in(methods, req.method);
+}
+
+std::vector<const CompiledFilter*> CompiledRoute::filters_for(const RequestInfo& req, Phase phase) const {
+    std::vector<const CompiledFilter*> out;
+    for (const auto& f : filters)
+        if (f.phase == phase && f.applies_to(req))
+            out.push_back(&f);
+    return out;
+}
+
+Result<upstream::Url> parse_inbound_upstream(const std::string& text) {
+    if (text.empty())
+        return make_error("vgs.bad_upstream", "an inbound route needs an upstream such as "
+                                              "\"https://api.example.com\" or \"http://127.0.0.1:8080\"");
+    auto url = upstream::parse_url(text);
+    if (!url)
+        return make_error("vgs.bad_upstream", url.error().message);
+    if (url->path_and_query != "/")
+        return make_error("vgs.bad_upstream",
+                          "\"" + text + "\" has a path or query: an inbound route's upstream is scheme://host[:port] "
+                          "and each request keeps its own path and query");
+    return *url;
+}
+
+Result<RouteTable> RouteTable::compile(const std::vector<profile::Route>& routes, Direction direction) {
     RouteTable table;
-    auto problems = compile_routes(routes, &table.m_routes);
+    auto problems = compile_routes(routes, &table.m_routes, direction);
     if (!problems.empty()) {
         Error e = problems.front().error;
         e.column = 0; // a column inside a value means nothing without the profile's position
@@ -194,18 +244,26 @@ Result<RouteTable> RouteTable::compile(const std::vector<profile::Route>& routes
 }
 
 std::vector<RouteProblem> check_routes(const std::vector<profile::Route>& routes) {
-    return compile_routes(routes, nullptr);
+    return compile_routes(routes, nullptr, Direction::outbound);
+}
+
+const CompiledRoute* RouteTable::find(const RequestInfo& req) const {
+    for (const auto& route : m_routes)
+        if (route.matches(req))
+            return &route;
+    return nullptr;
+}
+
+bool RouteTable::any_host_matches(const std::string& host) const {
+    return std::any_of(m_routes.begin(), m_routes.end(), [&](const CompiledRoute& r) { return r.host.full_match(host); });
 }
 
 RouteTable::Match RouteTable::match(const RequestInfo& req, Phase phase) const {
     for (const auto& route : m_routes) {
-        if (!route.host.full_match(req.host) || !route.path.full_match(req.path) ||
-            !method_in(route.methods, req.method))
+        if (!route.matches(req))
             continue;
         Match m;
-        for (const auto& f : route.filters)
-            if (f.phase == phase && f.applies_to(req))
-                m.filters.push_back(&f);
+        m.filters = route.filters_for(req, phase);
         if (!m.filters.empty()) {
             m.route = &route;
             return m;

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/server/inbound_proxy.hpp"
+
+#include <atomic>
+
+#include <openssl/ssl.h>
+
+#include "core/dialect/vgs/inbound.hpp"
+#include "core/server/engine.hpp"
+#include "core/tls/minter.hpp"
+#include "core/tls/store.hpp"
+
+namespace vaultfwd::server {
+
+struct InboundProxy::Impl {
+    const profile::Profile& profile;
+    dialect::vgs::InboundPhases phases;
+    std::unique_ptr<tls::Minter> minter;
+    tls::KeyPair own;           // the listener's certificate for localhost and the bound host
+    ossl::SslCtxPtr listener;   // listen.inbound_tls
+    ossl::SslCtxPtr intercept;  // TLS inside CONNECT tunnels
+    std::unique_ptr<Engine> engine;
+    std::atomic<bool> stopped{false};
+
+    Impl(const profile::Profile& p, vault::Store& s, upstream::Client& c, AccessLog& l) : profile(p), phases(p, s, c, l) {}
+
+    static bool use(SSL* ssl, const tls::KeyPair& pair) {
+        return SSL_use_certificate(ssl, pair.cert.get()) == 1 && SSL_use_PrivateKey(ssl, pair.key.get()) == 1;
+    }
+
+    // The leaf for a TLS connection: inside a tunnel, for the CONNECT target (or the SNI when it
+    // names a route's host); on the TLS listener, for an SNI that names a route's host, else the
+    // listener's own certificate.
+    static int choose_certificate(SSL* ssl, void* arg) {
+        auto* self = static_cast<Impl*>(arg);
+        std::string sni;
+        if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
+            sni = tls::normalize_host(name);
+        const std::string* target = tunnel_host_of(ssl);
+        std::string host = target ? *target : "";
+        if (!sni.empty() && self->phases.serves_host(sni))
+            host = sni;
+        if (host.empty())
+            return use(ssl, self->own) ? 1 : 0;
+        auto leaf = self->minter->leaf(host);
+        if (!leaf)
+            return target ? 0 : (use(ssl, self->own) ? 1 : 0);
+        return use(ssl, **leaf) ? 1 : 0;
+    }
+
+    static ossl::SslCtxPtr server_context(Impl* self) {
+        ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+        if (!ctx)
+            return ctx;
+        SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+        SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
+        SSL_CTX_set_cert_cb(ctx.get(), &Impl::choose_certificate, self);
+        return ctx;
+    }
+
+    Result<int> bind(const std::string& host, int want_port) {
+        if (auto ready = phases.ready(); !ready)
+            return ready.error();
+        auto ca = tls::load_ca(profile);
+        if (!ca)
+            return ca.error();
+        auto mine = tls::issue_localhost_cert(*ca, host);
+        if (!mine)
+            return mine.error();
+        own = std::move(*mine);
+        minter = std::make_unique<tls::Minter>(std::move(*ca));
+        intercept = server_context(this);
+        if (!intercept)
+            return make_error("tls.intercept", "cannot create the TLS context for tunnels: " + ossl::last_error());
+        if (profile.listen.inbound_tls) {
+            listener = server_context(this);
+            if (!listener)
+                return make_error("tls.inbound", "cannot create the inbound port's TLS context: " + ossl::last_error());
+        }
+        EngineOptions options;
+        options.limits.max_head_bytes = profile.limits.max_header_bytes;
+        options.limits.max_body_bytes = profile.limits.max_body_bytes;
+        options.threads = static_cast<std::size_t>(std::max(2, profile.limits.threads));
+        options.tunnel_idle_ms = std::max(60000, profile.upstream.connect_timeout_ms + profile.upstream.timeout_ms + 5000);
+        options.listener_tls = listener.get();
+        options.tunnel_tls = intercept.get();
+        options.listen_option = "--inbound-listen";
+        engine = std::make_unique<Engine>(options, phases);
+        auto port = engine->bind(host, want_port);
+        if (!port)
+            return port.error();
+        phases.set_own_port(*port);
+        return *port;
+    }
+};
+
+InboundProxy::InboundProxy(const profile::Profile& profile, vault::Store& store, upstream::Client& client,
+                           AccessLog& log)
+    : m_impl(std::make_unique<Impl>(profile, store, client, log)) {}
+
+InboundProxy::~InboundProxy() {
+    stop();
+    m_impl->engine.reset();
+}
+
+Result<int> InboundProxy::bind(const std::string& host, int port) { return m_impl->bind(host, port); }
+
+void InboundProxy::run() {
+    if (m_impl->engine && !m_impl->stopped)
+        m_impl->engine->run();
+}
+
+void InboundProxy::stop() {
+    m_impl->stopped = true;
+    if (m_impl->engine)
+        m_impl->engine->stop();
+}
+
+} // namespace vaultfwd::server
