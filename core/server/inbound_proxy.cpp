@@ -85,6 +85,7 @@ struct InboundProxy::Impl {
         options.listener_tls = listener.get();
         options.tunnel_tls = intercept.get();
         options.listen_option = "--inbound-listen";
+        options.streamed_requests = true; // a body no request filter reads streams to the upstream
         engine = std::make_unique<Engine>(options, phases);
         auto port = engine->bind(host, want_port);
         if (!port)

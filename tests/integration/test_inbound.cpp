@@ -291,6 +291,21 @@ TEST_SUITE("inbound") {
         REQUIRE(lines.size() == 2);
         CHECK(lines[0]["route"] == "collect");
         CHECK(lines[0]["tokens"] == 0);
+
+        // A body no filter reads streams through, past limits.max_body_bytes (64 KiB here); one a
+        // filter must read whole is bounded by it.
+        test::write_text(in.home / "upload.bin", std::string(300000, 'u'));
+        auto upload = curl({in.url("/profile/photo"), "-H", "Host: collect.example.test", "-H",
+                            "Content-Type: application/octet-stream", "--data-binary",
+                            "@" + (in.home / "upload.bin").string()});
+        CHECK(upload.status == 200);
+        REQUIRE(api.requests().size() == 3);
+        CHECK(api.requests().back().body.size() == 300000);
+        auto too_large = curl({in.url("/cards"), "-H", "Host: collect.example.test", "--data-binary",
+                               "@" + (in.home / "upload.bin").string()});
+        CHECK(too_large.status == 413);
+        CHECK(too_large.header("x-vaultfwd-error") == "request.too_large");
+        CHECK(api.requests().size() == 3);
     }
 
     TEST_CASE("a response-phase reveal gives the caller the value; its status condition holds it back on a 500") {

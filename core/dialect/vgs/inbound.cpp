@@ -164,6 +164,8 @@ std::optional<http::Response> InboundPhases::on_head(server::Exchange& ex) {
                           "another upstream");
     if (auto allowed = upstream::check_allowed(t.url, allowlist(m_profile)); !allowed)
         return json_error(403, allowed.error().code, allowed.error().message);
+    // No request filter reads the body: it goes on to the upstream while it arrives.
+    ex.stream_request_body = t.route->filters_for(t.info, Phase::request).empty();
     ex.state = t;
     return std::nullopt;
 }
@@ -215,7 +217,8 @@ http::Response InboundPhases::forward(server::Exchange& ex) {
         ex.entry.revealed += applied->revealed;
     }
     // Response filters read the body as text: ask the upstream for an unencoded one.
-    if (!route.filters_for(t.info, Phase::response).empty())
+    const bool reads_answer = !route.filters_for(t.info, Phase::response).empty();
+    if (reads_answer)
         http::remove(r.headers, "accept-encoding");
 
     upstream::Call call = base_call(m_profile);
@@ -223,6 +226,10 @@ http::Response InboundPhases::forward(server::Exchange& ex) {
     call.url = t.url;
     call.headers = std::move(r.headers);
     call.body = std::move(r.body);
+    call.body_source = ex.request_body;
+    // Nothing reads the answer: it is relayed while it arrives. Filters need it whole, bounded.
+    call.stream_answer = !reads_answer;
+    call.max_answer_bytes = m_profile.limits.max_body_bytes;
     const auto identity = m_identities.find(route.id);
     if (identity != m_identities.end()) {
         const auto& [cert_name, material] = identity->second;
