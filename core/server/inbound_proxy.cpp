@@ -14,6 +14,7 @@ namespace vaultfwd::server {
 
 struct InboundProxy::Impl {
     const profile::Profile& profile;
+    upstream::Client& client; // makes the calls the phases hand back
     dialect::vgs::InboundPhases phases;
     std::unique_ptr<tls::Minter> minter;
     tls::KeyPair own;           // the listener's certificate for localhost and the bound host
@@ -22,7 +23,8 @@ struct InboundProxy::Impl {
     std::unique_ptr<Engine> engine;
     std::atomic<bool> stopped{false};
 
-    Impl(const profile::Profile& p, vault::Store& s, upstream::Client& c, AccessLog& l) : profile(p), phases(p, s, c, l) {}
+    Impl(const profile::Profile& p, vault::Store& s, upstream::Client& c, AccessLog& l)
+        : profile(p), client(c), phases(p, s, l) {}
 
     static bool use(SSL* ssl, const tls::KeyPair& pair) {
         return SSL_use_certificate(ssl, pair.cert.get()) == 1 && SSL_use_PrivateKey(ssl, pair.key.get()) == 1;
@@ -85,6 +87,7 @@ struct InboundProxy::Impl {
         options.listener_tls = listener.get();
         options.tunnel_tls = intercept.get();
         options.listen_option = "--inbound-listen";
+        options.upstream = &client;
         options.streamed_requests = true; // a body no request filter reads streams to the upstream
         engine = std::make_unique<Engine>(options, phases);
         auto port = engine->bind(host, want_port);

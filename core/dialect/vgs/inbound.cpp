@@ -80,9 +80,8 @@ Result<std::string> inbound_host(const http::Headers& headers) {
     return parsed->first;
 }
 
-InboundPhases::InboundPhases(const profile::Profile& profile, vault::Store& store, upstream::Client& client,
-                             server::AccessLog& log)
-    : m_profile(profile), m_store(store), m_client(client), m_log(log),
+InboundPhases::InboundPhases(const profile::Profile& profile, vault::Store& store, server::AccessLog& log)
+    : m_profile(profile), m_store(store), m_log(log),
       m_routes(RouteTable::compile(profile.routes, Direction::inbound)) {
     for (const auto& cert : profile.certs)
         if (cert.direction == "inbound" && !cert.route.empty() && !m_identities.count(cert.route))
@@ -170,7 +169,7 @@ std::optional<http::Response> InboundPhases::on_head(server::Exchange& ex) {
     return std::nullopt;
 }
 
-http::Response InboundPhases::on_request(server::Exchange& ex) {
+server::Step InboundPhases::on_request(server::Exchange& ex) {
     try {
         return forward(ex);
     } catch (const std::exception&) {
@@ -178,7 +177,7 @@ http::Response InboundPhases::on_request(server::Exchange& ex) {
     }
 }
 
-http::Response InboundPhases::forward(server::Exchange& ex) {
+server::Step InboundPhases::forward(server::Exchange& ex) {
     Target& t = std::any_cast<Target&>(ex.state);
     const CompiledRoute& route = *t.route;
     http::Request& r = ex.request;
@@ -240,34 +239,42 @@ http::Response InboundPhases::forward(server::Exchange& ex) {
         call.tls.client_cert_pem = material->first;
         call.tls.client_key_pem = material->second;
     }
-    auto outcome = m_client.send(call);
-    if (!outcome.ok()) {
-        int status = outcome.failure == upstream::FailureKind::timeout ? 504 : 502;
-        std::string message = outcome.error_message;
-        if (outcome.failure == upstream::FailureKind::client_cert_rejected ||
-            (outcome.failure == upstream::FailureKind::tls_handshake && identity == m_identities.end())) {
-            if (identity == m_identities.end())
-                message += "; route \"" + route.id + "\" has no inbound certificate: add the one this upstream "
-                           "expects with 'vaultfwd cert add NAME --direction inbound --route " + route.id +
-                           " --cert FILE --key FILE'";
-            else
-                message += "; it refused inbound certificate \"" + identity->second.first + "\" of route \"" +
-                           route.id + "\" (see 'vaultfwd cert list')";
+    // The response phase: errors of the upstream leg named precisely, the route's response
+    // filters on the answer (those with a status condition decide now that it is known).
+    const bool has_identity = identity != m_identities.end();
+    const std::string cert_name = has_identity ? identity->second.first : "";
+    auto respond = [this, &ex, route_ptr = t.route, info = t.info, has_identity,
+                    cert_name](upstream::Outcome outcome) mutable -> http::Response {
+        const CompiledRoute& rt = *route_ptr;
+        if (!outcome.ok()) {
+            int status = outcome.failure == upstream::FailureKind::timeout ? 504 : 502;
+            std::string message = outcome.error_message;
+            if (outcome.failure == upstream::FailureKind::client_cert_rejected ||
+                (outcome.failure == upstream::FailureKind::tls_handshake && !has_identity)) {
+                if (!has_identity)
+                    message += "; route \"" + rt.id + "\" has no inbound certificate: add the one this upstream "
+                               "expects with 'vaultfwd cert add NAME --direction inbound --route " + rt.id +
+                               " --cert FILE --key FILE'";
+                else
+                    message += "; it refused inbound certificate \"" + cert_name + "\" of route \"" + rt.id +
+                               "\" (see 'vaultfwd cert list')";
+            }
+            return json_error(status, outcome.error_code, message);
         }
-        return json_error(status, outcome.error_code, message);
-    }
-    http::Response res = std::move(outcome.response);
-    t.info.status = res.status;
-    auto response_filters = route.filters_for(t.info, Phase::response);
-    if (!response_filters.empty()) {
-        auto applied = apply_filters(response_filters, Phase::response, res.headers, res.body, m_store);
-        if (!applied)
-            return filter_failure(applied.error(), Phase::response);
-        ex.entry.tokens += applied->tokens();
-        ex.entry.redacted += applied->redacted;
-        ex.entry.revealed += applied->revealed;
-    }
-    return res;
+        http::Response res = std::move(outcome.response);
+        info.status = res.status;
+        auto response_filters = rt.filters_for(info, Phase::response);
+        if (!response_filters.empty() && !res.stream) {
+            auto applied = apply_filters(response_filters, Phase::response, res.headers, res.body, m_store);
+            if (!applied)
+                return filter_failure(applied.error(), Phase::response);
+            ex.entry.tokens += applied->tokens();
+            ex.entry.redacted += applied->redacted;
+            ex.entry.revealed += applied->revealed;
+        }
+        return res;
+    };
+    return server::UpstreamStep{std::move(call), std::move(respond)};
 }
 
 http::Response InboundPhases::on_refusal(const http::ParseError& error, server::Exchange& ex) {

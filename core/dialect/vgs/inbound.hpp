@@ -4,7 +4,8 @@
 // proxy. A request whose Host (or CONNECT target, or absolute-form URL) matches an inbound
 // route's host pattern goes to that route's upstream with its path and query; request-phase
 // filters redact values into aliases (or reveal), response-phase filters reveal (or redact).
-// The route's inbound certificate, when it has one, is presented to its upstream. No
+// The route's inbound certificate, when it has one, is presented to its upstream (the call is
+// made by the engine: on_request hands back the call and the response phase). No
 // credentials: callers are browsers and partners, and only configured routes answer — any other
 // Host gets a JSON 404 and nothing is sent anywhere. Never touches a socket.
 
@@ -15,7 +16,6 @@
 #include "core/profile/profile.hpp"
 #include "core/server/access_log.hpp"
 #include "core/server/engine.hpp"
-#include "core/upstream/client.hpp"
 #include "core/vault/store.hpp"
 
 namespace vaultfwd::dialect::vgs {
@@ -27,9 +27,8 @@ Result<std::string> inbound_host(const http::Headers& headers);
 
 class InboundPhases final : public server::Phases {
   public:
-    // Keeps references to all four; they must outlive the phases.
-    InboundPhases(const profile::Profile& profile, vault::Store& store, upstream::Client& client,
-                  server::AccessLog& log);
+    // Keeps references to all three; they must outlive the phases.
+    InboundPhases(const profile::Profile& profile, vault::Store& store, server::AccessLog& log);
 
     // The inbound routes compiled ("vgs.bad_route" otherwise).
     Result<void> ready() const;
@@ -40,16 +39,15 @@ class InboundPhases final : public server::Phases {
 
     std::optional<http::Response> on_connect(server::Exchange& ex) override;
     std::optional<http::Response> on_head(server::Exchange& ex) override;
-    http::Response on_request(server::Exchange& ex) override;
+    server::Step on_request(server::Exchange& ex) override;
     http::Response on_refusal(const http::ParseError& error, server::Exchange& ex) override;
     void log(const server::Exchange& ex) override;
 
   private:
-    http::Response forward(server::Exchange& ex);
+    server::Step forward(server::Exchange& ex);
 
     const profile::Profile& m_profile;
     vault::Store& m_store;
-    upstream::Client& m_client;
     server::AccessLog& m_log;
     Result<RouteTable> m_routes;
     // route id -> (certificate name, its PEM certificate and key)
