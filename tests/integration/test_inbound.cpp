@@ -490,6 +490,40 @@ TEST_SUITE("inbound") {
         CHECK(lines[1]["revealed"] == 1);
     }
 
+    TEST_CASE("errors of the upstream leg are JSON with precise codes: refused, TLS verification, timeout") {
+        auto pki = test::make_pki();
+        auto stranger = test::make_pki(); // a server whose root the profile does not trust
+        test::UpstreamServer untrusted(stranger, {});
+        test::UpstreamServer slow(pki, {.tls = false, .delay_ms = 6500});
+        auto route = [](const std::string& id, const std::string& upstream) {
+            return "\n[[routes]]\nid = \"" + id + "\"\ndirection = \"inbound\"\nupstream = \"" + upstream +
+                   "\"\nhost = '" + id + "\\.example\\.test'\n";
+        };
+        Inbound in(pki, {.routes = route("refused", "http://127.0.0.1:1") +
+                                   route("untrusted", "https://localhost:" + std::to_string(untrusted.port())) +
+                                   route("slow", "http://127.0.0.1:" + std::to_string(slow.port()))});
+        in.start();
+        struct Want {
+            std::string host;
+            int status;
+            std::string code;
+        };
+        for (const auto& want : {Want{"refused", 502, "upstream.connect_failed"},
+                                 Want{"untrusted", 502, "upstream.tls_verify_failed"},
+                                 Want{"slow", 504, "upstream.timeout"}}) {
+            CAPTURE(want.host);
+            auto r = curl({in.url("/x"), "-H", "Host: " + want.host + ".example.test", "--data", "a=1"});
+            CHECK(r.status == want.status);
+            CHECK(r.header("x-vaultfwd-error") == want.code);
+            CHECK(r.body_json()["error"]["code"] == want.code);
+        }
+        CHECK(untrusted.request_count() == 0);
+        auto lines = in.access_log();
+        REQUIRE(lines.size() == 3);
+        CHECK(lines[0]["route"] == "refused");
+        CHECK(lines[2]["error"] == "upstream.timeout");
+    }
+
     TEST_CASE("an inbound route's upstream is checked: allowlist, a path, the port itself") {
         auto pki = test::make_pki();
         Inbound in(pki, {.routes = "\n[[routes]]\nid = \"far\"\ndirection = \"inbound\"\nupstream = "
