@@ -860,7 +860,7 @@ TEST_SUITE("forward_proxy") {
             return res;
         });
         test::TempDir dir;
-        std::string payload(3u << 20, '\0'); // 3 MiB against the profile's 64 KiB limit
+        std::string payload(3u << 19, '\0'); // 1.5 MiB: past the profile's 64 KiB limit and the 1 MiB window
         for (std::size_t i = 0; i < payload.size(); ++i)
             payload[i] = static_cast<char>('A' + (i * 7 + i / 4096) % 26);
         test::write_text(dir / "payload.bin", payload);
