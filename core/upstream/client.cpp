@@ -161,10 +161,17 @@ struct SessionSlot {
             SSL_SESSION_free(session);
         session = s;
     }
+    // Each connection gets its own copy: OpenSSL updates a connection's session as tickets
+    // arrive, and two connections resuming one shared SSL_SESSION raced inside libssl
+    // (ThreadSanitizer, sk_dup against sk_free in SSL_read, the soak test's 1 000 tunnels).
     void offer(SSL* ssl) {
         std::lock_guard<std::mutex> lock(mutex);
-        if (session)
-            SSL_set_session(ssl, session);
+        if (!session)
+            return;
+        if (SSL_SESSION* copy = SSL_SESSION_dup(session)) {
+            SSL_set_session(ssl, copy);
+            SSL_SESSION_free(copy); // SSL_set_session took its own reference
+        }
     }
 };
 

@@ -277,7 +277,8 @@ TEST_SUITE("tls") {
             auto added = tls::add_cert(p, r, tls::now_epoch());
             REQUIRE_MESSAGE(added.ok(), added.error().message);
             CHECK_FALSE(added->key.empty());
-            const auto* entry = h.load().find_cert("x");
+            auto loaded = h.load(); // find_cert points into it: it must outlive the checks
+            const auto* entry = loaded.find_cert("x");
             REQUIRE(entry);
             CHECK(entry->direction == "inbound");
             CHECK(entry->route == "collect");
