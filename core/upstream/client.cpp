@@ -90,8 +90,10 @@ Result<X509_STORE*> pinned_store(const std::vector<std::string>& pins) {
         if (!certs)
             return make_error("upstream.bad_pin",
                               "a pinned certificate is invalid: " + certs.error().message);
-        for (auto& c : *certs)
+        for (auto& c : *certs) {
+            tls::prepare_for_sharing(c.get()); // the store is shared by concurrent handshakes
             X509_STORE_add_cert(store.get(), c.get());
+        }
     }
     X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN);
     return store.release();

@@ -29,6 +29,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "core/tls/cert.hpp"
 #include "core/util/ossl.hpp"
 #include "core/util/strings.hpp"
 #include "support/loadgen.hpp"
@@ -209,6 +210,13 @@ class Tunnels {
         m_ctx.reset(SSL_CTX_new(TLS_client_method()));
         SSL_CTX_load_verify_locations(m_ctx.get(), serve.local_ca.c_str(), nullptr);
         SSL_CTX_set_verify(m_ctx.get(), SSL_VERIFY_PEER, nullptr);
+        // The clients' threads share this context and its CA: OpenSSL caches a certificate's
+        // extensions on first use, so it is done here, before any thread (ThreadSanitizer saw
+        // two handshakes race on the CA's key identifier in CI).
+        STACK_OF(X509)* certs = X509_STORE_get1_all_certs(SSL_CTX_get_cert_store(m_ctx.get()));
+        for (int i = 0; i < sk_X509_num(certs); ++i)
+            tls::prepare_for_sharing(sk_X509_value(certs, i));
+        sk_X509_pop_free(certs, X509_free);
     }
     ~Tunnels() { close_all(); }
     // Opens `n` tunnels from `threads` clients at once; the first problem, if any.

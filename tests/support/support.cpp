@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -74,10 +75,16 @@ int spawn(std::vector<std::string> argv, const std::map<std::string, std::string
     auto envs = merged_env(env);
     auto c_argv = c_array(argv);
     auto c_env = c_array(envs);
+    const pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0)
         throw std::runtime_error("fork failed");
     if (pid == 0) {
+        // A test that dies (a sanitizer halting it, a failed assertion) takes its programs with
+        // it: a serve left running would hold ctest's output pipe until the test's timeout.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent)
+            ::_exit(127);
         ::dup2(in_fd, 0);
         ::dup2(out_fd, 1);
         ::dup2(err_fd, 2);
