@@ -163,9 +163,16 @@ struct SessionSlot {
             SSL_SESSION_free(session);
         session = s;
     }
-    // Each connection gets its own copy: OpenSSL updates a connection's session as tickets
-    // arrive, and two connections resuming one shared SSL_SESSION raced inside libssl
-    // (ThreadSanitizer, sk_dup against sk_free in SSL_read, the soak test's 1 000 tunnels).
+    // The slot's session is never one a connection uses: it stores a copy of the session a
+    // connection made and gives each connection its own copy, under the mutex. OpenSSL updates
+    // a connection's session as tickets arrive, and a session shared between connections was
+    // read by one thread's SSL_read while another dropped the last reference (ThreadSanitizer,
+    // sk_dup against sk_free, the soak test's 1 000 tunnels; libssl's reference counts are not
+    // instrumented, so a shared session cannot be shown safe either).
+    void keep_copy(SSL_SESSION* s) {
+        if (SSL_SESSION* copy = SSL_SESSION_dup(s))
+            put(copy);
+    }
     void offer(SSL* ssl) {
         std::lock_guard<std::mutex> lock(mutex);
         if (!session)
@@ -189,8 +196,8 @@ int keep_session(SSL* ssl, SSL_SESSION* session) {
         SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), session_slot_index()));
     if (!slot)
         return 0;
-    slot->put(session);
-    return 1; // the slot owns the reference
+    slot->keep_copy(session);
+    return 0; // the connection keeps its own session; the slot holds a copy
 }
 
 // The TLS context of one pool key: verification against the system roots (+ extra files) or
