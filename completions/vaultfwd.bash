@@ -21,7 +21,7 @@ _vaultfwd_options() {
         'vaultfwd config') echo '-h --help --home --profile --json -v --verbose --version' ;;
         'vaultfwd config check') echo '-h --help --file --home --profile --json -v --verbose --version' ;;
         'vaultfwd config show') echo '-h --help --home --profile --json -v --verbose --version' ;;
-        'vaultfwd serve') echo '-h --help --api-listen --proxy-listen --inbound-listen --home --profile --json -v --verbose --version' ;;
+        'vaultfwd serve') echo '-h --help --api-listen --proxy-listen --inbound-listen --inspector --home --profile --json -v --verbose --version' ;;
         'vaultfwd vtex') echo '-h --help --home --profile --json -v --verbose --version' ;;
         'vaultfwd vtex payment') echo '-h --help --number --holder --csc --exp-month --exp-year --brand --value --currency --installments --order-id --reference --merchant --callback-url --return-url --api-base --home --profile --json -v --verbose --version' ;;
         'vaultfwd vtex send-payment') echo '-h --help --connector --number --holder --csc --exp-month --exp-year --brand --value --currency --installments --order-id --reference --merchant --callback-url --return-url --api-base --body --expect-status --app-key --app-token --provider-headers --cacert --timeout --home --profile --json -v --verbose --version' ;;

@@ -213,6 +213,7 @@ complete -c vaultfwd -n '__vaultfwd_at \'vaultfwd serve\'' -s h -l help -d 'Prin
 complete -c vaultfwd -n '__vaultfwd_at \'vaultfwd serve\'' -l api-listen -x -d 'host:port of the API listener (default from the profile; port 0 picks one)'
 complete -c vaultfwd -n '__vaultfwd_at \'vaultfwd serve\'' -l proxy-listen -x -d 'host:port of the forward proxy (default from the profile; port 0 picks one)'
 complete -c vaultfwd -n '__vaultfwd_at \'vaultfwd serve\'' -l inbound-listen -x -d 'host:port of the inbound port, VGS inbound routes (default from the profile; port 0 picks one)'
+complete -c vaultfwd -n '__vaultfwd_at \'vaultfwd serve\'' -l inspector -d 'serve the inspector, a live page of the exchanges with values masked, at /_inspector/ of the API port (also [inspector] enabled = true in the profile)'
 complete -c vaultfwd -n '__vaultfwd_at \'vaultfwd serve\'' -l home -r -F -d 'Home folder (default $VAULTFWD_HOME or ~/.config/vaultfwd)'
 complete -c vaultfwd -n '__vaultfwd_at \'vaultfwd serve\'' -l profile -x -a '(__vaultfwd_profiles)' -d 'Profile name (default: default)'
 complete -c vaultfwd -n '__vaultfwd_at \'vaultfwd serve\'' -l json -d 'Machine-readable JSON output'

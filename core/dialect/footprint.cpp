@@ -197,7 +197,7 @@ http::Response relay(const upstream::Outcome& out, std::string body) {
 
 // Vaults the values the rules select and swaps them for their "<fp_id>.<di>" token.
 std::optional<http::Response> apply_ingress(const Config& cfg, Services& s, std::string& body,
-                                            std::size_t& vaulted) {
+                                            std::size_t& vaulted, inspector::Secrets* secrets) {
     json doc = json::parse(body, nullptr, false);
     if (doc.is_discarded())
         return error(502, "Failed to parse upstream body as JSON: the body is not valid JSON",
@@ -229,6 +229,10 @@ std::optional<http::Response> apply_ingress(const Config& cfg, Services& s, std:
             return error(400, filtered.error().message, "footprint.ingress_filter_failed");
         to_store[rule.fp_id][rule.di] = *filtered;
         std::string token = rule.fp_id + "." + rule.di;
+        if (secrets) {
+            secrets->add(raw, token);
+            secrets->add(*filtered, token);
+        }
         std::string first_path = nodes.front().path;
         jsonpath::replace(*query, doc, [&](const json&, const std::string& path) -> std::optional<json> {
             if (path == first_path)
@@ -423,6 +427,7 @@ server::Step handle(const std::string& endpoint, const http::Request& r, const C
     req.source = &s.store;
     const profile::ApiKey* key = caller.key;
     req.may_reveal = [key](const std::string& di) { return key && server::may_reveal(*key, di); };
+    req.secrets = log.secrets.get();
     auto rendered = tmpl::render(req);
     log.tokens = rendered.token_count;
     if (!rendered.ok)
@@ -465,7 +470,7 @@ server::Step handle(const std::string& endpoint, const http::Request& r, const C
         bool is_2xx = out.response.status >= 200 && out.response.status < 300;
         if (is_2xx && ingress) {
             std::size_t vaulted = 0;
-            if (auto e = apply_ingress(cfg, s, body, vaulted))
+            if (auto e = apply_ingress(cfg, s, body, vaulted, log.secrets.get()))
                 return *e;
             log.tokens += vaulted;
         }

@@ -158,6 +158,7 @@ server::Step handle(const http::Request& r, Services& s, server::AccessEntry& lo
     req.body = r.body;
     req.payment_methods = methods;
     req.source = &s.store;
+    req.secrets = log.secrets.get();
     auto rendered = tmpl::render(req);
     log.tokens = rendered.token_count;
     if (!rendered.ok) {

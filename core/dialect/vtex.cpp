@@ -204,6 +204,7 @@ server::Step handle_proxy(const http::Request& r, const std::string& hash, Servi
         req.vtex_payment = hash;
         req.source = &s.store;
         req.vtex_resolver = [&](const std::string& h, const std::string& n) { return resolver.resolve(h, n, 0); };
+        req.secrets = log.secrets.get();
         auto out = tmpl::render(req);
         tokens += out.token_count;
         if (!out.ok) {
@@ -518,8 +519,11 @@ server::Step handle(const http::Request& r, Services& s, server::AccessEntry& lo
     if (!s.store.has_record("vtex_" + hash))
         return json_error(404, "vtex.unknown_payment", "payment " + route->payment_id + " does not exist");
     try {
-        if (route->kind == "tokens")
+        if (route->kind == "tokens") {
+            if (log.secrets && r.method != "GET")
+                log.secrets->withhold_request_body("the custom token definitions it holds go into the vault");
             return handle_tokens(r, hash, s);
+        }
         return handle_proxy(r, hash, s, log);
     } catch (const std::exception&) {
         return json_error(500, "vtex.internal", "the gateway could not answer due to an internal failure");

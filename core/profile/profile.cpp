@@ -233,6 +233,12 @@ void read_all(const toml::table& root, Profile& p, std::vector<Error>& errors, S
         r.integer("max_header_bytes", p.limits.max_header_bytes, 1024, 1 << 24);
         r.integer("threads", p.limits.threads, 2, 1024);
     }
+    if (auto* t = top.table("inspector")) {
+        Reader r(*t, "inspector.", errors, map, "inspector.");
+        r.boolean("enabled", p.inspector.enabled);
+        r.integer("exchanges", p.inspector.exchanges, 1, 100000);
+        r.integer("max_body_bytes", p.inspector.max_body_bytes, 256, 1 << 24);
+    }
     if (auto* t = top.table("log")) {
         Reader r(*t, "log.", errors, map, "log.");
         r.string("access_log", p.log.access_log);

@@ -59,6 +59,13 @@ struct Limits {
     int threads = 16;
 };
 
+// The inspector (serve's page of live exchanges, values masked): off unless asked for.
+struct InspectorSettings {
+    bool enabled = false;
+    std::size_t exchanges = 200;        // the last N kept, in memory only
+    std::size_t max_body_bytes = 65536; // bodies shown are cut past it
+};
+
 struct LogSettings {
     std::string access_log; // JSON lines; empty: <home>/<profile>/access.log
 };
@@ -155,6 +162,7 @@ struct Profile {
     Upstream upstream;
     Limits limits;
     LogSettings log;
+    InspectorSettings inspector;
     std::vector<ApiKey> api_keys;
     std::vector<ProxyCredential> proxy_credentials;
     std::vector<CertEntry> certs;

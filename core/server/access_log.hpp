@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <memory>
 #include <string>
+
+#include "core/inspector/secrets.hpp"
 
 #include "core/util/result.hpp"
 
@@ -23,9 +26,12 @@ struct AccessEntry {
     std::string access_reason;
     std::string principal;  // API key id or proxy credential id
     std::string error_code; // vaultfwd's error code when it answered with an error
-    std::string route;      // the VGS route that answered (inbound port), or empty
+    std::string route;      // the VGS route whose filters applied (or that answered, inbound), or empty
     std::size_t redacted = 0; // of `tokens`: values replaced by aliases (with `route`)
     std::size_t revealed = 0; // of `tokens`: aliases replaced by their values (with `route`)
+    // Not logged: set while the inspector watches, for the phases to record each value they
+    // reveal or vault with its token or alias (inspector/secrets.hpp).
+    std::shared_ptr<inspector::Secrets> secrets;
 };
 
 class AccessLog {

@@ -6,6 +6,7 @@
 #include "core/dialect/footprint.hpp"
 #include "core/dialect/gr4vy.hpp"
 #include "core/dialect/vtex.hpp"
+#include "core/inspector/inspector.hpp"
 #include "core/server/auth.hpp"
 #include "core/server/engine.hpp"
 #include "core/util/redact.hpp"
@@ -118,7 +119,11 @@ Result<int> ApiServer::bind(const std::string& host, int port) {
     options.upstream = &m_services.client;
     options.threads = static_cast<std::size_t>(std::max(1, m_profile.limits.threads));
     options.listen_option = "--api-listen";
+    options.inspector = m_inspector;
+    options.listener = "api";
     m_engine = std::make_unique<Engine>(options, *m_phases);
+    if (m_inspector)
+        m_inspector->attach("api", *m_engine);
     return m_engine->bind(host, port);
 }
 
@@ -142,6 +147,10 @@ Step ApiServer::handle(const http::Request& r, AccessEntry& entry) {
         res.headers.push_back({"content-type", "application/json"});
         res.body = "{\"status\":\"ok\"}";
         return res;
+    }
+    if (m_inspector && r.path.rfind(inspector::k_prefix, 0) == 0) {
+        entry.dialect = "inspector";
+        return m_inspector->handle(r);
     }
     if (dialect::vtex::is_vtex_path(r.path))
         return dialect::vtex::handle(r, m_services, entry);

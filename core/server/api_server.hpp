@@ -13,6 +13,10 @@
 #include "core/dialect/services.hpp"
 #include "core/server/access_log.hpp"
 
+namespace vaultfwd::inspector {
+class Inspector;
+}
+
 namespace vaultfwd::server {
 
 class Engine;
@@ -26,6 +30,8 @@ class ApiServer {
     ApiServer(const ApiServer&) = delete;
     ApiServer& operator=(const ApiServer&) = delete;
 
+    // Serves the inspector at /_inspector and records exchanges in it (not owned); before bind().
+    void set_inspector(inspector::Inspector* inspector) { m_inspector = inspector; }
     // Binds to host:port (port 0 picks a free one) and returns the port.
     Result<int> bind(const std::string& host, int port);
     // Serves until stop(); returns false if the listener failed (or bind() did not succeed).
@@ -44,6 +50,7 @@ class ApiServer {
     std::unique_ptr<ApiPhases> m_phases;
     std::unique_ptr<Engine> m_engine;
     std::atomic<bool> m_stopped{false};
+    inspector::Inspector* m_inspector = nullptr;
 };
 
 // "host:port" → (host, port); IPv6 as "[::1]:7410". Error "server.bad_listen".

@@ -27,6 +27,7 @@
 
 #include <openssl/ssl.h>
 
+#include "core/inspector/inspector.hpp"
 #include "core/net/loop.hpp"
 #include "core/net/stream.hpp"
 #include "core/util/strings.hpp"
@@ -328,6 +329,9 @@ struct Engine::Impl {
 
     Impl(EngineOptions o, Phases& p) : opt(std::move(o)), phases(p) {}
 };
+
+// The access-log line and the inspector's record of an exchange, once its answer is made.
+void finish_exchange(Engine::Impl& engine, Exchange& ex);
 
 struct LoopCtx final : public net::Loop::Handler {
     Engine::Impl& engine;
@@ -806,6 +810,9 @@ void Conn::dispatch() {
     Phases& phases = m_ctx.engine.phases;
     net::Loop& loop = m_ctx.loop;
     upstream::Client* client = m_ctx.engine.opt.upstream;
+    inspector::Inspector* watcher = m_ctx.engine.opt.inspector;
+    if (watcher && watcher->watching(m_ctx.engine.opt.listener, ex->request.path))
+        inspector::begin_capture(*ex, watcher->capture_limit());
     m_ctx.engine.workers->submit([self, ex, &phases, &loop, client] {
         http::Response answer;
         try {
@@ -813,7 +820,12 @@ void Conn::dispatch() {
             if (auto* up = std::get_if<UpstreamStep>(&step)) {
                 if (!client)
                     throw std::logic_error("a listener without an upstream client was handed a call");
-                answer = up->on_response(client->send(up->call));
+                if (ex->capture)
+                    inspector::capture_call(ex->capture, up->call);
+                upstream::Outcome outcome = client->send(up->call);
+                if (ex->capture)
+                    inspector::capture_outcome(ex->capture, outcome);
+                answer = up->on_response(std::move(outcome));
             } else {
                 answer = std::get<http::Response>(std::move(step));
             }
@@ -822,6 +834,8 @@ void Conn::dispatch() {
         }
         std::shared_ptr<http::BodySource> body = std::move(answer.stream);
         answer.stream.reset();
+        if (ex->capture && body)
+            body = inspector::capture_answer_stream(ex->capture, std::move(body));
         if (!body || ex->head.method == "HEAD" || has_no_body(answer.status)) {
             loop.post([self, ex, answer = std::move(answer)]() mutable { self->on_answer(ex.get(), std::move(answer)); });
             return;
@@ -1066,7 +1080,9 @@ std::shared_ptr<Exchange> Conn::worker_done(const Exchange* ex) {
     return done;
 }
 
-void Conn::write_log(Exchange& ex) {
+void Conn::write_log(Exchange& ex) { finish_exchange(m_ctx.engine, ex); }
+
+void finish_exchange(Engine::Impl& engine, Exchange& ex) {
     ex.entry.status = ex.response.status;
     if (ex.entry.method.empty())
         ex.entry.method = ex.head.method;
@@ -1077,8 +1093,14 @@ void Conn::write_log(Exchange& ex) {
             ex.entry.error_code = *code;
     ex.entry.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - ex.started).count();
     try {
-        m_ctx.engine.phases.log(ex);
+        engine.phases.log(ex);
     } catch (const std::exception&) {
+    }
+    if (inspector::Inspector* watcher = engine.opt.inspector) {
+        try {
+            watcher->record(engine.opt.listener, ex);
+        } catch (const std::exception&) {
+        }
     }
 }
 
@@ -1183,5 +1205,85 @@ void Engine::stop() {
 bool Engine::running() const { return m_impl->is_running; }
 
 std::size_t Engine::connections() const { return m_impl->open; }
+
+namespace {
+
+// A body already whole, handed to phases that asked for it as a stream.
+class WholeBody final : public http::BodySource {
+  public:
+    explicit WholeBody(std::string body) : m_body(std::move(body)) {}
+    Step next(std::string& out) override {
+        if (m_done || m_body.empty())
+            return Step::end;
+        m_done = true;
+        out += m_body;
+        return Step::piece;
+    }
+    std::optional<std::uint64_t> length() const override { return m_body.size(); }
+    const std::string& error_code() const override { return m_none; }
+    const std::string& error_message() const override { return m_none; }
+
+  private:
+    std::string m_body;
+    bool m_done = false;
+    std::string m_none;
+};
+
+} // namespace
+
+http::Response Engine::exchange(std::shared_ptr<Exchange> ex) {
+    Impl& engine = *m_impl;
+    http::Response answer;
+    try {
+        std::optional<http::Response> early = engine.phases.on_head(*ex);
+        if (early) {
+            answer = std::move(*early);
+        } else {
+            if (ex->stream_request_body && engine.opt.streamed_requests)
+                ex->request_body = std::make_shared<WholeBody>(std::move(ex->request.body));
+            if (engine.opt.inspector && engine.opt.inspector->watching(engine.opt.listener, ex->request.path))
+                inspector::begin_capture(*ex, engine.opt.inspector->capture_limit());
+            Step step = engine.phases.on_request(*ex);
+            if (auto* up = std::get_if<UpstreamStep>(&step)) {
+                if (!engine.opt.upstream)
+                    throw std::logic_error("a listener without an upstream client was handed a call");
+                if (ex->capture)
+                    inspector::capture_call(ex->capture, up->call);
+                upstream::Outcome outcome = engine.opt.upstream->send(up->call);
+                if (ex->capture)
+                    inspector::capture_outcome(ex->capture, outcome);
+                answer = up->on_response(std::move(outcome));
+            } else {
+                answer = std::get<http::Response>(std::move(step));
+            }
+        }
+        if (answer.stream) {
+            std::shared_ptr<http::BodySource> body = std::move(answer.stream);
+            if (ex->capture)
+                body = inspector::capture_answer_stream(ex->capture, std::move(body));
+            std::string piece;
+            for (;;) {
+                piece.clear();
+                auto step = body->next(piece);
+                if (step != http::BodySource::Step::piece) {
+                    if (step == http::BodySource::Step::failed)
+                        ex->entry.error_code = body->error_code();
+                    break;
+                }
+                if (answer.body.size() + piece.size() > engine.opt.limits.max_body_bytes) {
+                    answer = engine_error(502, "upstream.answer_too_large",
+                                          "the answer is larger than limits.max_body_bytes");
+                    break;
+                }
+                answer.body += piece;
+            }
+        }
+    } catch (const std::exception&) {
+        answer = engine_error(500, "server.internal", "something went wrong");
+    }
+    ex->response = answer;
+    finish_exchange(engine, *ex);
+    return answer;
+}
 
 } // namespace vaultfwd::server

@@ -25,10 +25,15 @@
 
 #include "core/http/message.hpp"
 #include "core/http/parser.hpp"
+#include "core/inspector/capture.hpp"
 #include "core/server/access_log.hpp"
 #include "core/server/step.hpp"
 #include "core/util/ossl.hpp"
 #include "core/util/result.hpp"
+
+namespace vaultfwd::inspector {
+class Inspector;
+}
 
 namespace vaultfwd::server {
 
@@ -58,6 +63,8 @@ struct Exchange {
     std::shared_ptr<http::BodySource> request_body;
     Clock::time_point started = Clock::now();
     http::Response response;      // the answer, once made
+    // While the inspector watches: the four messages as they went, masked when recorded.
+    std::shared_ptr<inspector::Capture> capture;
 };
 
 class Phases {
@@ -97,6 +104,10 @@ struct EngineOptions {
     // Makes the calls the phases hand back (UpstreamStep); not owned. Without one, such a
     // step is answered 500 server.internal.
     upstream::Client* upstream = nullptr;
+    // Records every exchange, when set and enabled (not owned); `listener` names this one in
+    // its rows: "api", "proxy" or "inbound".
+    inspector::Inspector* inspector = nullptr;
+    std::string listener = "api";
 };
 
 // The CONNECT target host of a TLS connection inside a tunnel, for the tunnel context's
@@ -120,6 +131,10 @@ class Engine {
     bool running() const;
     // Open connections right now (for tests and the soak test).
     std::size_t connections() const;
+    // One exchange without a socket, as a connection of this listener runs it (on_head,
+    // on_request, the upstream call, the response phase, the log and the inspector's record);
+    // a streamed answer is read whole, up to limits.max_body_bytes. The inspector's re-send.
+    http::Response exchange(std::shared_ptr<Exchange> ex);
 
     struct Impl; // shared with the loops and connections of engine.cpp
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/server/forward_proxy.hpp"
 
+#include "core/inspector/inspector.hpp"
+
 #include <atomic>
 
 #include <openssl/ssl.h>
@@ -20,6 +22,7 @@ struct ForwardProxy::Impl {
     ossl::SslCtxPtr proxy_tls; // the proxy port itself speaks TLS (listen.proxy_tls)
     ossl::SslCtxPtr intercept; // TLS inside tunnels, with leaves minted per host
     std::unique_ptr<Engine> engine;
+    inspector::Inspector* inspector = nullptr;
     std::atomic<bool> stopped{false};
 
     Impl(const profile::Profile& p, vault::Store& s, upstream::Client& c, AccessLog& l)
@@ -83,7 +86,11 @@ struct ForwardProxy::Impl {
         options.listen_option = "--proxy-listen";
         options.upstream = &client;
         options.streamed_requests = true; // a body no request route reads streams to the upstream
+        options.inspector = inspector;
+        options.listener = "proxy";
         engine = std::make_unique<Engine>(options, phases);
+        if (inspector)
+            inspector->attach("proxy", *engine);
         auto port = engine->bind(host, want_port);
         if (!port)
             return port.error();
@@ -102,6 +109,8 @@ ForwardProxy::~ForwardProxy() {
 }
 
 Result<int> ForwardProxy::bind(const std::string& host, int port) { return m_impl->bind(host, port); }
+
+void ForwardProxy::set_inspector(inspector::Inspector* inspector) { m_impl->inspector = inspector; }
 
 void ForwardProxy::run() {
     if (m_impl->engine && !m_impl->stopped)

@@ -33,6 +33,10 @@
 #include "core/util/result.hpp"
 #include "core/vault/store.hpp"
 
+namespace vaultfwd::inspector {
+class Inspector;
+}
+
 namespace vaultfwd::server {
 
 class ForwardProxy {
@@ -49,6 +53,8 @@ class ForwardProxy {
     // profile's routes do not compile ("vgs.bad_route"), its CA cannot be loaded ("ca.missing"),
     // or the address is taken ("server.bind"). Sets SIGPIPE to be ignored, process-wide, as
     // every server must (a client that hangs up must not kill it).
+    // Records this listener's exchanges in `inspector` (not owned); call before bind().
+    void set_inspector(inspector::Inspector* inspector);
     Result<int> bind(const std::string& host, int port);
     // Serves until stop(); returns at once if bind() did not succeed.
     void run();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/server/inbound_proxy.hpp"
 
+#include "core/inspector/inspector.hpp"
+
 #include <atomic>
 
 #include <openssl/ssl.h>
@@ -21,6 +23,7 @@ struct InboundProxy::Impl {
     ossl::SslCtxPtr listener;   // listen.inbound_tls
     ossl::SslCtxPtr intercept;  // TLS inside CONNECT tunnels
     std::unique_ptr<Engine> engine;
+    inspector::Inspector* inspector = nullptr;
     std::atomic<bool> stopped{false};
 
     Impl(const profile::Profile& p, vault::Store& s, upstream::Client& c, AccessLog& l)
@@ -89,7 +92,11 @@ struct InboundProxy::Impl {
         options.listen_option = "--inbound-listen";
         options.upstream = &client;
         options.streamed_requests = true; // a body no request filter reads streams to the upstream
+        options.inspector = inspector;
+        options.listener = "inbound";
         engine = std::make_unique<Engine>(options, phases);
+        if (inspector)
+            inspector->attach("inbound", *engine);
         auto port = engine->bind(host, want_port);
         if (!port)
             return port.error();
@@ -108,6 +115,8 @@ InboundProxy::~InboundProxy() {
 }
 
 Result<int> InboundProxy::bind(const std::string& host, int port) { return m_impl->bind(host, port); }
+
+void InboundProxy::set_inspector(inspector::Inspector* inspector) { m_impl->inspector = inspector; }
 
 void InboundProxy::run() {
     if (m_impl->engine && !m_impl->stopped)

@@ -22,6 +22,10 @@
 #include "core/util/result.hpp"
 #include "core/vault/store.hpp"
 
+namespace vaultfwd::inspector {
+class Inspector;
+}
+
 namespace vaultfwd::server {
 
 class InboundProxy {
@@ -36,6 +40,8 @@ class InboundProxy {
     // Listens on host:port (port 0: any free port) and returns the port. Fails when the
     // profile's inbound routes do not compile ("vgs.bad_route"), its CA cannot be loaded
     // ("ca.missing"), or the address is taken ("server.bind").
+    // Records this listener's exchanges in `inspector` (not owned); call before bind().
+    void set_inspector(inspector::Inspector* inspector);
     Result<int> bind(const std::string& host, int port);
     // Serves until stop(); returns at once if bind() did not succeed.
     void run();

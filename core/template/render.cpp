@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/template/render.hpp"
 
+#include "core/inspector/secrets.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <deque>
@@ -501,6 +503,14 @@ RenderOutcome render(const RenderRequest& req) {
         last = sr.tokens[i].end;
     }
     out.body.append(req.body.data() + last, req.body.size() - last);
+    if (req.secrets) {
+        std::vector<bool> told(results.size(), false);
+        for (std::size_t i = 0; i < sr.tokens.size(); ++i)
+            if (!told[result_of[i]]) {
+                told[result_of[i]] = true;
+                req.secrets->add(results[result_of[i]].value, sr.tokens[i].text);
+            }
+    }
     return out;
 }
 

@@ -27,6 +27,10 @@
 #include "core/util/result.hpp"
 #include "core/vault/record_source.hpp"
 
+namespace vaultfwd::inspector {
+class Secrets;
+}
+
 namespace vaultfwd::tmpl {
 
 enum class Dialect { footprint, gr4vy, vtex, automatic };
@@ -58,6 +62,9 @@ struct RenderRequest {
     VtexResolver vtex_resolver;               // empty: default_vtex_resolver(*source)
     RenderMode mode = RenderMode::render;
     std::size_t max_problems = 1000;          // problems kept; problem_count counts them all
+    // When set (the inspector watches), each distinct rendered value is recorded with the token
+    // as written, so that captured messages can be masked.
+    inspector::Secrets* secrets = nullptr;
 };
 
 struct Problem {

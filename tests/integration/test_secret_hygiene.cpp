@@ -285,6 +285,8 @@ TEST_SUITE("secret_hygiene") {
                         std::to_string(up.port()) + "\"\nhost = 'collect\\.hygiene\\.test'\n\n[[routes.filters]]\n"
                         "phase = \"request\"\noperation = \"redact\"\ntransformer = \"form_field\"\n"
                         "targets = [\"card_number\", \"name\"]\n";
+        // The inspector watches every exchange below: its page, API and exports are scanned too.
+        profile_text += "\n[inspector]\nenabled = true\n";
         test::write_text(home / "default.toml", profile_text);
         REQUIRE(vf_scanned("config check", {"config", "check"}).exit_code == 0);
         vf_scanned("config show", {"config", "show"});
@@ -585,6 +587,26 @@ TEST_SUITE("secret_hygiene") {
                                   "--api-key", api_key, "--expect", (work / "golden").string(),
                                   (inputs / "kyc.http").string()});
         CHECK_MESSAGE(replay.exit_code == 0, (replay.out + replay.err));
+
+        // --- The inspector: its page, every exchange's row and detail, the HAR export, the chart.
+        auto inspector_get = [&](const std::string& what, const std::string& path) {
+            auto r = reply_of(cli.Get(path.c_str()));
+            outputs.add(what, r);
+            CHECK_MESSAGE(r.status == 200, what);
+            return r;
+        };
+        inspector_get("inspector page", "/_inspector/");
+        auto rows = json::parse(inspector_get("inspector exchanges", "/_inspector/api/exchanges").body);
+        CHECK(rows["exchanges"].size() >= 20);
+        std::size_t masked = 0;
+        for (const auto& row : rows["exchanges"]) {
+            auto detail = inspector_get("inspector exchange " + std::to_string(row["id"].get<int>()),
+                                        "/_inspector/api/exchanges/" + std::to_string(row["id"].get<int>()));
+            masked += json::parse(detail.body)["masks"].size();
+        }
+        CHECK(masked >= 10); // the values were there to mask: tokens and aliases stand for them
+        inspector_get("inspector HAR export", "/_inspector/api/har");
+        inspector_get("inspector latency chart", "/_inspector/api/stats");
 
         CHECK(serve.stop(SIGTERM) == 0);
         for (auto line = serve.read_line(500); !line.empty(); line = serve.read_line(500))

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/dialect/vgs/filters.hpp"
 
+#include "core/inspector/secrets.hpp"
+
 #include <map>
 #include <optional>
 #include <set>
@@ -37,8 +39,9 @@ struct Unknowns {
 // durable write for all the aliases a redact creates), then hands back what replaces each.
 class Resolver {
   public:
-    Resolver(vault::Store& store, const CompiledFilter& f, Unknowns& unknowns, Applied& applied)
-        : m_store(store), m_filter(f), m_unknowns(unknowns), m_applied(applied) {}
+    Resolver(vault::Store& store, const CompiledFilter& f, Unknowns& unknowns, Applied& applied,
+             inspector::Secrets* secrets)
+        : m_store(store), m_filter(f), m_unknowns(unknowns), m_applied(applied), m_secrets(secrets) {}
 
     std::size_t add(std::string value, std::string place) {
         m_values.push_back(std::move(value));
@@ -57,6 +60,8 @@ class Resolver {
                 if (!value)
                     return value.error();
                 if (*value) {
+                    if (m_secrets)
+                        m_secrets->add(**value, v);
                     m_results[i] = std::move(**value);
                     ++m_applied.revealed;
                 } else if (m_filter.on_unknown == OnUnknown::fail) {
@@ -89,6 +94,8 @@ class Resolver {
             if (slot[i] == static_cast<std::size_t>(-1))
                 continue;
             m_results[i] = (*aliases)[slot[i]];
+            if (m_secrets)
+                m_secrets->add(m_values[i], *m_results[i]);
             ++m_applied.redacted;
         }
         return {};
@@ -102,6 +109,7 @@ class Resolver {
     const CompiledFilter& m_filter;
     Unknowns& m_unknowns;
     Applied& m_applied;
+    inspector::Secrets* m_secrets;
     std::vector<std::string> m_values;
     std::vector<std::string> m_places;
     std::vector<std::optional<std::string>> m_results;
@@ -165,7 +173,7 @@ Result<std::string> transform_regex(const CompiledFilter& f, std::string_view su
     int token_g = re.group_number("token");
     int prefix_g = re.group_number("prefix");
     int suffix_g = re.group_number("suffix");
-    Resolver resolver(store, f, unknowns, applied);
+    Resolver resolver(store, f, unknowns, applied, applied.secrets);
     struct Parts {
         std::string prefix, token, suffix;
     };
@@ -234,7 +242,7 @@ Result<void> apply_json(const CompiledFilter& f, Phase phase, std::string& body,
     };
     std::vector<Selected> selected;
     std::set<std::string> paths;
-    Resolver resolver(store, f, unknowns, applied);
+    Resolver resolver(store, f, unknowns, applied, applied.secrets);
     for (const auto& q : f.queries) {
         for (const auto& node : jsonpath::select(q, doc)) {
             const json& v = *node.value;
@@ -272,7 +280,7 @@ Result<void> apply_json(const CompiledFilter& f, Phase phase, std::string& body,
 Result<void> apply_form(const CompiledFilter& f, std::string& body, vault::Store& store,
                         Unknowns& unknowns, Applied& applied) {
     std::set<std::string> targets(f.targets.begin(), f.targets.end());
-    Resolver resolver(store, f, unknowns, applied);
+    Resolver resolver(store, f, unknowns, applied, applied.secrets);
     std::vector<Span> spans;
     std::size_t pos = 0;
     while (pos <= body.size()) {
@@ -325,7 +333,7 @@ Result<void> apply_header(const CompiledFilter& f, http::Headers& headers, vault
         }
         return {};
     }
-    Resolver resolver(store, f, unknowns, applied);
+    Resolver resolver(store, f, unknowns, applied, applied.secrets);
     for (auto i : hits)
         resolver.add(std::string(util::trim(headers[i].value)), "header \"" + headers[i].name + "\"");
     if (auto r = resolver.run(); !r)
@@ -400,8 +408,10 @@ std::string form_encode(std::string_view text) {
 }
 
 Result<Applied> apply_filters(const std::vector<const CompiledFilter*>& filters, Phase phase,
-                              http::Headers& headers, std::string& body, vault::Store& store) {
+                              http::Headers& headers, std::string& body, vault::Store& store,
+                              inspector::Secrets* secrets) {
     Applied applied;
+    applied.secrets = secrets;
     Unknowns unknowns;
     http::Headers h = headers;
     std::string b = body;

@@ -13,12 +13,18 @@
 #include "core/util/result.hpp"
 #include "core/vault/store.hpp"
 
+namespace vaultfwd::inspector {
+class Secrets;
+}
+
 namespace vaultfwd::dialect::vgs {
 
 struct Applied {
     std::size_t revealed = 0; // aliases replaced by their values
     std::size_t redacted = 0; // values replaced by aliases
     std::size_t tokens() const { return revealed + redacted; }
+    // When set, each value revealed or redacted is recorded with its alias (the inspector).
+    inspector::Secrets* secrets = nullptr;
 };
 
 // Applies `filters` (all for `phase`) in order to `headers` and `body`.
@@ -32,7 +38,8 @@ struct Applied {
 // phase and is skipped in the response phase (an upstream error page is passed on as it is).
 // Vault errors ("vault.*") are passed on.
 Result<Applied> apply_filters(const std::vector<const CompiledFilter*>& filters, Phase phase,
-                              http::Headers& headers, std::string& body, vault::Store& store);
+                              http::Headers& headers, std::string& body, vault::Store& store,
+                              inspector::Secrets* secrets = nullptr);
 
 // True for text shaped like a vaultfwd/VGS alias that carries no value: tok_<env>_<base58> or
 // a RAW_UUID. Such text may be quoted in messages; anything else is described by place only.

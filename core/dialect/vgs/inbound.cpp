@@ -208,7 +208,7 @@ server::Step InboundPhases::forward(server::Exchange& ex) {
             r.body = std::move(*plain);
             http::remove(r.headers, "content-encoding");
         }
-        auto applied = apply_filters(request_filters, Phase::request, r.headers, r.body, m_store);
+        auto applied = apply_filters(request_filters, Phase::request, r.headers, r.body, m_store, ex.entry.secrets.get());
         if (!applied)
             return filter_failure(applied.error(), Phase::request);
         ex.entry.tokens += applied->tokens();
@@ -265,7 +265,7 @@ server::Step InboundPhases::forward(server::Exchange& ex) {
         info.status = res.status;
         auto response_filters = rt.filters_for(info, Phase::response);
         if (!response_filters.empty() && !res.stream) {
-            auto applied = apply_filters(response_filters, Phase::response, res.headers, res.body, m_store);
+            auto applied = apply_filters(response_filters, Phase::response, res.headers, res.body, m_store, ex.entry.secrets.get());
             if (!applied)
                 return filter_failure(applied.error(), Phase::response);
             ex.entry.tokens += applied->tokens();

@@ -202,13 +202,16 @@ server::Step ProxyPhases::forward(server::Exchange& ex) {
             r.body = std::move(*plain);
             http::remove(r.headers, "content-encoding");
         }
-        auto applied = apply_filters(request_match.filters, Phase::request, r.headers, r.body, m_store);
+        auto applied = apply_filters(request_match.filters, Phase::request, r.headers, r.body, m_store, ex.entry.secrets.get());
         if (!applied) {
             const auto& e = applied.error();
             bool vault = e.code.rfind("vault.", 0) == 0;
             return json_error(vault ? 500 : 400, e.code, e.message + (vault ? "" : "; nothing was sent upstream"));
         }
+        ex.entry.route = request_match.route->id;
         ex.entry.tokens += applied->tokens();
+        ex.entry.redacted += applied->redacted;
+        ex.entry.revealed += applied->revealed;
     }
 
     auto response_match = m_routes->match(info, Phase::response);
@@ -246,13 +249,16 @@ server::Step ProxyPhases::forward(server::Exchange& ex) {
         info.status = res.status;
         auto match = m_routes->match(info, Phase::response);
         if (routed && match.route) {
-            auto applied = apply_filters(match.filters, Phase::response, res.headers, res.body, m_store);
+            auto applied = apply_filters(match.filters, Phase::response, res.headers, res.body, m_store, ex.entry.secrets.get());
             if (!applied) {
                 const auto& e = applied.error();
                 bool vault = e.code.rfind("vault.", 0) == 0;
                 return json_error(vault ? 500 : 502, e.code, "the upstream's answer could not be filtered: " + e.message);
             }
+            ex.entry.route = match.route->id;
             ex.entry.tokens += applied->tokens();
+            ex.entry.redacted += applied->redacted;
+            ex.entry.revealed += applied->revealed;
         }
         return res;
     };
