@@ -48,6 +48,27 @@ bool is_plain_header(std::string_view name) {
            lower == "user-agent" || lower == "transfer-encoding" || lower == "connection" || lower == "expect";
 }
 
+// 32 or more lowercase hex digits: an identifier (VTEX's transaction and payment ids, its payment
+// hash), no card, SSN or name; kept as it is, so that a replay or re-send finds its payment.
+bool is_identifier(std::string_view value) {
+    return value.size() >= 32 && std::all_of(value.begin(), value.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+    });
+}
+
+// A path through util::redact segment by segment, identifiers kept.
+std::string redact_path(std::string_view path) {
+    std::string out;
+    bool first = true;
+    for (const auto& segment : util::split(path, '/')) {
+        if (!first)
+            out += '/';
+        first = false;
+        out += is_identifier(segment) ? segment : util::redact(segment);
+    }
+    return out;
+}
+
 // A request target or status line as shown: the recorded values masked; then, for what a client
 // may have put in clear without any token, the path through util::redact (as the access log
 // has it) and each query parameter's value as "*" (names kept; long hex identifiers stay).
@@ -59,7 +80,7 @@ std::string show_start(const std::string& start, const Masker& masker) {
         return util::redact(masked); // a status line
     std::string target = masked.substr(sp + 1, sp2 - sp - 1);
     auto qm = target.find('?');
-    std::string out = util::redact(target.substr(0, qm));
+    std::string out = redact_path(target.substr(0, qm));
     if (qm != std::string::npos) {
         out += '?';
         bool first = true;
@@ -71,12 +92,7 @@ std::string show_start(const std::string& start, const Masker& masker) {
             out += util::redact(part.substr(0, eq));
             if (eq != std::string::npos) {
                 std::string value = part.substr(eq + 1);
-                // Identifiers such as VTEX's payment hash stay (a replay needs them): 32 or more
-                // lowercase hex digits are no card, SSN or name.
-                bool identifier = value.size() >= 32 && std::all_of(value.begin(), value.end(), [](char c) {
-                    return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
-                });
-                out += "=" + (identifier || value.empty() ? value : std::string("*"));
+                out += "=" + (is_identifier(value) || value.empty() ? value : std::string("*"));
             }
         }
     }
@@ -225,7 +241,7 @@ Record make_record(Capture& capture, const Facts& f, std::size_t max_body_bytes)
     r.tokens = f.tokens;
     r.revealed = f.revealed;
     r.redacted = f.redacted;
-    r.path = util::redact(masker.mask(f.path));
+    r.path = redact_path(masker.mask(f.path));
     r.host = masker.mask(f.upstream_host);
     if (r.host.empty() && !f.tunnel_host.empty())
         r.host = f.tunnel_host + ":" + std::to_string(f.tunnel_port);

@@ -171,9 +171,12 @@ def main():
     home = os.path.join(args.work, "home")
     vf = Vaultfwd(args.vaultfwd, home)
     vf.run("init")
-    ditto = subprocess.Popen([args.vaultfwd, "--home", home, "ditto", "--no-https", "--format", "json"],
+    ditto = subprocess.Popen([args.vaultfwd, "--home", home, "ditto", "--format", "json"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    echo = "http://" + read_lines(ditto, {"http": r"(127\.0\.0\.1:\d+)"})["http"]
+    got = read_lines(ditto, {"http": r"listening on http://(127\.0\.0\.1:\d+)",
+                             "https": r"listening on https://(127\.0\.0\.1:\d+)"})
+    echo, echo_tls = "http://" + got["http"], "https://" + got["https"]
+    local_ca = os.path.join(home, "default", "ca.pem")
     profile_file = os.path.join(home, "default.toml")
     with open(profile_file) as f:
         profile = f.read()
@@ -181,6 +184,8 @@ def main():
     proxy_user = re.search(r'username = "([^"]+)"', profile).group(1)
     proxy_pass = re.search(r'password = "([^"]+)"', profile).group(1)
     echo_port = echo.rsplit(":", 1)[1]
+    # ditto's HTTPS certificate comes from the local CA: serve trusts it upstream.
+    profile = re.sub(r"(?m)^(allow_http = .*)$", r'\1\nca_files = ["default/ca.pem"]', profile, count=1)
     profile += f"""
 # The inspector, on for this test.
 [inspector]
@@ -253,11 +258,41 @@ targets = ["card_number"]
         if r.status_code != 200 or alias not in r.text:
             fail(f"the forward proxy answered {r.status_code}: with no route yet the alias passes as it is")
         shows_up("vgs", "/vgs/charge", time.time())
+        # HTTPS through the forward proxy: CONNECT, TLS inside the tunnel with the local CA.
+        r = requests.post(echo_tls + "/vgs/tunnel", json={"card": {"number": alias}},
+                          proxies={"https": proxies["http"]}, verify=local_ca, timeout=20)
+        if r.status_code != 200 or alias not in r.text:
+            fail(f"the forward proxy answered {r.status_code} through a CONNECT tunnel: {r.text}")
+        shows_up("vgs-tunnel", "/vgs/tunnel", time.time())
         r = requests.post("http://" + serve.inbound + "/collect", data={"card_number": COLLECT_CARD, "name": "x"},
                           headers={"Host": "collect.inspector.test"}, timeout=20)
         if r.status_code != 200 or COLLECT_CARD in r.text:
             fail(f"the inbound port answered {r.status_code}: the upstream should see an alias")
         shows_up("inbound", "/collect", time.time())
+
+        # The table's filters: dialect, status class, part of the host.
+        def shown_after(control, value):
+            return driver.execute_script(
+                "const e = document.getElementById(arguments[0]); e.value = arguments[1];"
+                "e.dispatchEvent(new Event('input'));"
+                "return [...document.querySelectorAll('#rows tr')].map(tr => [...tr.children].map(td => td.textContent));",
+                control, value)
+        only = shown_after("f-dialect", "gr4vy")
+        if not only or any(row[3] != "gr4vy" for row in only):
+            fail(f"the dialect filter shows {[row[3] for row in only]}")
+        shown_after("f-dialect", "")
+        only = shown_after("f-status", "4xx")
+        if any(not row[9].startswith("4") for row in only):
+            fail("the status filter shows rows that are not 4xx")
+        shown_after("f-status", "")
+        tls_host = echo_tls.split("//")[1]  # only the tunnel (its CONNECT and its request) went there
+        only = shown_after("f-host", tls_host)
+        if (not any(row[5].endswith("/vgs/tunnel") for row in only) or
+                any(not row[5].startswith(tls_host) or row[2] != "proxy" for row in only)):
+            fail(f"the host filter shows {only}")
+        everything = shown_after("f-host", "")
+        if len(everything) < 6:
+            fail(f"with no filter the table shows {len(everything)} rows")
 
         # Bad requests to the inspector's API: clear JSON errors, and serve keeps serving.
         base = serve.api + "/_inspector/api/"
@@ -291,7 +326,7 @@ targets = ["card_number"]
         # HAR export, through the page's own fetch.
         har = driver.execute_async_script(
             "const done = arguments[0];"
-            "fetch('api/har?dialect=footprint', {headers: {Authorization: 'Bearer ' + new URLSearchParams(location.search).get('token')}})"
+            "fetch('api/har', {headers: {Authorization: 'Bearer ' + new URLSearchParams(location.search).get('token')}})"
             ".then(r => r.text()).then(done);")
         scan("the HAR export", har)
         har_file = os.path.join(args.work, "inspector.har")
@@ -320,6 +355,17 @@ targets = ["card_number"]
         open_detail(driver, rows["gr4vy"])
         driver.find_element(By.ID, "resend").click()
         WebDriverWait(driver, 10).until(lambda d: "re-sent: status 200" in d.find_element(By.ID, "detail").text)
+        # Re-sends through the forward proxy and the inbound port (their requests as shown: the
+        # collect form's card is its alias now, which the route leaves as it is).
+        for dialect in ("vgs", "vgs-tunnel", "inbound"):
+            again = session.post(f"{serve.api}/_inspector/api/exchanges/{rows[dialect]}/resend", timeout=20)
+            body = again.json()
+            if again.status_code != 200 or body.get("status") != 200 or not body.get("id"):
+                fail(f"the re-send of the {dialect} exchange answered {again.status_code} {body}")
+            fresh = session.get(f"{serve.api}/_inspector/api/exchanges/{body['id']}", timeout=10).json()
+            if fresh["listener"] != ("inbound" if dialect == "inbound" else "proxy") or fresh["status"] != 200:
+                fail(f"the re-sent {dialect} exchange is not recorded as it went: {fresh['listener']} {fresh['status']}")
+            scan(f"the re-sent {dialect} exchange", json.dumps(fresh))
         scan("the whole page", driver.page_source)
         for what, text in network_texts(driver):
             scan(f"a network {what} the page received", text)

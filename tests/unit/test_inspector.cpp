@@ -115,6 +115,22 @@ TEST_CASE("records mask every message, hide credentials and withhold what cannot
     CHECK(r.resend.headers[0].value == "Basic c2tfdGVzdDo=");
 }
 
+TEST_CASE("paths: digit runs a client put in clear are redacted, hex identifiers kept") {
+    auto owned = capture_with("");
+    Capture& c = *owned;
+    const std::string id = "165e3d1234567896673c11cc92c7891c"; // a VTEX transaction id: 9 digits in a row
+    c.client_request.start = "POST /payment-provider/transactions/" + id + "/lookup/078051120?hash=" + id +
+                             "&ssn=078051120 HTTP/1.1";
+    Facts f = facts();
+    f.path = "/payment-provider/transactions/" + id + "/lookup/078051120";
+    Record r = make_record(c, f, 1000);
+    CHECK(r.path.find(id) != std::string::npos);
+    CHECK(r.path.find("078051120") == std::string::npos);
+    CHECK(r.client_request.start.find("/transactions/" + id + "/") != std::string::npos);
+    CHECK(r.client_request.start.find("?hash=" + id + "&ssn=* ") != std::string::npos);
+    CHECK(r.client_request.start.find("078051120") == std::string::npos);
+}
+
 TEST_CASE("bodies are masked whole, then cut with a note; over the capture limit they are not kept") {
     std::string body(1000, 'a');
     body.replace(990, k_card.size() - 6, k_card.substr(0, 10)); // no value
