@@ -33,19 +33,26 @@ std::size_t utf8_cut(std::string_view s, std::size_t n) {
     return n;
 }
 
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
 bool is_credential(std::string_view name) {
-    const std::string lower = util::to_lower(std::string(name));
-    return lower == "authorization" || lower == "proxy-authorization" || lower == "cookie" ||
-           lower == "set-cookie";
+    return iequals(name, "authorization") || iequals(name, "proxy-authorization") || iequals(name, "cookie") ||
+           iequals(name, "set-cookie");
 }
 
 constexpr const char* k_hidden = "[hidden]";
 
 // Headers that say how a message is framed or typed, shown even for a refused request.
 bool is_plain_header(std::string_view name) {
-    const std::string lower = util::to_lower(std::string(name));
-    return lower == "host" || lower == "content-type" || lower == "content-length" || lower == "accept" ||
-           lower == "user-agent" || lower == "transfer-encoding" || lower == "connection" || lower == "expect";
+    for (std::string_view plain : {"host", "content-type", "content-length", "accept", "user-agent",
+                                   "transfer-encoding", "connection", "expect"})
+        if (iequals(name, plain))
+            return true;
+    return false;
 }
 
 // 32 or more lowercase hex digits: an identifier (VTEX's transaction and payment ids, its payment

@@ -100,7 +100,7 @@ std::string Masker::mask(std::string_view text) const {
         return std::string(text);
     std::string out;
     out.reserve(text.size());
-    std::size_t i = 0;
+    std::size_t i = 0, copied = 0; // text[copied, i) is still to be copied as it is
     while (i < text.size()) {
         const Pattern* hit = nullptr;
         if (m_first[static_cast<unsigned char>(text[i])]) {
@@ -111,12 +111,15 @@ std::string Masker::mask(std::string_view text) const {
                 }
         }
         if (hit) {
+            out.append(text.data() + copied, i - copied);
             out += hit->to;
             i += hit->from.size();
+            copied = i;
         } else {
-            out += text[i++];
+            ++i;
         }
     }
+    out.append(text.data() + copied, text.size() - copied);
     return out;
 }
 

@@ -325,6 +325,34 @@ TEST_CASE("the HAR export is masked and replay reads it") {
     CHECK((*recs)[0].body == "{\"n\":\"{{ fp_id_1.card.number }}\"}");
 }
 
+TEST_CASE("the profile's [inspector] table: defaults, values, mistakes named") {
+    test::TempDir home;
+    REQUIRE(test::run_vaultfwd({"--home", home.path().string(), "init"}).exit_code == 0);
+    const auto file = home.path() / "default.toml";
+    const std::string base = test::read_text(file);
+    auto parse = [&](const std::string& extra) { return profile::parse(base + extra, file, home.path(), "default"); };
+    auto plain = parse("");
+    REQUIRE(plain.ok());
+    CHECK_FALSE(plain->inspector.enabled);
+    CHECK(plain->inspector.exchanges == 200);
+    CHECK(plain->inspector.max_body_bytes == 65536);
+    auto set = parse("\n[inspector]\nenabled = true\nexchanges = 5\nmax_body_bytes = 1000\n");
+    REQUIRE(set.ok());
+    CHECK(set->inspector.enabled);
+    CHECK(set->inspector.exchanges == 5);
+    CHECK(set->inspector.max_body_bytes == 1000);
+    auto zero = parse("\n[inspector]\nexchanges = 0\n");
+    REQUIRE_FALSE(zero.ok());
+    CHECK(zero.error().message.find("inspector.exchanges") != std::string::npos);
+    auto typo = parse("\n[inspector]\nexchange = 5\n");
+    REQUIRE_FALSE(typo.ok());
+    CHECK(typo.error().message.find("did you mean \"inspector.exchanges\"") != std::string::npos);
+    test::write_text(file, base + "\n[inspector]\nenabled = true\n");
+    auto show = test::run_vaultfwd({"--home", home.path().string(), "--json", "config", "show"});
+    REQUIRE(show.exit_code == 0);
+    CHECK(json::parse(show.out)["inspector"]["enabled"] == true);
+}
+
 TEST_CASE("the API refuses without credentials and answers bad requests with JSON errors") {
     test::TempDir home;
     REQUIRE(test::run_vaultfwd({"--home", home.path().string(), "init"}).exit_code == 0);
