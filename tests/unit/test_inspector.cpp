@@ -278,6 +278,45 @@ TEST_CASE("the route maker makes [[routes]] a profile accepts") {
         CHECK(parsed->routes[0].filters[0].targets == std::vector<std::string>{"$.card.number"});
         CHECK(parsed->routes[0].path == "\\/v1\\/charges");
     }
+    SUBCASE("inbound redact of a form field, response-phase fields from the upstream's answer") {
+        auto in = capture_with("card_number=4111111111111111&name=x",
+                               {{"Host", "collect.example.test:7412"},
+                                {"Content-Type", "application/x-www-form-urlencoded"}});
+        in->secrets->add("4111111111111111", "tok_sandbox_card");
+        in->upstream_url = "https://api.customer.example:8443/collect";
+        in->upstream_response.present = true;
+        in->upstream_response.start = "HTTP/1.1 200 OK";
+        in->upstream_response.headers = {{"Content-Type", "application/json"}};
+        in->keep(in->upstream_response, "{\"account\":{\"iban\":\"DE89\"},\"list\":[{\"a b\":1}]}");
+        Facts fi = facts("inbound");
+        fi.dialect = "vgs-inbound";
+        fi.path = "/collect";
+        Record ri = make_record(*in, fi, 65536);
+        ri.id = 9;
+        CHECK(fields_of(ri.client_request).form_fields == std::vector<std::string>{"card_number", "name"});
+        CHECK(fields_of(ri.upstream_response).json_paths ==
+              std::vector<std::string>{"$.account.iban", "$.list[0][\"a b\"]"});
+        RouteSpec spec;
+        spec.operation = "redact";
+        spec.format = "FPE_SIX_T_FOUR";
+        spec.form_fields = {"card_number"};
+        auto route = make_route(ri, spec);
+        REQUIRE(route.ok());
+        toml::table back = toml::parse(route_text(*route));
+        const auto& entry = *back["routes"][0].as_table();
+        CHECK(entry["direction"].value_or(std::string()) == "inbound");
+        CHECK(entry["host"].value_or(std::string()) == "collect\\.example\\.test");
+        CHECK(entry["upstream"].value_or(std::string()) == "https://api.customer.example:8443");
+        CHECK(entry["filters"][0]["transformer"].value_or(std::string()) == "form_field");
+        CHECK(entry["filters"][0]["format"].value_or(std::string()) == "FPE_SIX_T_FOUR");
+        RouteSpec response;
+        response.phase = "response";
+        response.json_paths = {"$.account.iban"};
+        auto out = make_route(ri, response);
+        REQUIRE(out.ok());
+        toml::table rb = toml::parse(route_text(*out));
+        CHECK((*rb["routes"][0].as_table())["filters"][0]["phase"].value_or(std::string()) == "response");
+    }
     SUBCASE("bad asks are clear errors") {
         RouteSpec none;
         CHECK(make_route(r, none).error().message.find("pick at least one") != std::string::npos);
