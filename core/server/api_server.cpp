@@ -107,38 +107,18 @@ class ApiPhases final : public Phases {
 ApiServer::ApiServer(const profile::Profile& profile, vault::Store& store, upstream::Client& client, AccessLog& log)
     : m_profile(profile), m_services{profile, store, client}, m_log(log), m_phases(std::make_unique<ApiPhases>(*this)) {}
 
-ApiServer::~ApiServer() {
-    stop();
-    m_engine.reset();
-}
+ApiServer::~ApiServer() = default;
 
 Result<int> ApiServer::bind(const std::string& host, int port) {
-    EngineOptions options;
-    options.limits.max_head_bytes = m_profile.limits.max_header_bytes;
-    options.limits.max_body_bytes = m_profile.limits.max_body_bytes;
-    options.upstream = &m_services.client;
-    options.threads = static_cast<std::size_t>(std::max(1, m_profile.limits.threads));
-    options.listen_option = "--api-listen";
+    EngineOptions options = engine_options(m_profile, m_services.client, "--api-listen");
     options.inspector = m_inspector;
     options.listener = "api";
-    m_engine = std::make_unique<Engine>(options, *m_phases);
-    if (m_inspector)
-        m_inspector->attach("api", *m_engine);
-    return m_engine->bind(host, port);
+    return m_port.bind(std::move(options), *m_phases, host, port);
 }
 
-bool ApiServer::run() {
-    if (!m_engine || m_stopped)
-        return false;
-    m_engine->run();
-    return true;
-}
+bool ApiServer::run() { return m_port.run(); }
 
-void ApiServer::stop() {
-    m_stopped = true;
-    if (m_engine)
-        m_engine->stop();
-}
+void ApiServer::stop() { m_port.stop(); }
 
 Step ApiServer::handle(const http::Request& r, AccessEntry& entry) {
     if (r.path == "/healthz") {

@@ -6,12 +6,12 @@
 // as its phases (auth and routing on the head, the dialect's work on a worker). Refusals answer
 // JSON with x-vaultfwd-error (Footprint paths in Footprint's envelope).
 
-#include <atomic>
 #include <memory>
 #include <string>
 
 #include "core/dialect/services.hpp"
 #include "core/server/access_log.hpp"
+#include "core/server/port.hpp"
 
 namespace vaultfwd::inspector {
 class Inspector;
@@ -19,7 +19,6 @@ class Inspector;
 
 namespace vaultfwd::server {
 
-class Engine;
 class ApiPhases;
 
 class ApiServer {
@@ -48,9 +47,8 @@ class ApiServer {
     dialect::Services m_services;
     AccessLog& m_log;
     std::unique_ptr<ApiPhases> m_phases;
-    std::unique_ptr<Engine> m_engine;
-    std::atomic<bool> m_stopped{false};
     inspector::Inspector* m_inspector = nullptr;
+    Port m_port; // after m_phases: the engine stops before the phases go
 };
 
 // "host:port" → (host, port); IPv6 as "[::1]:7410". Error "server.bad_listen".

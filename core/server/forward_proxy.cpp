@@ -3,12 +3,10 @@
 
 #include "core/inspector/inspector.hpp"
 
-#include <atomic>
-
 #include <openssl/ssl.h>
 
 #include "core/dialect/vgs/proxy.hpp"
-#include "core/server/engine.hpp"
+#include "core/server/port.hpp"
 #include "core/tls/minter.hpp"
 #include "core/tls/store.hpp"
 
@@ -21,9 +19,8 @@ struct ForwardProxy::Impl {
     std::unique_ptr<tls::Minter> minter;
     ossl::SslCtxPtr proxy_tls; // the proxy port itself speaks TLS (listen.proxy_tls)
     ossl::SslCtxPtr intercept; // TLS inside tunnels, with leaves minted per host
-    std::unique_ptr<Engine> engine;
+    Port port;
     inspector::Inspector* inspector = nullptr;
-    std::atomic<bool> stopped{false};
 
     Impl(const profile::Profile& p, vault::Store& s, upstream::Client& c, AccessLog& l)
         : profile(p), client(c), phases(p, s, l) {}
@@ -60,42 +57,25 @@ struct ForwardProxy::Impl {
             auto own = tls::issue_localhost_cert(*ca, host);
             if (!own)
                 return own.error();
-            proxy_tls.reset(SSL_CTX_new(TLS_server_method()));
-            SSL_CTX_set_min_proto_version(proxy_tls.get(), TLS1_2_VERSION);
-            SSL_CTX_set_options(proxy_tls.get(), SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
-            if (SSL_CTX_use_certificate(proxy_tls.get(), own->cert.get()) != 1 ||
+            proxy_tls = tls_server_context();
+            if (!proxy_tls || SSL_CTX_use_certificate(proxy_tls.get(), own->cert.get()) != 1 ||
                 SSL_CTX_use_PrivateKey(proxy_tls.get(), own->key.get()) != 1)
                 return make_error("tls.proxy_cert", "cannot use the proxy port's certificate: " + ossl::last_error());
         }
         minter = std::make_unique<tls::Minter>(std::move(*ca));
-        intercept.reset(SSL_CTX_new(TLS_server_method()));
+        intercept = tls_server_context(&Impl::choose_certificate, this);
         if (!intercept)
             return make_error("tls.intercept", "cannot create the TLS context for tunnels: " + ossl::last_error());
-        SSL_CTX_set_min_proto_version(intercept.get(), TLS1_2_VERSION);
-        SSL_CTX_set_options(intercept.get(), SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
-        SSL_CTX_set_cert_cb(intercept.get(), &Impl::choose_certificate, this);
-
-        EngineOptions options;
-        options.limits.max_head_bytes = profile.limits.max_header_bytes;
-        options.limits.max_body_bytes = profile.limits.max_body_bytes;
-        options.threads = static_cast<std::size_t>(std::max(2, profile.limits.threads));
-        // Nothing moves in a tunnel while the upstream is thinking: its idle limit outlasts a call.
-        options.tunnel_idle_ms = std::max(60000, profile.upstream.connect_timeout_ms + profile.upstream.timeout_ms + 5000);
+        EngineOptions options = proxy_engine_options(profile, client, "--proxy-listen");
         options.listener_tls = proxy_tls.get();
         options.tunnel_tls = intercept.get();
-        options.listen_option = "--proxy-listen";
-        options.upstream = &client;
-        options.streamed_requests = true; // a body no request route reads streams to the upstream
         options.inspector = inspector;
         options.listener = "proxy";
-        engine = std::make_unique<Engine>(options, phases);
-        if (inspector)
-            inspector->attach("proxy", *engine);
-        auto port = engine->bind(host, want_port);
-        if (!port)
-            return port.error();
-        phases.set_own_port(*port);
-        return *port;
+        auto bound = port.bind(std::move(options), phases, host, want_port);
+        if (!bound)
+            return bound.error();
+        phases.set_own_port(*bound);
+        return *bound;
     }
 };
 
@@ -103,24 +83,14 @@ ForwardProxy::ForwardProxy(const profile::Profile& profile, vault::Store& store,
                            AccessLog& log)
     : m_impl(std::make_unique<Impl>(profile, store, client, log)) {}
 
-ForwardProxy::~ForwardProxy() {
-    stop();
-    m_impl->engine.reset();
-}
+ForwardProxy::~ForwardProxy() = default;
 
 Result<int> ForwardProxy::bind(const std::string& host, int port) { return m_impl->bind(host, port); }
 
 void ForwardProxy::set_inspector(inspector::Inspector* inspector) { m_impl->inspector = inspector; }
 
-void ForwardProxy::run() {
-    if (m_impl->engine && !m_impl->stopped)
-        m_impl->engine->run();
-}
+void ForwardProxy::run() { m_impl->port.run(); }
 
-void ForwardProxy::stop() {
-    m_impl->stopped = true;
-    if (m_impl->engine)
-        m_impl->engine->stop();
-}
+void ForwardProxy::stop() { m_impl->port.stop(); }
 
 } // namespace vaultfwd::server

@@ -3,12 +3,10 @@
 
 #include "core/inspector/inspector.hpp"
 
-#include <atomic>
-
 #include <openssl/ssl.h>
 
 #include "core/dialect/vgs/inbound.hpp"
-#include "core/server/engine.hpp"
+#include "core/server/port.hpp"
 #include "core/tls/minter.hpp"
 #include "core/tls/store.hpp"
 
@@ -22,9 +20,8 @@ struct InboundProxy::Impl {
     tls::KeyPair own;           // the listener's certificate for localhost and the bound host
     ossl::SslCtxPtr listener;   // listen.inbound_tls
     ossl::SslCtxPtr intercept;  // TLS inside CONNECT tunnels
-    std::unique_ptr<Engine> engine;
+    Port port;
     inspector::Inspector* inspector = nullptr;
-    std::atomic<bool> stopped{false};
 
     Impl(const profile::Profile& p, vault::Store& s, upstream::Client& c, AccessLog& l)
         : profile(p), client(c), phases(p, s, l) {}
@@ -53,16 +50,6 @@ struct InboundProxy::Impl {
         return use(ssl, **leaf) ? 1 : 0;
     }
 
-    static ossl::SslCtxPtr server_context(Impl* self) {
-        ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-        if (!ctx)
-            return ctx;
-        SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-        SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
-        SSL_CTX_set_cert_cb(ctx.get(), &Impl::choose_certificate, self);
-        return ctx;
-    }
-
     Result<int> bind(const std::string& host, int want_port) {
         if (auto ready = phases.ready(); !ready)
             return ready.error();
@@ -74,34 +61,24 @@ struct InboundProxy::Impl {
             return mine.error();
         own = std::move(*mine);
         minter = std::make_unique<tls::Minter>(std::move(*ca));
-        intercept = server_context(this);
+        intercept = tls_server_context(&Impl::choose_certificate, this);
         if (!intercept)
             return make_error("tls.intercept", "cannot create the TLS context for tunnels: " + ossl::last_error());
         if (profile.listen.inbound_tls) {
-            listener = server_context(this);
+            listener = tls_server_context(&Impl::choose_certificate, this);
             if (!listener)
                 return make_error("tls.inbound", "cannot create the inbound port's TLS context: " + ossl::last_error());
         }
-        EngineOptions options;
-        options.limits.max_head_bytes = profile.limits.max_header_bytes;
-        options.limits.max_body_bytes = profile.limits.max_body_bytes;
-        options.threads = static_cast<std::size_t>(std::max(2, profile.limits.threads));
-        options.tunnel_idle_ms = std::max(60000, profile.upstream.connect_timeout_ms + profile.upstream.timeout_ms + 5000);
+        EngineOptions options = proxy_engine_options(profile, client, "--inbound-listen");
         options.listener_tls = listener.get();
         options.tunnel_tls = intercept.get();
-        options.listen_option = "--inbound-listen";
-        options.upstream = &client;
-        options.streamed_requests = true; // a body no request filter reads streams to the upstream
         options.inspector = inspector;
         options.listener = "inbound";
-        engine = std::make_unique<Engine>(options, phases);
-        if (inspector)
-            inspector->attach("inbound", *engine);
-        auto port = engine->bind(host, want_port);
-        if (!port)
-            return port.error();
-        phases.set_own_port(*port);
-        return *port;
+        auto bound = port.bind(std::move(options), phases, host, want_port);
+        if (!bound)
+            return bound.error();
+        phases.set_own_port(*bound);
+        return *bound;
     }
 };
 
@@ -109,24 +86,14 @@ InboundProxy::InboundProxy(const profile::Profile& profile, vault::Store& store,
                            AccessLog& log)
     : m_impl(std::make_unique<Impl>(profile, store, client, log)) {}
 
-InboundProxy::~InboundProxy() {
-    stop();
-    m_impl->engine.reset();
-}
+InboundProxy::~InboundProxy() = default;
 
 Result<int> InboundProxy::bind(const std::string& host, int port) { return m_impl->bind(host, port); }
 
 void InboundProxy::set_inspector(inspector::Inspector* inspector) { m_impl->inspector = inspector; }
 
-void InboundProxy::run() {
-    if (m_impl->engine && !m_impl->stopped)
-        m_impl->engine->run();
-}
+void InboundProxy::run() { m_impl->port.run(); }
 
-void InboundProxy::stop() {
-    m_impl->stopped = true;
-    if (m_impl->engine)
-        m_impl->engine->stop();
-}
+void InboundProxy::stop() { m_impl->port.stop(); }
 
 } // namespace vaultfwd::server

@@ -27,6 +27,7 @@
 #include "core/vault/store.hpp"
 #include "support/http_transcript.hpp"
 #include "support/raw_upstream.hpp"
+#include "support/curl.hpp"
 #include "support/support.hpp"
 #include "support/upstream_server.hpp"
 
@@ -35,6 +36,9 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
+
+using test::curl;
+using test::CurlResult;
 
 const std::string k_vault_key_hex(64, 'b');
 
@@ -131,51 +135,6 @@ class Proxy {
     std::unique_ptr<server::ForwardProxy> m_proxy;
     std::thread m_thread;
 };
-
-struct CurlResult {
-    int exit_code = -1;
-    int status = 0;         // %{http_code}
-    int connect_status = 0; // %{http_connect}: the proxy's answer to CONNECT
-    std::string body;
-    std::string headers;
-    std::string err;
-    json body_json() const { return json::parse(body, nullptr, false); }
-    // The last value of a response header (case-insensitive name).
-    std::string header(const std::string& name) const {
-        std::string found;
-        for (const auto& line : util::split(headers, '\n')) {
-            auto colon = line.find(':');
-            if (colon != std::string::npos && util::iequals(line.substr(0, colon), name))
-                found = std::string(util::trim(line.substr(colon + 1)));
-        }
-        return found;
-    }
-};
-
-// curl as a user runs it; no proxy settings from the environment leak in.
-CurlResult curl(const std::vector<std::string>& args) {
-    test::TempDir out;
-    std::vector<std::string> argv = {"curl", "-q", "-sS", "--max-time", "20", "-o",
-                                     (out / "body").string(), "-D", (out / "headers").string(),
-                                     "-w", "%{http_code} %{http_connect}"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = test::run_program(argv, "", {{"no_proxy", ""}, {"NO_PROXY", ""}, {"http_proxy", ""},
-                                          {"https_proxy", ""}, {"HTTPS_PROXY", ""},
-                                          {"all_proxy", ""}, {"ALL_PROXY", ""}});
-    CurlResult c;
-    c.exit_code = r.exit_code;
-    c.err = r.err;
-    auto codes = util::split(util::trim(r.out), ' ');
-    if (codes.size() == 2) {
-        c.status = std::atoi(codes[0].c_str());
-        c.connect_status = std::atoi(codes[1].c_str());
-    }
-    if (fs::exists(out / "body"))
-        c.body = test::read_text(out / "body");
-    if (fs::exists(out / "headers"))
-        c.headers = test::read_text(out / "headers");
-    return c;
-}
 
 std::string post_json(const std::string& alias) { return R"({"account_number": ")" + alias + R"("})"; }
 

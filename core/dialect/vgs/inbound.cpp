@@ -4,9 +4,8 @@
 #include <algorithm>
 
 #include "core/dialect/services.hpp"
-#include "core/dialect/vgs/filters.hpp"
+#include "core/dialect/vgs/exchange.hpp"
 #include "core/server/connect_head.hpp"
-#include "core/util/inflate.hpp"
 #include "core/util/redact.hpp"
 #include "core/util/strings.hpp"
 
@@ -24,15 +23,6 @@ struct Target {
     std::string forwarded_host; // the Host the caller asked for
 };
 
-bool relayed_method(const std::string& m) {
-    for (const char* known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-        if (m == known)
-            return true;
-    return false;
-}
-
-bool is_loopback(const std::string& host) { return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0; }
-
 std::string shown(const std::string& text) { return "\"" + util::redact(text.substr(0, 200)) + "\""; }
 
 // The path is left out of the message: a caller may carry values in it.
@@ -41,15 +31,6 @@ http::Response no_route(const std::string& host, const std::string& method) {
                       "no inbound route answers for host " + shown(host) + " and method " + method.substr(0, 20) +
                           " on this path: add a [[routes]] entry with direction = \"inbound\", a host pattern that "
                           "matches it (and its path and methods) and its upstream; nothing was sent anywhere");
-}
-
-// A filter failure as the caller sees it: the vault's own failures are 500, the rest the
-// caller's (a request that cannot be filtered) or the upstream's (an answer that cannot).
-http::Response filter_failure(const Error& e, Phase phase) {
-    bool vault = e.code.rfind("vault.", 0) == 0;
-    if (phase == Phase::request)
-        return json_error(vault ? 500 : 400, e.code, e.message + (vault ? "" : "; nothing was sent upstream"));
-    return json_error(vault ? 500 : 502, e.code, "the upstream's answer could not be filtered: " + e.message);
 }
 
 } // namespace
@@ -194,26 +175,10 @@ server::Step InboundPhases::forward(server::Exchange& ex) {
 
     auto request_filters = route.filters_for(t.info, Phase::request);
     if (!request_filters.empty()) {
-        // The filters read the body as text: a compressed one is decoded and goes on decoded.
-        if (auto coding = http::find(r.headers, "content-encoding"); coding && !r.body.empty()) {
-            if (!util::can_inflate(*coding))
-                return json_error(415, "vgs.body_encoding",
-                                  "the request body is " + coding->substr(0, 40) + "-encoded and route \"" + route.id +
-                                      "\" must read it: send it as gzip, deflate or unencoded; nothing was sent "
-                                      "upstream");
-            auto plain = util::inflate(r.body, *coding, m_profile.limits.max_body_bytes);
-            if (!plain)
-                return json_error(plain.error().code == "body.too_large" ? 413 : 400, plain.error().code,
-                                  plain.error().message + "; nothing was sent upstream");
-            r.body = std::move(*plain);
-            http::remove(r.headers, "content-encoding");
-        }
-        auto applied = apply_filters(request_filters, Phase::request, r.headers, r.body, m_store, ex.entry.secrets.get());
-        if (!applied)
-            return filter_failure(applied.error(), Phase::request);
-        ex.entry.tokens += applied->tokens();
-        ex.entry.redacted += applied->redacted;
-        ex.entry.revealed += applied->revealed;
+        if (auto refused = decode_for_filters(r, route.id, m_profile.limits.max_body_bytes))
+            return std::move(*refused);
+        if (auto failed = run_filters(request_filters, Phase::request, r.headers, r.body, m_store, ex.entry))
+            return std::move(*failed);
     }
     // Response filters read the body as text: ask the upstream for an unencoded one.
     const bool reads_answer = !route.filters_for(t.info, Phase::response).empty();
@@ -247,31 +212,25 @@ server::Step InboundPhases::forward(server::Exchange& ex) {
                     cert_name](upstream::Outcome outcome) mutable -> http::Response {
         const CompiledRoute& rt = *route_ptr;
         if (!outcome.ok()) {
-            int status = outcome.failure == upstream::FailureKind::timeout ? 504 : 502;
-            std::string message = outcome.error_message;
+            std::string hint;
             if (outcome.failure == upstream::FailureKind::client_cert_rejected ||
                 (outcome.failure == upstream::FailureKind::tls_handshake && !has_identity)) {
                 if (!has_identity)
-                    message += "; route \"" + rt.id + "\" has no inbound certificate: add the one this upstream "
+                    hint = "; route \"" + rt.id + "\" has no inbound certificate: add the one this upstream "
                                "expects with 'vaultfwd cert add NAME --direction inbound --route " + rt.id +
                                " --cert FILE --key FILE'";
                 else
-                    message += "; it refused inbound certificate \"" + cert_name + "\" of route \"" + rt.id +
+                    hint = "; it refused inbound certificate \"" + cert_name + "\" of route \"" + rt.id +
                                "\" (see 'vaultfwd cert list')";
             }
-            return json_error(status, outcome.error_code, message);
+            return upstream_failure(outcome, hint);
         }
         http::Response res = std::move(outcome.response);
         info.status = res.status;
         auto response_filters = rt.filters_for(info, Phase::response);
-        if (!response_filters.empty() && !res.stream) {
-            auto applied = apply_filters(response_filters, Phase::response, res.headers, res.body, m_store, ex.entry.secrets.get());
-            if (!applied)
-                return filter_failure(applied.error(), Phase::response);
-            ex.entry.tokens += applied->tokens();
-            ex.entry.redacted += applied->redacted;
-            ex.entry.revealed += applied->revealed;
-        }
+        if (!response_filters.empty() && !res.stream)
+            if (auto failed = run_filters(response_filters, Phase::response, res.headers, res.body, m_store, ex.entry))
+                return std::move(*failed);
         return res;
     };
     return server::UpstreamStep{std::move(call), std::move(respond)};
@@ -282,11 +241,6 @@ http::Response InboundPhases::on_refusal(const http::ParseError& error, server::
     return json_error(error.status, error.code, error.message);
 }
 
-void InboundPhases::log(const server::Exchange& ex) {
-    // An accepted CONNECT is not a request of its own: its requests are logged one by one.
-    if (ex.head.method == "CONNECT" && ex.response.status == 200)
-        return;
-    m_log.write(ex.entry);
-}
+void InboundPhases::log(const server::Exchange& ex) { log_exchange(m_log, ex); }
 
 } // namespace vaultfwd::dialect::vgs

@@ -4,10 +4,9 @@
 #include <algorithm>
 
 #include "core/dialect/services.hpp"
-#include "core/dialect/vgs/filters.hpp"
+#include "core/dialect/vgs/exchange.hpp"
 #include "core/server/auth.hpp"
 #include "core/server/connect_head.hpp"
-#include "core/util/inflate.hpp"
 #include "core/util/strings.hpp"
 
 namespace vaultfwd::dialect::vgs {
@@ -29,15 +28,6 @@ http::Response proxy_auth_required(bool had_credentials) {
     res.headers.push_back({"Proxy-Authenticate", "Basic realm=\"vaultfwd\""});
     return res;
 }
-
-bool relayed_method(const std::string& m) {
-    for (const char* known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-        if (m == known)
-            return true;
-    return false;
-}
-
-bool is_loopback(const std::string& host) { return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0; }
 
 const profile::ProxyCredential* credential_by_id(const profile::Profile& p, const std::string& id) {
     for (const auto& c : p.proxy_credentials)
@@ -187,31 +177,12 @@ server::Step ProxyPhases::forward(server::Exchange& ex) {
 
     auto request_match = m_routes->match(info, Phase::request);
     if (request_match.route) {
-        // The filters read the body as text: a compressed one is decoded and goes on decoded.
-        // Otherwise the body passes as sent, Content-Encoding and all.
-        if (auto coding = http::find(r.headers, "content-encoding"); coding && !r.body.empty()) {
-            if (!util::can_inflate(*coding))
-                return json_error(415, "vgs.body_encoding",
-                                  "the request body is " + coding->substr(0, 40) + "-encoded and route \"" +
-                                      request_match.route->id + "\" must read it: send it as gzip, deflate or "
-                                      "unencoded; nothing was sent upstream");
-            auto plain = util::inflate(r.body, *coding, m_profile.limits.max_body_bytes);
-            if (!plain)
-                return json_error(plain.error().code == "body.too_large" ? 413 : 400, plain.error().code,
-                                  plain.error().message + "; nothing was sent upstream");
-            r.body = std::move(*plain);
-            http::remove(r.headers, "content-encoding");
-        }
-        auto applied = apply_filters(request_match.filters, Phase::request, r.headers, r.body, m_store, ex.entry.secrets.get());
-        if (!applied) {
-            const auto& e = applied.error();
-            bool vault = e.code.rfind("vault.", 0) == 0;
-            return json_error(vault ? 500 : 400, e.code, e.message + (vault ? "" : "; nothing was sent upstream"));
-        }
+        // A compressed body is decoded for the filters; without a route it passes as sent.
+        if (auto refused = decode_for_filters(r, request_match.route->id, m_profile.limits.max_body_bytes))
+            return std::move(*refused);
+        if (auto failed = run_filters(request_match.filters, Phase::request, r.headers, r.body, m_store, ex.entry))
+            return std::move(*failed);
         ex.entry.route = request_match.route->id;
-        ex.entry.tokens += applied->tokens();
-        ex.entry.redacted += applied->redacted;
-        ex.entry.revealed += applied->revealed;
     }
 
     auto response_match = m_routes->match(info, Phase::response);
@@ -241,24 +212,15 @@ server::Step ProxyPhases::forward(server::Exchange& ex) {
     // matched (again now that the status is known: filters with a status condition decide now).
     auto respond = [this, info, routed = response_match.route != nullptr,
                     &ex](upstream::Outcome outcome) mutable -> http::Response {
-        if (!outcome.ok()) {
-            int status = outcome.failure == upstream::FailureKind::timeout ? 504 : 502;
-            return json_error(status, outcome.error_code, outcome.error_message);
-        }
+        if (!outcome.ok())
+            return upstream_failure(outcome);
         http::Response res = std::move(outcome.response);
         info.status = res.status;
         auto match = m_routes->match(info, Phase::response);
         if (routed && match.route) {
-            auto applied = apply_filters(match.filters, Phase::response, res.headers, res.body, m_store, ex.entry.secrets.get());
-            if (!applied) {
-                const auto& e = applied.error();
-                bool vault = e.code.rfind("vault.", 0) == 0;
-                return json_error(vault ? 500 : 502, e.code, "the upstream's answer could not be filtered: " + e.message);
-            }
+            if (auto failed = run_filters(match.filters, Phase::response, res.headers, res.body, m_store, ex.entry))
+                return std::move(*failed);
             ex.entry.route = match.route->id;
-            ex.entry.tokens += applied->tokens();
-            ex.entry.redacted += applied->redacted;
-            ex.entry.revealed += applied->revealed;
         }
         return res;
     };
@@ -270,11 +232,6 @@ http::Response ProxyPhases::on_refusal(const http::ParseError& error, server::Ex
     return json_error(error.status, error.code, error.message);
 }
 
-void ProxyPhases::log(const server::Exchange& ex) {
-    // An accepted CONNECT is not a request of its own: its requests are logged one by one.
-    if (ex.head.method == "CONNECT" && ex.response.status == 200)
-        return;
-    m_log.write(ex.entry);
-}
+void ProxyPhases::log(const server::Exchange& ex) { log_exchange(m_log, ex); }
 
 } // namespace vaultfwd::dialect::vgs
