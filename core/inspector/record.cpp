@@ -284,6 +284,7 @@ Record make_record(Capture& capture, const Facts& f, std::size_t max_body_bytes)
     for (const auto& [value, token] : capture.secrets->pairs())
         masks.insert(token);
     r.masks.assign(masks.begin(), masks.end());
+    r.filters = capture.secrets->filters();
 
     // The re-send: the client's request masked, its credentials as they were.
     const Message& cr = capture.client_request;
@@ -325,6 +326,7 @@ json row_json(const Record& r) {
                 {"revealed", r.revealed},
                 {"redacted", r.redacted},
                 {"masks", r.masks},
+                {"filters", r.filters},
                 {"withheld", r.withheld},
                 {"principal", r.principal},
                 {"access_reason", r.access_reason}};

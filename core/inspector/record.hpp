@@ -51,6 +51,7 @@ struct Record {
     double duration_ms = 0;
     std::size_t tokens = 0, revealed = 0, redacted = 0;
     std::vector<std::string> masks; // the tokens and aliases standing for the values, distinct
+    std::vector<std::string> filters; // the VGS route filters that ran, described
     bool withheld = false;          // some body could not be masked safely and is not shown
     Shown client_request, upstream_request, upstream_response, client_response;
     ResendInfo resend;

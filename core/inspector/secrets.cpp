@@ -20,6 +20,16 @@ std::vector<std::pair<std::string, std::string>> Secrets::pairs() const {
     return m_pairs;
 }
 
+void Secrets::add_filter(std::string description) {
+    std::lock_guard lock(m_mutex);
+    m_filters.push_back(std::move(description));
+}
+
+std::vector<std::string> Secrets::filters() const {
+    std::lock_guard lock(m_mutex);
+    return m_filters;
+}
+
 void Secrets::withhold_request_body(std::string reason) {
     std::lock_guard lock(m_mutex);
     m_withhold = std::move(reason);

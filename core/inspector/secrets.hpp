@@ -21,6 +21,10 @@ class Secrets {
     void add(std::string_view value, std::string_view token);
     // Every pair recorded so far.
     std::vector<std::pair<std::string, std::string>> pairs() const;
+    // A filter (VGS route) that ran on the exchange, described for people: "route \"acme\" filter
+    // 1: request reveal json_path $.card.number". Never a value.
+    void add_filter(std::string description);
+    std::vector<std::string> filters() const;
     // The client's request body goes into the vault as a whole (VTEX custom token definitions):
     // it is never shown; `reason` says why.
     void withhold_request_body(std::string reason);
@@ -30,6 +34,7 @@ class Secrets {
     mutable std::mutex m_mutex;
     std::vector<std::pair<std::string, std::string>> m_pairs;
     std::string m_withhold;
+    std::vector<std::string> m_filters;
 };
 
 // Replaces every occurrence of a recorded value in a text with its token: the value as it is,

@@ -387,6 +387,8 @@ targets = ["card_number"]
         text = open_detail(driver, row_id)
         if alias not in text or "reveal-card" not in text:
             fail("the revealed exchange's detail view does not show the alias and the route")
+        if 'route "reveal-card" filter 1: request reveal json_path $.card.number' not in text:
+            fail("the revealed exchange's detail view does not name the filter that revealed the alias: " + text)
         scan("the detail view of the revealed exchange", text)
         scan("the whole page after the restart", driver.page_source)
         for what, body in network_texts(driver):

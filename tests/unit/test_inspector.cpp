@@ -110,6 +110,7 @@ TEST_CASE("records mask every message, hide credentials and withhold what cannot
     CHECK(d["client_response"]["note"].get<std::string>().find("not UTF-8") != std::string::npos);
     CHECK(d["withheld"] == true);
     CHECK(d["masks"] == json::array({"{{ fp_id_1.card.number }}"}));
+    CHECK(d["filters"].empty());
     CHECK(d["client_request"]["headers"][0][1] == "[hidden]");
     // The re-send keeps the credential as the client sent it, never shown.
     CHECK(r.resend.headers[0].value == "Basic c2tfdGVzdDo=");

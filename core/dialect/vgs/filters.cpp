@@ -416,6 +416,13 @@ Result<Applied> apply_filters(const std::vector<const CompiledFilter*>& filters,
     http::Headers h = headers;
     std::string b = body;
     for (const CompiledFilter* f : filters) {
+        if (secrets) {
+            static const char* k_transformers[] = {"json_path", "form_field", "regex", "header"};
+            secrets->add_filter(f->where + ": " + (phase == Phase::request ? "request " : "response ") +
+                                (f->operation == Operation::reveal ? "reveal " : "redact ") +
+                                k_transformers[static_cast<int>(f->transformer)] +
+                                (f->targets.empty() ? std::string() : " " + util::join(f->targets, ", ")));
+        }
         Result<void> r;
         switch (f->transformer) {
         case Transformer::json_path:
