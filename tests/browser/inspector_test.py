@@ -13,6 +13,7 @@ the HAR export replays with `vaultfwd replay`. Optionally saves a screenshot (--
 Run by tests/integration/test_inspector.cpp; exits non-zero with the reason on failure."""
 
 import argparse
+import atexit
 import base64
 import json
 import os
@@ -173,6 +174,7 @@ def main():
     vf.run("init")
     ditto = subprocess.Popen([args.vaultfwd, "--home", home, "ditto", "--format", "json"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    atexit.register(ditto.terminate)  # a failure exits early: no echo server is left behind
     got = read_lines(ditto, {"http": r"listening on http://(127\.0\.0\.1:\d+)",
                              "https": r"listening on https://(127\.0\.0\.1:\d+)"})
     echo, echo_tls = "http://" + got["http"], "https://" + got["https"]
