@@ -333,6 +333,29 @@ struct Engine::Impl {
 // The access-log line and the inspector's record of an exchange, once its answer is made.
 void finish_exchange(Engine::Impl& engine, Exchange& ex);
 
+// The inspector, when it watches this listener and path, starts capturing the exchange.
+static void begin_watching(const Engine::Impl& engine, Exchange& ex) {
+    inspector::Inspector* watcher = engine.opt.inspector;
+    if (watcher && watcher->watching(engine.opt.listener, ex.request.path))
+        inspector::begin_capture(ex, watcher->capture_limit());
+}
+
+// The request phase's step carried out on a worker: its own answer, or the upstream call
+// (captured for the inspector when it watches) and the response phase.
+static http::Response carry_out(Step step, upstream::Client* client, Exchange& ex) {
+    auto* up = std::get_if<UpstreamStep>(&step);
+    if (!up)
+        return std::get<http::Response>(std::move(step));
+    if (!client)
+        throw std::logic_error("a listener without an upstream client was handed a call");
+    if (ex.capture)
+        inspector::capture_call(ex.capture, up->call);
+    upstream::Outcome outcome = client->send(up->call);
+    if (ex.capture)
+        inspector::capture_outcome(ex.capture, outcome);
+    return up->on_response(std::move(outcome));
+}
+
 struct LoopCtx final : public net::Loop::Handler {
     Engine::Impl& engine;
     net::Loop loop;
@@ -810,25 +833,11 @@ void Conn::dispatch() {
     Phases& phases = m_ctx.engine.phases;
     net::Loop& loop = m_ctx.loop;
     upstream::Client* client = m_ctx.engine.opt.upstream;
-    inspector::Inspector* watcher = m_ctx.engine.opt.inspector;
-    if (watcher && watcher->watching(m_ctx.engine.opt.listener, ex->request.path))
-        inspector::begin_capture(*ex, watcher->capture_limit());
+    begin_watching(m_ctx.engine, *ex);
     m_ctx.engine.workers->submit([self, ex, &phases, &loop, client] {
         http::Response answer;
         try {
-            Step step = phases.on_request(*ex);
-            if (auto* up = std::get_if<UpstreamStep>(&step)) {
-                if (!client)
-                    throw std::logic_error("a listener without an upstream client was handed a call");
-                if (ex->capture)
-                    inspector::capture_call(ex->capture, up->call);
-                upstream::Outcome outcome = client->send(up->call);
-                if (ex->capture)
-                    inspector::capture_outcome(ex->capture, outcome);
-                answer = up->on_response(std::move(outcome));
-            } else {
-                answer = std::get<http::Response>(std::move(step));
-            }
+            answer = carry_out(phases.on_request(*ex), client, *ex);
         } catch (const std::exception&) {
             answer = engine_error(500, "server.internal", "something went wrong");
         }
@@ -1241,21 +1250,8 @@ http::Response Engine::exchange(std::shared_ptr<Exchange> ex) {
         } else {
             if (ex->stream_request_body && engine.opt.streamed_requests)
                 ex->request_body = std::make_shared<WholeBody>(std::move(ex->request.body));
-            if (engine.opt.inspector && engine.opt.inspector->watching(engine.opt.listener, ex->request.path))
-                inspector::begin_capture(*ex, engine.opt.inspector->capture_limit());
-            Step step = engine.phases.on_request(*ex);
-            if (auto* up = std::get_if<UpstreamStep>(&step)) {
-                if (!engine.opt.upstream)
-                    throw std::logic_error("a listener without an upstream client was handed a call");
-                if (ex->capture)
-                    inspector::capture_call(ex->capture, up->call);
-                upstream::Outcome outcome = engine.opt.upstream->send(up->call);
-                if (ex->capture)
-                    inspector::capture_outcome(ex->capture, outcome);
-                answer = up->on_response(std::move(outcome));
-            } else {
-                answer = std::get<http::Response>(std::move(step));
-            }
+            begin_watching(engine, *ex);
+            answer = carry_out(engine.phases.on_request(*ex), engine.opt.upstream, *ex);
         }
         if (answer.stream) {
             std::shared_ptr<http::BodySource> body = std::move(answer.stream);
