@@ -3,13 +3,18 @@
 
 #include <absl/container/inlined_vector.h>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <fcntl.h>
+#include <functional>
 #include <mutex>
 #include <shared_mutex>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -35,6 +40,8 @@ constexpr std::size_t k_frame_size = 8;
 constexpr std::size_t k_min_body = 1 + 4 + crypto::k_aead_overhead;
 constexpr std::size_t k_max_body = 64u << 20;
 constexpr std::size_t k_max_name = 1024;
+// Opening a log with more than this to read checks tags on a second thread.
+constexpr std::uint64_t k_parallel_open = 1u << 20;
 constexpr std::uint32_t k_max_alias_attempts = 2000;
 constexpr const char* k_log_name = "vault.log";
 constexpr const char* k_lock_name = "vault.lock";
@@ -345,26 +352,81 @@ Result<std::string> pread_range(int fd, std::uint64_t from, std::uint64_t to) {
     return buf;
 }
 
+// Buffers of the log for a LogReader that hands them to another thread (see Impl::catch_up):
+// at most `limit` exist at once, so the memory a large vault's open touches stays bounded; a
+// buffer comes back once the other thread is done with it.
+class BufferPool {
+  public:
+    explicit BufferPool(std::size_t limit) : m_limit(limit) {}
+
+    // A free buffer (its capacity kept from its last use); waits while `limit` are out.
+    std::shared_ptr<std::string> take() {
+        std::unique_lock l(m_mutex);
+        m_returned.wait(l, [&] { return !m_free.empty() || m_made < m_limit; });
+        if (m_free.empty()) {
+            ++m_made;
+            return std::make_shared<std::string>();
+        }
+        auto b = std::move(m_free.back());
+        m_free.pop_back();
+        return b;
+    }
+    void give(std::shared_ptr<std::string> buffer) {
+        {
+            std::lock_guard l(m_mutex);
+            m_free.push_back(std::move(buffer));
+        }
+        m_returned.notify_one();
+    }
+
+  private:
+    std::mutex m_mutex;
+    std::condition_variable m_returned;
+    std::vector<std::shared_ptr<std::string>> m_free;
+    std::size_t m_made = 0;
+    const std::size_t m_limit;
+};
+
 // The log from an offset on, read a block at a time into one reused buffer: reading a large
 // vault touches a megabyte of fresh memory rather than the file's size. Reads go forward only.
+// With a pool, each block goes into a buffer of its own, and the one left behind is handed to
+// `retire` with the file offset of its first byte (views into it stay valid for whoever
+// keeps it).
 class LogReader {
   public:
-    LogReader(int fd, std::uint64_t from, std::uint64_t end) : m_fd(fd), m_base(from), m_end(end) {}
+    using Retire = std::function<void(std::shared_ptr<std::string>, std::uint64_t)>;
+
+    LogReader(int fd, std::uint64_t from, std::uint64_t end, BufferPool* pool = nullptr,
+              Retire retire = {})
+        : m_fd(fd), m_base(from), m_end(end), m_pool(pool), m_retire(std::move(retire)),
+          m_buf(pool ? pool->take() : std::make_shared<std::string>()) {}
 
     // The bytes from `at` on: at least `n` of them, fewer only where the file ends (it may have
     // shrunk while being read: then what is there).
     Result<std::string_view> from(std::uint64_t at, std::size_t n) {
         const std::size_t skip = static_cast<std::size_t>(at - m_base);
         if (skip + n > m_len && m_base + m_len < m_end) {
-            std::memmove(m_buf.data(), m_buf.data() + skip, m_len - skip);
-            m_len -= skip;
+            const std::size_t keep = m_len - skip;
+            const std::size_t room = std::max(n, k_block);
+            if (m_pool && m_len > 0) {
+                auto next = m_pool->take();
+                if (next->size() < room)
+                    next->resize(room);
+                if (keep > 0)
+                    std::memcpy(next->data(), m_buf->data() + skip, keep);
+                std::swap(next, m_buf);
+                m_retire(std::move(next), m_base);
+            } else {
+                if (m_buf->size() < room)
+                    m_buf->resize(room);
+                std::memmove(m_buf->data(), m_buf->data() + skip, keep);
+            }
+            m_len = keep;
             m_base = at;
-            if (m_buf.size() < std::max(n, k_block))
-                m_buf.resize(std::max(n, k_block));
             const auto want = static_cast<std::size_t>(
-                std::min<std::uint64_t>(m_buf.size(), m_end - m_base));
+                std::min<std::uint64_t>(m_buf->size(), m_end - m_base));
             while (m_len < want) {
-                ssize_t got = ::pread(m_fd, m_buf.data() + m_len, want - m_len,
+                ssize_t got = ::pread(m_fd, m_buf->data() + m_len, want - m_len,
                                       static_cast<off_t>(m_base + m_len));
                 if (got < 0) {
                     if (errno == EINTR)
@@ -377,18 +439,23 @@ class LogReader {
                 }
                 m_len += static_cast<std::size_t>(got);
             }
-            return std::string_view(m_buf.data(), m_len);
+            return std::string_view(m_buf->data(), m_len);
         }
-        return std::string_view(m_buf.data() + skip, m_len - skip);
+        return std::string_view(m_buf->data() + skip, m_len - skip);
     }
     std::uint64_t end() const { return m_end; }
+    // The buffer read into now, and the file offset of its first byte.
+    const std::shared_ptr<std::string>& buffer() const { return m_buf; }
+    std::uint64_t base() const { return m_base; }
 
   private:
     static constexpr std::size_t k_block = 1u << 20;
     int m_fd;
-    std::uint64_t m_base; // the file offset of m_buf[0]
+    std::uint64_t m_base; // the file offset of (*m_buf)[0]
     std::uint64_t m_end;
-    std::string m_buf;
+    BufferPool* m_pool;
+    Retire m_retire;
+    std::shared_ptr<std::string> m_buf;
     std::size_t m_len = 0; // bytes of m_buf read
 };
 
@@ -647,20 +714,19 @@ struct Store::Impl {
         return corrupt(at, records + 1, why);
     }
 
-    // The complete record `bytes` at `slot`, split into its kind, clear part and sealed part,
-    // with the additional data its tag covers written to `aad_out`.
+    // The complete record `bytes` at `slot`, split into its kind, clear part and sealed part.
+    // `head` is what its tag covers besides the file id and offset: frame, kind and clear part.
     struct Parts {
         std::uint8_t kind = 0;
-        std::string_view clear, sealed;
+        std::string_view head, clear, sealed;
     };
-    Result<Parts> split(std::string_view bytes, const Slot& slot, std::string& aad_out) const {
+    Result<Parts> split(std::string_view bytes, const Slot& slot) const {
         const std::uint32_t clear_len = get_u32(bytes, k_frame_size + 1);
         const std::size_t clear_at = k_frame_size + 1 + 4;
         if (clear_len > bytes.size() - clear_at - crypto::k_aead_overhead)
             return corrupt(slot.at, slot.number, "the record's layout is invalid");
         const std::size_t sealed_at = clear_at + clear_len;
-        aad_into(aad_out, slot.at, bytes.substr(0, sealed_at));
-        return Parts{static_cast<std::uint8_t>(bytes[k_frame_size]),
+        return Parts{static_cast<std::uint8_t>(bytes[k_frame_size]), bytes.substr(0, sealed_at),
                      bytes.substr(clear_at, clear_len), bytes.substr(sealed_at)};
     }
 
@@ -668,49 +734,34 @@ struct Store::Impl {
     // read here only for that): checking its tag then takes long enough for the slot to arrive,
     // where the insert would otherwise wait for memory (a random read of a table of megabytes
     // costs hundreds of nanoseconds on the VMs this was measured on).
-    void prefetch_slot(std::uint8_t kind, std::string_view clear) const {
+    static void prefetch_slot(const Index& index, std::uint8_t kind, std::string_view clear) {
         Reader c(clear);
         std::string_view key;
         std::uint8_t formats[2];
         if (kind == static_cast<std::uint8_t>(Kind::put) && c.str(key))
-            ix.data.prefetch(key);
+            index.data.prefetch(key);
         else if (kind == static_cast<std::uint8_t>(Kind::alias) && c.u8(formats[0]) &&
                  c.u8(formats[1]) && c.str(key) && c.str(key))
-            ix.aliases.prefetch(key);
+            index.aliases.prefetch(key);
     }
 
-    // Checks the complete record `bytes` at `slot`: its tag (so a changed, moved or spliced
-    // record fails here, at open), its layout, and that its plaintext holds one value per
-    // field named in clear. The plaintext is only looked at, then wiped: values are read again
-    // when asked for (value_at). `e` gets the clear part, as views into `bytes`.
-    Result<void> check(std::string_view bytes, const Slot& slot, std::string& aad_buf, Entry& e) {
-        auto parts = split(bytes, slot, aad_buf);
-        if (!parts)
-            return parts.error();
-        prefetch_slot(parts->kind, parts->clear);
-        if (!checker->open(parts->sealed, aad_buf, scratch))
-            return corrupt(slot.at, slot.number,
-                           "the record fails authentication (altered or moved bytes)");
-        struct Wipe {
-            std::string& s;
-            ~Wipe() { crypto::wipe(s); }
-        } wipe_scratch{scratch};
+    // The clear part of a record into `e` (views into it), its layout checked.
+    Result<void> read_clear(const Parts& parts, const Slot& slot, Entry& e) const {
         e.id = e.alias = e.lookup = {};
         e.names.clear();
         e.requested = e.format = AliasFormat::uuid;
-        Reader c(parts->clear);
-        Reader p(scratch);
+        Reader c(parts.clear);
         bool ok = false;
-        switch (parts->kind) {
+        switch (parts.kind) {
         case static_cast<std::uint8_t>(Kind::put): {
             e.kind = Kind::put;
             std::uint32_t n = 0;
-            ok = c.str(e.id) && c.u32(n) && n <= parts->clear.size();
+            ok = c.str(e.id) && c.u32(n) && n <= parts.clear.size();
             if (ok)
                 e.names.reserve(n);
             for (std::uint32_t i = 0; ok && i < n; ++i) {
-                std::string_view name, value;
-                ok = c.str(name) && p.str(value);
+                std::string_view name;
+                ok = c.str(name);
                 e.names.push_back(name);
             }
             break;
@@ -729,7 +780,6 @@ struct Store::Impl {
                 e.requested = *rf;
                 e.format = *ff;
             }
-            // The whole plaintext is the value.
             if (!ok || !c.done())
                 return corrupt(slot.at, slot.number, "the alias record is malformed");
             return {};
@@ -740,9 +790,50 @@ struct Store::Impl {
             break;
         default:
             return corrupt(slot.at, slot.number,
-                           "unknown record kind " + std::to_string(parts->kind));
+                           "unknown record kind " + std::to_string(parts.kind));
         }
-        if (!ok || !c.done() || !p.done())
+        if (!ok || !c.done())
+            return corrupt(slot.at, slot.number, "the record is malformed");
+        return {};
+    }
+
+    // Checks the complete record `bytes` at `slot`: its tag (so a changed, moved or spliced
+    // record fails here, at open), its layout, and that its plaintext holds one value per
+    // field named in clear. The plaintext is only looked at, then wiped: values are read again
+    // when asked for (value_at). `e` gets the clear part, as views into `bytes`. `opener`,
+    // `plain` and `aad_buf` belong to the calling thread; with `prefetch`, the index slot the
+    // record goes to is fetched while its tag is checked (only the thread that writes the
+    // index may ask for that).
+    Result<void> check(std::string_view bytes, const Slot& slot, crypto::AeadOpener& opener,
+                       std::string& plain, std::string& aad_buf, Entry& e,
+                       const Index* prefetch) const {
+        auto parts = split(bytes, slot);
+        if (!parts)
+            return parts.error();
+        if (prefetch)
+            prefetch_slot(*prefetch, parts->kind, parts->clear);
+        aad_into(aad_buf, slot.at, parts->head);
+        if (!opener.open(parts->sealed, aad_buf, plain))
+            return corrupt(slot.at, slot.number,
+                           "the record fails authentication (altered or moved bytes)");
+        struct Wipe {
+            std::string& s;
+            ~Wipe() { crypto::wipe(s); }
+        } wipe_plain{plain};
+        if (auto r = read_clear(*parts, slot, e); !r)
+            return r;
+        // An alias's whole plaintext is its value; a put holds one value per field name; the
+        // removals hold none.
+        if (e.kind == Kind::alias)
+            return {};
+        Reader p(plain);
+        bool ok = true;
+        if (e.kind == Kind::put)
+            for (std::size_t i = 0; ok && i < e.names.size(); ++i) {
+                std::string_view value;
+                ok = p.str(value);
+            }
+        if (!ok || !p.done())
             return corrupt(slot.at, slot.number, "the record is malformed");
         return {};
     }
@@ -760,9 +851,10 @@ struct Store::Impl {
         if (get_u32(b, 0) != slot.size - k_frame_size || get_u32(b, 4) != ~get_u32(b, 0))
             return corrupt(slot.at, slot.number, "the record's length field is damaged");
         std::string aad_buf;
-        auto parts = split(b, slot, aad_buf);
+        auto parts = split(b, slot);
         if (!parts)
             return parts.error();
+        aad_into(aad_buf, slot.at, parts->head);
         auto plain = crypto::aead_open(key, parts->sealed, aad_buf);
         if (!plain)
             return corrupt(slot.at, slot.number,
@@ -849,6 +941,100 @@ struct Store::Impl {
         }
     }
 
+    // Tag checks on a second thread, for opening a large vault: the opening thread reads the
+    // log and indexes each record from its clear part while this one authenticates the records
+    // and their plaintext's layout (most of an open's work), in log order. The open fails when
+    // any record does, so an index entry made before its record was checked is never used.
+    class TagChecks {
+      public:
+        TagChecks(const Impl& impl, crypto::AeadOpener opener)
+            : m_impl(impl), m_opener(std::move(opener)), m_pool(k_buffers),
+              m_thread([this] { run(); }) {}
+        ~TagChecks() { stop(); }
+        TagChecks(const TagChecks&) = delete;
+        TagChecks& operator=(const TagChecks&) = delete;
+
+        BufferPool& pool() { return m_pool; }
+        // Checks the records at `slots`, whose bytes are in `buffer` from file offset `base`
+        // on; the buffer goes back to the pool after.
+        void submit(std::shared_ptr<std::string> buffer, std::uint64_t base,
+                    std::vector<Slot> slots) {
+            {
+                std::lock_guard l(m_mutex);
+                m_jobs.push_back(Job{std::move(buffer), base, std::move(slots)});
+            }
+            m_wake.notify_one();
+        }
+        // True once a record failed: reading further is wasted.
+        bool failed() const { return m_failed.load(std::memory_order_relaxed); }
+        // Waits for every record submitted to be checked: the first failure in log order.
+        Result<void> finish() {
+            stop();
+            if (m_failure)
+                return *m_failure;
+            return {};
+        }
+
+      private:
+        // Buffers of a mebibyte or so each: what reading ahead of the checks may hold at once.
+        static constexpr std::size_t k_buffers = 4;
+        struct Job {
+            std::shared_ptr<std::string> buffer;
+            std::uint64_t base = 0;
+            std::vector<Slot> slots;
+        };
+
+        void stop() {
+            {
+                std::lock_guard l(m_mutex);
+                m_closing = true;
+            }
+            m_wake.notify_one();
+            if (m_thread.joinable())
+                m_thread.join();
+        }
+
+        void run() {
+            std::string plain, aad_buf;
+            Entry e;
+            while (true) {
+                Job job;
+                {
+                    std::unique_lock l(m_mutex);
+                    m_wake.wait(l, [&] { return !m_jobs.empty() || m_closing; });
+                    if (m_jobs.empty())
+                        return;
+                    job = std::move(m_jobs.front());
+                    m_jobs.pop_front();
+                }
+                const std::string_view bytes(*job.buffer);
+                for (const Slot& slot : job.slots) {
+                    if (m_failure)
+                        break;
+                    auto r = m_impl.check(bytes.substr(static_cast<std::size_t>(slot.at - job.base),
+                                                       slot.size),
+                                          slot, m_opener, plain, aad_buf, e, nullptr);
+                    if (!r) {
+                        m_failure = r.error();
+                        m_failed.store(true, std::memory_order_relaxed);
+                    }
+                }
+                m_pool.give(std::move(job.buffer));
+            }
+        }
+
+        const Impl& m_impl;
+        crypto::AeadOpener m_opener;
+        BufferPool m_pool;
+        std::mutex m_mutex;
+        std::condition_variable m_wake;
+        std::deque<Job> m_jobs;
+        bool m_closing = false;
+        std::optional<Error> m_failure; // the checking thread's until stop() joins it
+        std::atomic<bool> m_failed{false};
+        std::thread m_thread; // last: it starts once the rest is made
+    };
+
     // --- catching up with the file --------------------------------------------------------
 
     // True when the log may hold something not yet applied, or was replaced by compaction
@@ -887,14 +1073,77 @@ struct Store::Impl {
         seen_mtime = st.st_mtim;
         if (size == offset)
             return {};
-        LogReader reader(log_fd, offset, size);
+        // Opening a vault of more than a read block checks tags on a second thread (see
+        // TagChecks; a failed open discards everything indexed). Later scans are small, and
+        // a store that is open keeps nothing from a record that fails.
+        std::optional<TagChecks> background;
+        if (mode == Scan::open && size - offset > k_parallel_open &&
+            std::thread::hardware_concurrency() > 1) {
+            auto opener = crypto::AeadOpener::make(key);
+            if (!opener)
+                return opener.error();
+            background.emplace(*this, std::move(*opener));
+        }
+        // With background checks, records are indexed a buffer at a time (just before the
+        // buffer is handed over), each one's table slot fetched a few records ahead: the
+        // inserts would otherwise wait for memory one after the other.
+        std::vector<Slot> pending; // records read from the current buffer, not yet handed over
+        std::optional<Error> unreadable; // a record whose clear part does not read
+        auto index_pending = [&](std::string_view buffer, std::uint64_t base) {
+            constexpr std::size_t k_ahead = 8;
+            auto bytes_of = [&](const Slot& slot) {
+                return buffer.substr(static_cast<std::size_t>(slot.at - base), slot.size);
+            };
+            for (std::size_t i = 0; i < pending.size() && !unreadable; ++i) {
+                if (i + k_ahead < pending.size()) {
+                    const Slot& next = pending[i + k_ahead];
+                    if (auto parts = split(bytes_of(next), next))
+                        prefetch_slot(ix, parts->kind, parts->clear);
+                }
+                auto parts = split(bytes_of(pending[i]), pending[i]);
+                auto r = parts ? read_clear(*parts, pending[i], parsed) : Result<void>(parts.error());
+                if (!r) {
+                    unreadable = r.error();
+                    break;
+                }
+                ix.add(parsed, pending[i]);
+            }
+        };
+        auto retire = [&](std::shared_ptr<std::string> buffer, std::uint64_t base) {
+            if (!unreadable)
+                index_pending(*buffer, base);
+            background->submit(std::move(buffer), base, std::move(pending));
+            pending.clear();
+        };
+        LogReader reader = background
+                               ? LogReader(log_fd, offset, size, &background->pool(), retire)
+                               : LogReader(log_fd, offset, size);
+        // Hands over what is pending and waits for every check: the first failure in log order
+        // (the checks of a record whose clear part does not read fail too, on it or earlier).
+        auto checked = [&](bool index) -> Result<void> {
+            if (index && !unreadable)
+                index_pending(*reader.buffer(), reader.base());
+            background->submit(reader.buffer(), reader.base(), std::move(pending));
+            pending.clear();
+            if (auto r = background->finish(); !r)
+                return r;
+            if (unreadable)
+                return *unreadable;
+            return {};
+        };
+        auto fail = [&](Error e) -> Result<void> {
+            if (background)
+                if (auto r = checked(false); !r)
+                    return r;
+            return e;
+        };
         std::string torn; // why the tail is incomplete, when it is
         std::string aad_buf;
-        while (offset < reader.end()) {
+        while (offset < reader.end() && !(background && (background->failed() || unreadable))) {
             const std::uint64_t at = offset;
             auto head = reader.from(at, k_frame_size);
             if (!head)
-                return head.error();
+                return fail(head.error());
             std::string_view rest = *head;
             if (rest.size() < k_frame_size) {
                 torn = "its frame has " + std::to_string(rest.size()) + " of 8 bytes";
@@ -905,18 +1154,19 @@ struct Store::Impl {
                 // An interrupted write after a crash can leave zeros; anything else is damage.
                 auto tail = reader.from(at, static_cast<std::size_t>(reader.end() - at));
                 if (!tail)
-                    return tail.error();
+                    return fail(tail.error());
                 if (std::all_of(tail->begin(), tail->end(), [](char c) { return c == 0; })) {
                     torn = "it is " + std::to_string(tail->size()) + " zero bytes";
                     break;
                 }
-                return corrupt(at, "the record's length field is damaged");
+                return fail(corrupt(at, "the record's length field is damaged"));
             }
             if (len < k_min_body || len > k_max_body)
-                return corrupt(at, "the record's length " + std::to_string(len) + " is impossible");
+                return fail(
+                    corrupt(at, "the record's length " + std::to_string(len) + " is impossible"));
             auto whole = reader.from(at, k_frame_size + len);
             if (!whole)
-                return whole.error();
+                return fail(whole.error());
             rest = *whole;
             if (rest.size() < k_frame_size + len) {
                 torn = "it has " + std::to_string(rest.size()) + " of its " +
@@ -924,15 +1174,23 @@ struct Store::Impl {
                 break;
             }
             if (records >= k_max_records)
-                return corrupt(at, "the vault holds more records than this vaultfwd indexes "
-                                   "(4 294 967 295)");
+                return fail(corrupt(at, "the vault holds more records than this vaultfwd indexes "
+                                        "(4 294 967 295)"));
             const Slot slot{at, records + 1, static_cast<std::uint32_t>(k_frame_size + len)};
-            if (auto r = check(rest.substr(0, k_frame_size + len), slot, aad_buf, parsed); !r)
-                return r.error();
-            ix.add(parsed, slot);
+            const std::string_view bytes = rest.substr(0, k_frame_size + len);
+            if (background) {
+                pending.push_back(slot);
+            } else {
+                if (auto r = check(bytes, slot, *checker, scratch, aad_buf, parsed, &ix); !r)
+                    return r.error();
+                ix.add(parsed, slot);
+            }
             ++records;
             offset = at + k_frame_size + len;
         }
+        if (background)
+            if (auto r = checked(true); !r)
+                return r;
         if (torn.empty() || mode == Scan::read)
             return {};
         const std::uint64_t tail = size - offset;

@@ -42,7 +42,10 @@
 //   and wiped. A value is read from the log, authenticated again and kept in memory when it is
 //   first asked for, so a record damaged after open is still reported (with its offset and
 //   record number) on that first read, and a vault of 100 000 records opens in a fraction of
-//   the time full decryption into maps took. Lookups are hash-map reads; the optional-returning
+//   the time full decryption into maps took. A log of more than a mebibyte is opened by two
+//   threads: one reads it and indexes the records' clear parts, the other checks their tags,
+//   a block of the log at a time; the open waits for both and fails as a one-thread open
+//   would (the first damaged record by position), so nothing indexed is used unchecked. Lookups are hash-map reads; the optional-returning
 //   reads throw DamagedVault where the Result-returning ones (read, read_field, read_alias)
 //   return "vault.corrupt".
 

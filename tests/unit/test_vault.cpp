@@ -525,6 +525,84 @@ TEST_SUITE("vault") {
         CHECK(s->warnings()[0].find("record 5000") != std::string::npos);
     }
 
+    TEST_CASE("a vault of several read blocks opens with its tags checked beside the index: "
+              "the first damaged record by position is the one reported") {
+        // Past a mebibyte, open indexes records on one thread while another checks their
+        // tags, a block of the log at a time (more blocks than it keeps in memory at once).
+        test::TempDir tmp;
+        constexpr int k_records = 12000;
+        {
+            auto s = open_ok(tmp.path());
+            std::vector<std::pair<std::string, vault::Fields>> batch;
+            for (int i = 0; i < k_records; ++i)
+                batch.push_back({"r" + std::to_string(i),
+                                 {{"card.number", "4111" + std::to_string(100000 + i)},
+                                  {"note", std::string(400, static_cast<char>('a' + i % 26))}}});
+            REQUIRE(s->put_many(batch).ok());
+            REQUIRE(s->alias("5555555555554444", AliasFormat::uuid).ok());
+        }
+        const auto log = tmp.path() / "vault.log";
+        const std::string good = file_bytes(log);
+        REQUIRE(good.size() > (5u << 20));
+        {
+            auto s = open_ok(tmp.path());
+            CHECK(s->warnings().empty());
+            CHECK(s->record_count() == k_records);
+            CHECK(s->alias_count() == 1);
+            for (int i : {0, 2500, 7001, k_records - 1})
+                CHECK(s->field("r" + std::to_string(i), "card.number") ==
+                      "4111" + std::to_string(100000 + i));
+        }
+        auto at = [&](int n) { return record_offset(good, n); };
+        auto refused_at = [&](const std::string& bytes, int n, const std::string& why) {
+            overwrite(log, bytes);
+            auto s = Store::open(tmp.path(), k_key);
+            REQUIRE_FALSE(s.ok());
+            CHECK(s.error().code == "vault.corrupt");
+            CHECK(s.error().message.find("byte " + std::to_string(at(n)) + " ") !=
+                  std::string::npos);
+            CHECK(s.error().message.find("record " + std::to_string(n + 1) + ")") !=
+                  std::string::npos);
+            CHECK(s.error().message.find(why) != std::string::npos);
+            CHECK(s.error().message.find("4111") == std::string::npos);
+        };
+        // A sealed byte in the fifth mebibyte, and a record id further on.
+        const int sealed = 9000, later = 10500;
+        std::string bad = good;
+        bad[at(sealed + 1) - 30] = static_cast<char>(bad[at(sealed + 1) - 30] ^ 0x04);
+        bad[at(later) + 8 + 1 + 4 + 4] = static_cast<char>(bad[at(later) + 8 + 1 + 4 + 4] ^ 0x01);
+        refused_at(bad, sealed, "fails authentication");
+        // The record id alone: the index would read it; its tag does not hold.
+        bad = good;
+        bad[at(later) + 8 + 1 + 4 + 4] = static_cast<char>(bad[at(later) + 8 + 1 + 4 + 4] ^ 0x01);
+        refused_at(bad, later, "fails authentication");
+        // A field count that cannot be read as one: the tag fails on it first.
+        bad = good;
+        const std::size_t count_at = at(later) + 8 + 1 + 4 + 4 + ("r" + std::to_string(later)).size();
+        bad[count_at] = static_cast<char>(0x7f);
+        refused_at(bad, later, "fails authentication");
+        // A damaged length field after a damaged seal: the earlier record is reported.
+        bad = good;
+        bad[at(sealed + 1) - 30] = static_cast<char>(bad[at(sealed + 1) - 30] ^ 0x04);
+        bad[at(later) + 1] = static_cast<char>(bad[at(later) + 1] ^ 0x01);
+        refused_at(bad, sealed, "fails authentication");
+        // The length field alone.
+        bad = good;
+        bad[at(later) + 1] = static_cast<char>(bad[at(later) + 1] ^ 0x01);
+        refused_at(bad, later, "length field is damaged");
+        // A record copied to the end is bound to its own offset.
+        refused_at(good + good.substr(at(5), at(6) - at(5)), k_records + 1,
+                   "fails authentication");
+        // A torn last record far past the first blocks: reported, everything before it kept.
+        overwrite(log, good.substr(0, good.size() - 7));
+        auto s = open_ok(tmp.path());
+        CHECK(s->record_count() == k_records);
+        CHECK(s->alias_count() == 0);
+        REQUIRE(s->warnings().size() == 1);
+        CHECK(s->warnings()[0].find("byte " + std::to_string(at(k_records))) != std::string::npos);
+        CHECK(s->field("r11999", "card.number") == "4111111999");
+    }
+
     TEST_CASE("two stores on one folder see each other's writes, also across compaction") {
         test::TempDir tmp;
         auto a = open_ok(tmp.path());
