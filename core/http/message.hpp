@@ -3,6 +3,7 @@
 // Plain HTTP messages that the dialects take and return, so their logic runs without sockets.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,11 +51,17 @@ struct Request {
 // by piece by whoever sends it on. Blocking: it is read on a worker, never on an event loop.
 class BodySource {
   public:
-    enum class Step { piece, end, failed };
+    enum class Step { piece, end, failed, pending };
     virtual ~BodySource() = default;
     // Appends the next piece to `out` (piece), or says the body ended whole (end) or broke
-    // (failed: error_code() and error_message() say why; never a byte of the body).
+    // (failed: error_code() and error_message() say why; never a byte of the body). A source
+    // that lives on an event loop never waits: it says `pending` when its next bytes are not
+    // there yet, and calls the function given to when_ready() (once, on its loop) when next()
+    // may go on. Sources read on a worker thread wait instead, and never say pending.
     virtual Step next(std::string& out) = 0;
+    // For a source that may say pending: `wake` is called once it can go on (replaces any
+    // function given before). Sources that never say pending ignore it.
+    virtual void when_ready(std::function<void()> wake) { (void)wake; }
     // The declared length (Content-Length), when the sender gave one.
     virtual std::optional<std::uint64_t> length() const = 0;
     virtual const std::string& error_code() const = 0;

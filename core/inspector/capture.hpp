@@ -53,6 +53,7 @@ class TeeSource final : public http::BodySource {
   public:
     TeeSource(std::shared_ptr<http::BodySource> inner, std::shared_ptr<Capture> capture, Message Capture::*message);
     Step next(std::string& out) override;
+    void when_ready(std::function<void()> wake) override { m_inner->when_ready(std::move(wake)); }
     std::optional<std::uint64_t> length() const override { return m_inner->length(); }
     const std::string& error_code() const override { return m_inner->error_code(); }
     const std::string& error_message() const override { return m_inner->error_message(); }

@@ -25,6 +25,9 @@ Loop::Loop() : m_thread(std::this_thread::get_id()) {
 }
 
 Loop::~Loop() {
+    // What is kept or posted may still hold descriptors registered here: they go first.
+    m_kept.clear();
+    m_posted.clear();
     ::close(m_wake);
     ::close(m_epoll);
 }
@@ -69,6 +72,20 @@ void Loop::post(std::function<void()> fn) {
     }
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(m_wake, &one, sizeof one);
+}
+
+void Loop::keep(std::shared_ptr<void> owner) {
+    const void* key = owner.get();
+    m_kept.emplace(key, std::move(owner));
+}
+
+void Loop::release(const void* owner) {
+    auto it = m_kept.find(owner);
+    if (it == m_kept.end())
+        return;
+    // Destroyed after this round: the owner may be on the call stack.
+    post([gone = std::move(it->second)] {});
+    m_kept.erase(it);
 }
 
 void Loop::stop() {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace vaultfwd::net {
@@ -44,6 +45,12 @@ class Loop {
     void set_deadline(Handler* h, Clock::time_point when);
     void clear_deadline(Handler* h);
 
+    // Loop thread only. Keeps `owner` alive while its work waits on this loop's events (an
+    // upstream call); release() lets it go, after the current round. Whatever is kept when the
+    // loop is destroyed goes with it.
+    void keep(std::shared_ptr<void> owner);
+    void release(const void* owner);
+
     // Any thread: runs `fn` on the loop's thread soon (never inline).
     void post(std::function<void()> fn);
     // Runs until stop(); on the calling thread.
@@ -59,6 +66,7 @@ class Loop {
     std::multimap<Clock::time_point, Handler*> m_timers;
     std::mutex m_mutex;
     std::vector<std::function<void()>> m_posted;
+    std::unordered_map<const void*, std::shared_ptr<void>> m_kept;
     bool m_stop = false;
     std::thread::id m_thread;
 };

@@ -256,12 +256,18 @@ class Conn final : public net::Loop::Handler, public std::enable_shared_from_thi
     void on_deadline() override;
     void close();
     // From a worker, on the loop: the answer to `ex` (dropped when `ex` was answered meanwhile).
-    void on_answer(const Exchange* ex, http::Response response);
+    void on_answer(const Exchange* ex, http::Response response, bool drive_after = true);
+    // On the loop: what the request phase decided for `ex` (an answer, or the upstream call).
+    void take_step(const std::shared_ptr<Exchange>& ex, Step step, bool drive_after);
     // A streamed answer, from the worker that reads it: its head, its pieces, its end.
     void on_stream_head(const Exchange* ex, http::Response response, std::shared_ptr<StreamPipe> pipe,
                         std::optional<std::uint64_t> length);
     void on_stream_piece(std::string piece);
     void on_stream_end(bool failed, std::string code);
+
+    // A worker's answer to `ex`, whose body (if streamed) is read there by waiting on it.
+    static void relay_from_worker(std::shared_ptr<Conn> self, std::shared_ptr<Exchange> ex, net::Loop& loop,
+                                  http::Response answer);
 
   private:
     void drive();
@@ -270,7 +276,16 @@ class Conn final : public net::Loop::Handler, public std::enable_shared_from_thi
     bool parse();           // true when an event was handled
     void on_head();
     void on_message_end();
-    void dispatch(); // on_request on a worker
+    void dispatch(); // on_request on a worker, or on the loop when the phases allow it
+    void start_call(const std::shared_ptr<Exchange>& ex, UpstreamStep step);
+    // On the loop: an answer made there; `loop_source`: its streamed body never waits (the
+    // upstream client's on the loop), else it is read on a worker.
+    void deliver(const std::shared_ptr<Exchange>& ex, http::Response answer, bool loop_source, bool drive_after);
+    bool open_stream(const Exchange* ex, http::Response response, std::optional<std::uint64_t> length);
+    void stream_piece(std::string_view piece);
+    void stream_end(bool failed, std::string code);
+    void pump(); // the loop source's pieces into m_out, up to k_stream_window ahead of the client
+    void on_source_ready();
     void respond(http::Response response, bool close);
     void refuse(const http::ParseError& error);
     void after_written();
@@ -306,7 +321,8 @@ class Conn final : public net::Loop::Handler, public std::enable_shared_from_thi
     std::optional<http::Response> m_early; // on_head's answer, sent once the body is drained
     std::optional<Tunnel> m_tunnel;
     ossl::X509Ptr m_peer; // the client's certificate on a TLS listener
-    std::shared_ptr<StreamPipe> m_pipe; // the answer being streamed, until its end is written
+    std::shared_ptr<StreamPipe> m_pipe; // the answer being streamed by a worker, until its end is written
+    std::shared_ptr<http::BodySource> m_source; // the answer being streamed from the loop's upstream call
     bool m_stream_open = false;         // its end has not arrived from the worker
     bool m_chunked_out = false;         // it goes out chunked (no declared length, HTTP/1.1)
     std::size_t m_pipe_pending = 0;     // its bytes in m_out not yet reported written
@@ -354,6 +370,24 @@ static http::Response carry_out(Step step, upstream::Client* client, Exchange& e
     if (ex.capture)
         inspector::capture_outcome(ex.capture, outcome);
     return up->on_response(std::move(outcome));
+}
+
+// The request phase, its failures made the engine's 500.
+static Step run_request(Phases& phases, Exchange& ex) {
+    try {
+        return phases.on_request(ex);
+    } catch (const std::exception&) {
+        return engine_error(500, "server.internal", "something went wrong");
+    }
+}
+
+static http::Response run_response(const std::function<http::Response(upstream::Outcome)>& respond,
+                                   upstream::Outcome outcome) {
+    try {
+        return respond(std::move(outcome));
+    } catch (const std::exception&) {
+        return engine_error(500, "server.internal", "something went wrong");
+    }
 }
 
 struct LoopCtx final : public net::Loop::Handler {
@@ -506,9 +540,11 @@ void Conn::close() {
         m_req->fail("client.gone", "the client closed the connection before its request body was whole");
         m_req.reset();
     }
-    if (m_pipe) {
-        m_pipe->cancel();
+    if (m_pipe || m_source) {
+        if (m_pipe)
+            m_pipe->cancel();
         m_pipe.reset();
+        m_source.reset(); // ends the upstream call
         if (m_stream_open) {
             m_stream_open = false;
             if (m_ex && m_ex->entry.error_code.empty())
@@ -834,45 +870,177 @@ void Conn::dispatch() {
     net::Loop& loop = m_ctx.loop;
     upstream::Client* client = m_ctx.engine.opt.upstream;
     begin_watching(m_ctx.engine, *ex);
+    if (ex->request_on_loop && !m_req) {
+        // Quick work (vault reads, a template): here, without a thread's round trip.
+        take_step(ex, run_request(phases, *ex), false);
+        return;
+    }
     m_ctx.engine.workers->submit([self, ex, &phases, &loop, client] {
+        Step step = run_request(phases, *ex);
+        auto* up = std::get_if<UpstreamStep>(&step);
+        if (!up || (client && !up->call.body_source)) {
+            // The call is made on the loop (a streamed request body is read here, by waiting).
+            loop.post([self, ex, step = std::move(step)]() mutable { self->take_step(ex, std::move(step), true); });
+            return;
+        }
         http::Response answer;
         try {
-            answer = carry_out(phases.on_request(*ex), client, *ex);
+            answer = carry_out(std::move(step), client, *ex);
         } catch (const std::exception&) {
             answer = engine_error(500, "server.internal", "something went wrong");
         }
-        std::shared_ptr<http::BodySource> body = std::move(answer.stream);
-        answer.stream.reset();
-        if (ex->capture && body)
-            body = inspector::capture_answer_stream(ex->capture, std::move(body));
-        if (!body || ex->head.method == "HEAD" || has_no_body(answer.status)) {
-            loop.post([self, ex, answer = std::move(answer)]() mutable { self->on_answer(ex.get(), std::move(answer)); });
-            return;
-        }
-        // The body is relayed as it arrives, at most k_stream_window bytes ahead of the client.
-        auto pipe = std::make_shared<StreamPipe>();
-        loop.post([self, ex, pipe, answer = std::move(answer), length = body->length()]() mutable {
-            self->on_stream_head(ex.get(), std::move(answer), pipe, length);
-        });
-        std::string piece;
-        while (pipe->wait_room()) {
-            piece.clear();
-            auto step = body->next(piece);
-            if (step == http::BodySource::Step::piece) {
-                pipe->add(piece.size());
-                loop.post([self, piece = std::move(piece)]() mutable { self->on_stream_piece(std::move(piece)); });
-                continue;
-            }
-            bool failed = step == http::BodySource::Step::failed;
-            loop.post([self, failed, code = failed ? body->error_code() : std::string()]() mutable {
-                self->on_stream_end(failed, std::move(code));
-            });
-            return;
-        }
+        relay_from_worker(self, ex, loop, std::move(answer));
     });
 }
 
-void Conn::on_answer(const Exchange* ex, http::Response response) {
+void Conn::take_step(const std::shared_ptr<Exchange>& ex, Step step, bool drive_after) {
+    upstream::Client* client = m_ctx.engine.opt.upstream;
+    if (auto* up = std::get_if<UpstreamStep>(&step)) {
+        if (client && !up->call.body_source) {
+            start_call(ex, std::move(*up));
+            return;
+        }
+        // A streamed request body is read by waiting on it: the call goes to a worker.
+        auto self = shared_from_this();
+        net::Loop& loop = m_ctx.loop;
+        m_ctx.engine.workers->submit([self, ex, &loop, client, step = std::move(step)]() mutable {
+            http::Response answer;
+            try {
+                answer = carry_out(std::move(step), client, *ex);
+            } catch (const std::exception&) {
+                answer = engine_error(500, "server.internal", "something went wrong");
+            }
+            relay_from_worker(self, ex, loop, std::move(answer));
+        });
+        return;
+    }
+    deliver(ex, std::get<http::Response>(std::move(step)), false, drive_after);
+}
+
+void Conn::start_call(const std::shared_ptr<Exchange>& ex, UpstreamStep step) {
+    if (ex->capture)
+        inspector::capture_call(ex->capture, step.call);
+    // A response phase that only relays (the answer streams) runs here; one that reads the
+    // answer (ingress vaulting, redaction) does vault work: on a worker.
+    const bool relay_only = step.call.stream_answer;
+    auto self = shared_from_this();
+    net::Workers* workers = m_ctx.engine.workers.get();
+    net::Loop* loop = &m_ctx.loop;
+    auto offload = [workers](std::function<void()> job) { workers->submit(std::move(job)); };
+    m_ctx.engine.opt.upstream->start(
+        std::move(step.call), m_ctx.loop, offload,
+        [self, ex, respond = std::move(step.on_response), relay_only, workers, loop](upstream::Outcome outcome) mutable {
+            if (ex->capture)
+                inspector::capture_outcome(ex->capture, outcome);
+            if (relay_only) {
+                http::Response answer = run_response(respond, std::move(outcome));
+                self->deliver(ex, std::move(answer), true, true);
+                return;
+            }
+            workers->submit([self, ex, respond = std::move(respond), outcome = std::move(outcome), loop]() mutable {
+                http::Response answer = run_response(respond, std::move(outcome));
+                loop->post([self, ex, answer = std::move(answer)]() mutable {
+                    self->deliver(ex, std::move(answer), true, true);
+                });
+            });
+        });
+}
+
+void Conn::deliver(const std::shared_ptr<Exchange>& ex, http::Response answer, bool loop_source, bool drive_after) {
+    if (answer.stream && !loop_source) {
+        // A body read by waiting (an event stream of the inspector's): relayed from a worker.
+        auto self = shared_from_this();
+        net::Loop& loop = m_ctx.loop;
+        m_ctx.engine.workers->submit([self, ex, &loop, answer = std::move(answer)]() mutable {
+            relay_from_worker(self, ex, loop, std::move(answer));
+        });
+        return;
+    }
+    std::shared_ptr<http::BodySource> body = std::move(answer.stream);
+    answer.stream.reset();
+    if (ex->capture && body)
+        body = inspector::capture_answer_stream(ex->capture, std::move(body));
+    if (!body || ex->head.method == "HEAD" || has_no_body(answer.status)) {
+        on_answer(ex.get(), std::move(answer), drive_after);
+        return;
+    }
+    auto length = body->length();
+    if (!open_stream(ex.get(), std::move(answer), length))
+        return; // dropping the body ends the upstream call
+    m_source = std::move(body);
+    pump();
+    if (drive_after)
+        drive();
+}
+
+void Conn::pump() {
+    thread_local std::string piece;
+    while (m_source && m_stream_open && m_state != State::closed && m_out.size() - m_out_off < k_stream_window) {
+        piece.clear();
+        switch (m_source->next(piece)) {
+        case http::BodySource::Step::piece:
+            stream_piece(piece);
+            continue;
+        case http::BodySource::Step::pending: {
+            std::weak_ptr<Conn> weak = weak_from_this();
+            m_source->when_ready([weak] {
+                if (auto c = weak.lock())
+                    c->on_source_ready();
+            });
+            return;
+        }
+        case http::BodySource::Step::end:
+            stream_end(false, {});
+            return;
+        case http::BodySource::Step::failed:
+            stream_end(true, m_source->error_code());
+            return;
+        }
+    }
+}
+
+void Conn::on_source_ready() {
+    if (m_state == State::closed)
+        return;
+    pump();
+    if (m_out_off == m_out.size())
+        after_written();
+    drive();
+}
+
+void Conn::relay_from_worker(std::shared_ptr<Conn> self, std::shared_ptr<Exchange> ex, net::Loop& loop,
+                             http::Response answer) {
+    std::shared_ptr<http::BodySource> body = std::move(answer.stream);
+    answer.stream.reset();
+    if (ex->capture && body)
+        body = inspector::capture_answer_stream(ex->capture, std::move(body));
+    if (!body || ex->head.method == "HEAD" || has_no_body(answer.status)) {
+        loop.post([self, ex, answer = std::move(answer)]() mutable { self->on_answer(ex.get(), std::move(answer)); });
+        return;
+    }
+    // The body is relayed as it arrives, at most k_stream_window bytes ahead of the client.
+    auto pipe = std::make_shared<StreamPipe>();
+    loop.post([self, ex, pipe, answer = std::move(answer), length = body->length()]() mutable {
+        self->on_stream_head(ex.get(), std::move(answer), pipe, length);
+    });
+    std::string piece;
+    while (pipe->wait_room()) {
+        piece.clear();
+        auto step = body->next(piece);
+        if (step == http::BodySource::Step::piece) {
+            pipe->add(piece.size());
+            loop.post([self, piece = std::move(piece)]() mutable { self->on_stream_piece(std::move(piece)); });
+            continue;
+        }
+        bool failed = step == http::BodySource::Step::failed;
+        loop.post([self, failed, code = failed ? body->error_code() : std::string()]() mutable {
+            self->on_stream_end(failed, std::move(code));
+        });
+        return;
+    }
+}
+
+void Conn::on_answer(const Exchange* ex, http::Response response, bool drive_after) {
     if (auto waiting = worker_done(ex))
         write_log(*waiting); // answered meanwhile (a refused body): its line, now complete
     if (m_ex.get() != ex || m_answering)
@@ -890,29 +1058,35 @@ void Conn::on_answer(const Exchange* ex, http::Response response) {
         m_req.reset();
     }
     respond(std::move(response), !m_ex->head.keep_alive || body_unread);
-    drive();
+    if (drive_after)
+        drive();
 }
 
 void Conn::on_stream_head(const Exchange* ex, http::Response response, std::shared_ptr<StreamPipe> pipe,
                           std::optional<std::uint64_t> length) {
-    if (auto waiting = worker_done(ex))
-        write_log(*waiting);
-    if (m_ex.get() != ex || m_answering) {
+    if (!open_stream(ex, std::move(response), length)) {
         pipe->cancel();
         return;
     }
+    m_pipe = std::move(pipe);
+    m_pipe_pending = 0;
+    drive();
+}
+
+bool Conn::open_stream(const Exchange* ex, http::Response response, std::optional<std::uint64_t> length) {
+    if (auto waiting = worker_done(ex))
+        write_log(*waiting);
+    if (m_ex.get() != ex || m_answering)
+        return false;
     if (m_state == State::closed) {
-        pipe->cancel();
         if (m_ex) {
             m_ex->response = std::move(response);
             m_ex->entry.error_code = "client.gone";
             log_exchange();
         }
-        return;
+        return false;
     }
-    m_pipe = std::move(pipe);
     m_stream_open = true;
-    m_pipe_pending = 0;
     // Framing: the upstream's length when it gave one; otherwise chunked, or (an HTTP/1.0
     // client) until the close.
     const bool http11 = m_ex->head.version_minor >= 1;
@@ -933,12 +1107,10 @@ void Conn::on_stream_head(const Exchange* ex, http::Response response, std::shar
     m_ex->response = std::move(response);
     m_state = State::busy;
     set_deadline_ms(m_ctx.engine.opt.body_timeout_ms);
-    drive();
+    return true;
 }
 
-void Conn::on_stream_piece(std::string piece) {
-    if (m_state == State::closed || !m_stream_open)
-        return;
+void Conn::stream_piece(std::string_view piece) {
     if (m_chunked_out) {
         char size[24];
         std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
@@ -948,14 +1120,12 @@ void Conn::on_stream_piece(std::string piece) {
     } else {
         m_out += piece;
     }
-    m_pipe_pending += piece.size();
+    if (m_pipe)
+        m_pipe_pending += piece.size();
     set_deadline_ms(m_ctx.engine.opt.body_timeout_ms);
-    drive();
 }
 
-void Conn::on_stream_end(bool failed, std::string code) {
-    if (m_state == State::closed || !m_stream_open)
-        return;
+void Conn::stream_end(bool failed, std::string code) {
     m_stream_open = false;
     if (failed) {
         // The head is out: the client learns of the break from a body cut short (no last
@@ -966,6 +1136,19 @@ void Conn::on_stream_end(bool failed, std::string code) {
         m_out += "0\r\n\r\n";
     }
     log_exchange();
+}
+
+void Conn::on_stream_piece(std::string piece) {
+    if (m_state == State::closed || !m_stream_open)
+        return;
+    stream_piece(piece);
+    drive();
+}
+
+void Conn::on_stream_end(bool failed, std::string code) {
+    if (m_state == State::closed || !m_stream_open)
+        return;
+    stream_end(failed, std::move(code));
     if (m_out_off == m_out.size())
         after_written();
     drive();
@@ -1022,6 +1205,12 @@ void Conn::after_written() {
         if (m_stream_open)
             return; // more of it is coming
         m_pipe.reset();
+    }
+    if (m_source) {
+        pump();
+        if (m_stream_open || m_out_off < m_out.size())
+            return; // more of it is coming, or its last bytes go out first
+        m_source.reset();
     }
     m_answering = false;
     m_ex.reset();

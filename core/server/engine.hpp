@@ -11,10 +11,12 @@
 // the per-exchange context (Exchange) carries everything between them.
 //
 // Path of a request: socket -> [TLS] -> Parser (head) -> on_head -> [100 Continue] -> body ->
-// worker: on_request -> upstream call -> response phase -> log -> answer written on the loop
-// (a streamed body: on_request starts at the head, the answer's body follows as it arrives). Requests of a keep-alive connection
-// are read one at a time: the next is parsed only once the current one is answered, which makes
-// pipelining correct by construction.
+// on_request (on the loop when the phases say it is quick, else a worker) -> the upstream call,
+// on the loop (upstream::Client::start) -> response phase (on the loop when it only relays, else
+// a worker) -> log -> answer written on the loop, its body relayed as it arrives. A request
+// body streamed to the upstream is read by waiting: that call is made on a worker (send()).
+// Requests of a keep-alive connection are read one at a time: the next is parsed only once the
+// current one is answered, which makes pipelining correct by construction.
 
 #include <any>
 #include <chrono>
@@ -60,6 +62,10 @@ struct Exchange {
     // while it arrives: on_request then runs at once and reads it from request_body (with
     // bounded memory; request.body stays empty). Honoured on listeners with streamed_requests.
     bool stream_request_body = false;
+    // on_head: on_request only reads (vault reads, a template over a whole body, no vault
+    // writes, nothing that waits), so it runs on the connection's event loop instead of a
+    // worker. The response phase of an answer read whole runs on a worker all the same.
+    bool request_on_loop = false;
     std::shared_ptr<http::BodySource> request_body;
     Clock::time_point started = Clock::now();
     http::Response response;      // the answer, once made

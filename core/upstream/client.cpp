@@ -9,6 +9,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <stdexcept>
 #include <mutex>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -17,11 +18,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/crypto/hash.hpp"
 #include "core/http/parser.hpp"
+#include "core/net/loop.hpp"
 #include "core/net/stream.hpp"
 #include "core/tls/cert.hpp"
 #include "core/util/redact.hpp"
@@ -33,31 +36,47 @@ namespace {
 
 using net::Clock;
 
-// What the TLS layer saw during the current attempt on this thread: the handshake and every
-// read run on the calling thread, so thread-local flags need no locking.
+// What the TLS layer saw during one attempt, kept with the connection's SSL object (ex data):
+// the callbacks below run inside OpenSSL on whatever thread drives the connection, and on an
+// event loop many connections are driven by one thread, so the record cannot be thread-local.
 struct Trace {
     bool cert_requested = false;   // the server sent a CertificateRequest
     int alert = -1;                // the last fatal alert the server sent
     long verify_error = X509_V_OK; // the first certificate verification error we found
 };
-thread_local Trace t_trace;
 
-void trace_messages(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*,
-                    void*) {
-    const auto* bytes = static_cast<const unsigned char*>(buf);
-    if (write_p || len < 1)
-        return;
-    if (content_type == SSL3_RT_HANDSHAKE && bytes[0] == SSL3_MT_CERTIFICATE_REQUEST)
-        t_trace.cert_requested = true;
-    if (content_type == SSL3_RT_ALERT && len >= 2 && bytes[0] == 2) // fatal alerts only
-        t_trace.alert = bytes[1];
+int trace_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
 }
 
-// Runs during the handshake (on the calling thread) for each certificate of the chain: records
-// the first error and lets OpenSSL abort the handshake on it (SSL_VERIFY_PEER).
+Trace* trace_of(SSL* ssl) { return ssl ? static_cast<Trace*>(SSL_get_ex_data(ssl, trace_index())) : nullptr; }
+
+// Points the connection's TLS callbacks at `trace` (nullptr: nowhere, while it sits idle).
+void watch(net::Stream& s, Trace* trace) {
+    if (auto* tls = dynamic_cast<net::TlsStream*>(&s))
+        SSL_set_ex_data(tls->ssl(), trace_index(), trace);
+}
+
+void trace_messages(int write_p, int, int content_type, const void* buf, std::size_t len, SSL* ssl,
+                    void*) {
+    const auto* bytes = static_cast<const unsigned char*>(buf);
+    Trace* t = trace_of(ssl);
+    if (write_p || len < 1 || !t)
+        return;
+    if (content_type == SSL3_RT_HANDSHAKE && bytes[0] == SSL3_MT_CERTIFICATE_REQUEST)
+        t->cert_requested = true;
+    if (content_type == SSL3_RT_ALERT && len >= 2 && bytes[0] == 2) // fatal alerts only
+        t->alert = bytes[1];
+}
+
+// Runs during the handshake for each certificate of the chain: records the first error and lets
+// OpenSSL abort the handshake on it (SSL_VERIFY_PEER).
 int verify_peer(int preverify_ok, X509_STORE_CTX* ctx) {
-    if (!preverify_ok && t_trace.verify_error == X509_V_OK)
-        t_trace.verify_error = X509_STORE_CTX_get_error(ctx);
+    auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    Trace* t = trace_of(ssl);
+    if (!preverify_ok && t && t->verify_error == X509_V_OK)
+        t->verify_error = X509_STORE_CTX_get_error(ctx);
     return preverify_ok;
 }
 
@@ -428,6 +447,7 @@ struct Client::Pool {
     }
 
     void give_back(Endpoint& e, std::unique_ptr<net::Stream> s) {
+        watch(*s, nullptr);
         std::lock_guard<std::mutex> lock(mutex);
         if (e.idle.size() < k_max_idle)
             e.idle.push_back(std::move(s));
@@ -436,19 +456,26 @@ struct Client::Pool {
 
 namespace {
 
-// Dials and, for https, runs the handshake (SNI, the last session offered for resumption),
-// all within the connect deadline.
+// TLS over a new connection to `call`'s upstream, ready for its handshake: SNI, the last
+// session offered for resumption, the attempt's trace.
+std::unique_ptr<net::TlsStream> client_tls(std::unique_ptr<net::Stream> socket, const Call& call, Endpoint& e, Attempt& a) {
+    a.stage = Attempt::Stage::handshake;
+    auto tls = std::make_unique<net::TlsStream>(std::move(socket), e.ctx.get(), net::TlsRole::client);
+    if (!is_ip_literal(call.url.host)) // SNI is for names only (RFC 6066 §3)
+        SSL_set_tlsext_host_name(tls->ssl(), call.url.host.c_str());
+    e.session.offer(tls->ssl());
+    watch(*tls, &a.trace);
+    return tls;
+}
+
+// Dials and, for https, runs the handshake, all within the connect deadline.
 std::unique_ptr<net::Stream> connect(const Call& call, Endpoint& e, Attempt& a) {
     auto deadline = Clock::now() + std::chrono::milliseconds(call.connect_timeout_ms);
     a.stage = Attempt::Stage::dial;
     auto socket = dial(call.url, deadline, a);
     if (!socket || !e.ctx)
         return socket;
-    a.stage = Attempt::Stage::handshake;
-    auto tls = std::make_unique<net::TlsStream>(std::move(socket), e.ctx.get(), net::TlsRole::client);
-    if (!is_ip_literal(call.url.host)) // SNI is for names only (RFC 6066 §3)
-        SSL_set_tlsext_host_name(tls->ssl(), call.url.host.c_str());
-    e.session.offer(tls->ssl());
+    auto tls = client_tls(std::move(socket), call, e, a);
     if (!net::handshake(*tls, deadline, a.timed_out)) {
         e.session.put(nullptr); // a session that led to a failure is not offered again
         return nullptr;
@@ -508,14 +535,17 @@ class AnswerReader {
   public:
     enum class Got { piece, end, failed };
 
-    AnswerReader(net::Stream& s, const Call& call, Attempt& a)
-        : m_s(&s), m_a(&a), m_per_op(call.timeout_ms), m_parser(http::Parser::Kind::response, limits(call)) {
+    // `waits`: reads wait for bytes (a worker thread); otherwise a read that would wait stops
+    // the reader, which says so with waiting() (an event loop, which calls it again later).
+    AnswerReader(net::Stream& s, const Call& call, Attempt& a, bool waits = true)
+        : m_s(&s), m_a(&a), m_per_op(call.timeout_ms), m_parser(http::Parser::Kind::response, limits(call)),
+          m_waits(waits) {
         m_parser.expect_response_to(call.method);
     }
     // The same reader's state on another connection owner (a streamed answer takes it over).
     AnswerReader(AnswerReader&& from, net::Stream& s, Attempt& a)
         : m_s(&s), m_a(&a), m_per_op(from.m_per_op), m_parser(std::move(from.m_parser)),
-          m_buf(std::move(from.m_buf)), m_pos(from.m_pos), m_eof(from.m_eof) {}
+          m_buf(std::move(from.m_buf)), m_pos(from.m_pos), m_eof(from.m_eof), m_waits(from.m_waits) {}
 
     // Up to the final head (hop-by-hop headers dropped, Content-Length kept).
     bool read_head(http::Response& out) {
@@ -566,6 +596,9 @@ class AnswerReader {
         return std::nullopt;
     }
     bool reusable() const { return m_reusable; }
+    // The last read_head / next_piece stopped because a read would wait (not a failure): what
+    // to wait for (Io::want_read or want_write); Io::ok otherwise.
+    net::Io waiting() const { return m_waiting; }
 
   private:
     static http::ParseLimits limits(const Call& call) {
@@ -582,6 +615,7 @@ class AnswerReader {
     // body's framing, message_end) without further input. need_more: the connection broke, timed
     // out, or closed before the answer was whole.
     http::Parser::Event step() {
+        m_waiting = net::Io::ok;
         while (true) {
             std::size_t used = 0;
             auto ev = m_parser.next(std::string_view(m_buf).substr(m_pos), used);
@@ -594,6 +628,25 @@ class AnswerReader {
             }
             m_buf.erase(0, m_pos); // need_more: every byte given was consumed
             m_pos = 0;
+            if (!m_waits) {
+                constexpr std::size_t k_chunk = 64 * 1024;
+                const std::size_t had = m_buf.size();
+                m_buf.resize(had + k_chunk);
+                std::size_t n = 0;
+                auto io = m_s->read(m_buf.data() + had, k_chunk, n);
+                m_buf.resize(had + n);
+                if (io == net::Io::ok) {
+                    m_a->answer_began = true;
+                } else if (io == net::Io::eof) {
+                    m_eof = true;
+                } else if (io == net::Io::want_read || io == net::Io::want_write) {
+                    m_waiting = io;
+                    return http::Parser::Event::need_more;
+                } else {
+                    return http::Parser::Event::need_more;
+                }
+                continue;
+            }
             auto io = net::read_some(*m_s, m_buf, Clock::now() + m_per_op, m_a->timed_out);
             if (io == net::Io::eof)
                 m_eof = true;
@@ -612,6 +665,8 @@ class AnswerReader {
     std::size_t m_pos = 0;
     bool m_eof = false;
     bool m_reusable = false;
+    bool m_waits = true;
+    net::Io m_waiting = net::Io::ok;
 };
 
 // Reads the rest of an answer whose head `reader` has read into `out`.
@@ -715,7 +770,9 @@ class StreamedAnswer final : public http::BodySource {
                    std::string where, GiveBack give_back)
         : m_stream(std::move(s)), m_attempt(a), m_reader(std::move(reader), *m_stream, m_attempt),
           m_timeout_ms(timeout_ms), m_where(std::move(where)), m_give_back(std::move(give_back)),
-          m_length(m_reader.length()) {}
+          m_length(m_reader.length()) {
+        watch(*m_stream, &m_attempt.trace);
+    }
 
     Step next(std::string& out) override {
         if (!m_stream)
@@ -755,15 +812,10 @@ class StreamedAnswer final : public http::BodySource {
     std::string m_message;
 };
 
-} // namespace
-
-Client::Client() : m_pool(std::make_shared<Pool>()) {}
-Client::~Client() = default;
-
-Outcome Client::send(const Call& call) {
-    const std::string where = call.url.host_for_url() + ":" + std::to_string(call.url.port);
-    // The request: the caller's headers in their order, minus the hop-by-hop ones and those the
-    // caller's Connection header names; Host first, Content-Length last, set by us.
+// The request's head and whole body as they go on the wire: the caller's headers in their
+// order, minus the hop-by-hop ones and those the caller's Connection header names; Host first,
+// the framing last, set by us. A header with CR, LF or NUL fails: nothing is sent.
+Result<std::string> request_bytes(const Call& call) {
     http::Head head;
     head.method = call.method;
     head.target = wire_target(call.url.path_and_query);
@@ -771,9 +823,8 @@ Outcome Client::send(const Call& call) {
     head.headers.push_back({"Host", host_header(call.url)});
     for (const auto& h : call.headers)
         if (!http::is_token(h.name) || !http::is_safe_value(h.value))
-            return failure(FailureKind::bad_request, "upstream.bad_header",
-                           "header \"" + util::redact(h.name) +
-                               "\" has a CR, LF or NUL in its name or value; nothing was sent");
+            return make_error("upstream.bad_header", "header \"" + util::redact(h.name) +
+                                                         "\" has a CR, LF or NUL in its name or value; nothing was sent");
     http::Headers given = call.headers;
     http::remove_hop_by_hop(given);
     for (auto& h : given)
@@ -791,6 +842,441 @@ Outcome Client::send(const Call& call) {
     request.reserve(512 + call.body.size());
     http::write_request_head(request, head);
     request += call.body;
+    return request;
+}
+
+std::string where_of(const Call& call) { return call.url.host_for_url() + ":" + std::to_string(call.url.port); }
+
+// ---- the same call on an event loop ----
+
+// One call driven by the loop's events: resolve (off the loop, for names), dial, handshake,
+// write, read the head, then the body whole or handed over as a LoopAnswer. Every wait is an
+// EPOLLONESHOT arming of the connection's descriptor with a deadline; nothing blocks. The loop
+// keeps it alive (Loop::keep) until `done` ran; a streamed body's source keeps it after that.
+class LoopCall final : public net::Loop::Handler, public std::enable_shared_from_this<LoopCall> {
+  public:
+    using GiveBack = std::function<void(std::unique_ptr<net::Stream>)>;
+    using TakeIdle = std::function<std::unique_ptr<net::Stream>()>;
+
+    LoopCall(Call call, std::string request, Endpoint& e, net::Loop& loop, Client::Offload offload,
+             TakeIdle take_idle, GiveBack give_back, std::function<void(Outcome)> done)
+        : m_call(std::move(call)), m_request(std::move(request)), m_where(where_of(m_call)), m_e(e),
+          m_loop(loop), m_offload(std::move(offload)), m_take_idle(std::move(take_idle)),
+          m_give_back(std::move(give_back)), m_done(std::move(done)) {}
+
+    ~LoopCall() override {
+        detach();
+        if (m_dial_fd >= 0)
+            ::close(m_dial_fd);
+    }
+
+    void begin() {
+        m_loop.keep(shared_from_this());
+        m_stream = m_take_idle();
+        m_reused = m_stream != nullptr;
+        if (m_reused) {
+            watch(*m_stream, &m_a.trace);
+            begin_write();
+        } else {
+            fresh();
+        }
+    }
+
+    void on_events(std::uint32_t) override {
+        auto keep = shared_from_this();
+        m_armed_now = false;
+        m_loop.clear_deadline(this);
+        if (m_stage == Stage::stream) {
+            if (auto wake = std::move(m_wake)) {
+                m_wake = nullptr;
+                wake();
+            }
+            return;
+        }
+        advance();
+    }
+
+    void on_deadline() override {
+        auto keep = shared_from_this();
+        m_a.timed_out = true;
+        if (m_stage == Stage::stream) {
+            if (auto wake = std::move(m_wake)) {
+                m_wake = nullptr;
+                wake();
+            }
+            return;
+        }
+        if (m_stage == Stage::resolve)
+            m_stage = Stage::dial; // classified as the dial that never began
+        attempt_failed();
+    }
+
+    // The streamed body (LoopAnswer).
+    http::BodySource::Step next_piece(std::string& out) {
+        using Step = http::BodySource::Step;
+        if (m_stage == Stage::finished)
+            return m_stream_failed ? Step::failed : Step::end;
+        if (m_a.timed_out)
+            return stream_failed();
+        switch (m_reader->next_piece(out)) {
+        case AnswerReader::Got::piece:
+            return Step::piece;
+        case AnswerReader::Got::end:
+            m_stage = Stage::finished;
+            detach();
+            if (m_reader->reusable())
+                m_give_back(std::move(m_stream));
+            m_stream.reset();
+            return Step::end;
+        case AnswerReader::Got::failed:
+            break;
+        }
+        if (m_reader->waiting() != net::Io::ok) {
+            m_want = m_reader->waiting();
+            return Step::pending;
+        }
+        return stream_failed();
+    }
+    void when_ready(std::function<void()> wake) {
+        if (m_stage != Stage::stream)
+            return;
+        m_wake = std::move(wake);
+        arm(m_want, m_call.timeout_ms);
+    }
+    std::optional<std::uint64_t> length() const { return m_reader->length(); }
+    const std::string& error_code() const { return m_stream_code; }
+    const std::string& error_message() const { return m_stream_message; }
+
+  private:
+    enum class Stage { resolve, dial, handshake, write, head, body, stream, finished };
+
+    // A new connection: resolve (IP literals on the loop, names on another thread), then dial.
+    void fresh() {
+        m_stage = Stage::resolve;
+        m_a.stage = Attempt::Stage::dial;
+        m_connect_deadline = Clock::now() + std::chrono::milliseconds(m_call.connect_timeout_ms);
+        m_loop.set_deadline(this, m_connect_deadline);
+        if (is_ip_literal(m_call.url.host)) {
+            resolved(resolve(m_call.url, true));
+            return;
+        }
+        // The job holds the call; its answer comes back through the loop. A call that failed
+        // meanwhile (the connect deadline) ignores it.
+        std::weak_ptr<LoopCall> weak = weak_from_this();
+        net::Loop* loop = &m_loop;
+        Url url = m_call.url;
+        m_offload([weak, loop, url] {
+            auto found = resolve(url, false);
+            loop->post([weak, found]() mutable {
+                if (auto self = weak.lock(); self && self->m_stage == Stage::resolve)
+                    self->resolved(std::move(found));
+            });
+        });
+    }
+
+    using Addresses = std::shared_ptr<addrinfo>;
+    static Addresses resolve(const Url& url, bool numeric) {
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICSERV | (numeric ? AI_NUMERICHOST : AI_ADDRCONFIG);
+        addrinfo* found = nullptr;
+        if (::getaddrinfo(url.host.c_str(), std::to_string(url.port).c_str(), &hints, &found) != 0 || !found)
+            return nullptr;
+        return Addresses(found, ::freeaddrinfo);
+    }
+
+    void resolved(Addresses found) {
+        m_stage = Stage::dial;
+        if (!found) {
+            m_a.unresolved = true;
+            attempt_failed();
+            return;
+        }
+        m_addresses = std::move(found);
+        m_next = m_addresses.get();
+        dial_next();
+    }
+
+    // Connects to the next address in turn; refused or unreachable when none is left.
+    void dial_next() {
+        while (m_next) {
+            const addrinfo* ai = m_next;
+            m_next = ai->ai_next;
+            int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+            if (fd < 0)
+                continue;
+            int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+            if (rc == 0) {
+                connected(fd);
+                return;
+            }
+            if (errno == EINPROGRESS) {
+                m_dial_fd = fd;
+                arm_fd(fd, EPOLLOUT);
+                m_loop.set_deadline(this, m_connect_deadline);
+                return;
+            }
+            ::close(fd);
+        }
+        m_a.refused = true;
+        attempt_failed();
+    }
+
+    void connected(int fd) {
+        int one = 1; // head and body go out at once, no Nagle + delayed-ACK stall
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        std::unique_ptr<net::Stream> socket = std::make_unique<net::SocketStream>(fd);
+        if (!m_e.ctx) {
+            m_stream = std::move(socket);
+            begin_write();
+            return;
+        }
+        auto tls = client_tls(std::move(socket), m_call, m_e, m_a);
+        m_tls = tls.get();
+        m_stream = std::move(tls);
+        m_stage = Stage::handshake;
+        advance();
+    }
+
+    void begin_write() {
+        m_stage = Stage::write;
+        m_a.stage = Attempt::Stage::write;
+        m_written = 0;
+        advance();
+    }
+
+    // Drives the current stage as far as it goes without waiting.
+    void advance() {
+        switch (m_stage) {
+        case Stage::dial: {
+            int err = 0;
+            socklen_t len = sizeof err;
+            ::getsockopt(m_dial_fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            int fd = m_dial_fd;
+            m_dial_fd = -1;
+            detach();
+            if (err != 0) {
+                ::close(fd);
+                dial_next();
+                return;
+            }
+            connected(fd);
+            return;
+        }
+        case Stage::handshake: {
+            ERR_clear_error();
+            net::Io io = m_tls->handshake();
+            if (io == net::Io::ok) {
+                m_tls = nullptr;
+                begin_write();
+                return;
+            }
+            if (io == net::Io::want_read || io == net::Io::want_write) {
+                arm(io, 0);
+                m_loop.set_deadline(this, m_connect_deadline);
+                return;
+            }
+            m_e.session.put(nullptr); // a session that led to a failure is not offered again
+            attempt_failed();
+            return;
+        }
+        case Stage::write:
+            while (m_written < m_request.size()) {
+                std::size_t n = 0;
+                net::Io io = m_stream->write(m_request.data() + m_written, m_request.size() - m_written, n);
+                if (io == net::Io::ok) {
+                    m_written += n;
+                    continue;
+                }
+                if (io == net::Io::want_read || io == net::Io::want_write) {
+                    arm(io, m_call.timeout_ms);
+                    return;
+                }
+                attempt_failed();
+                return;
+            }
+            m_stage = Stage::head;
+            m_a.stage = Attempt::Stage::read;
+            m_reader = std::make_unique<AnswerReader>(*m_stream, m_call, m_a, false);
+            [[fallthrough]];
+        case Stage::head:
+            if (!m_reader->read_head(m_out.response)) {
+                if (wait_for_reader())
+                    return;
+                attempt_failed();
+                return;
+            }
+            if (m_call.stream_answer && m_reader->has_body()) {
+                m_stage = Stage::stream;
+                detach();
+                m_out.response.stream = std::make_shared<LoopAnswer>(shared_from_this());
+                finish(std::move(m_out));
+                return;
+            }
+            m_stage = Stage::body;
+            [[fallthrough]];
+        case Stage::body:
+            for (;;) {
+                switch (m_reader->next_piece(m_out.response.body)) {
+                case AnswerReader::Got::piece:
+                    continue;
+                case AnswerReader::Got::end:
+                    detach();
+                    if (m_reader->reusable())
+                        m_give_back(std::move(m_stream));
+                    m_stream.reset();
+                    finish(std::move(m_out));
+                    return;
+                case AnswerReader::Got::failed:
+                    break;
+                }
+                if (wait_for_reader())
+                    return;
+                finish(answer_failure(m_a, m_call.timeout_ms, m_where));
+                return;
+            }
+        case Stage::resolve:
+        case Stage::stream:
+        case Stage::finished:
+            return;
+        }
+    }
+
+    bool wait_for_reader() {
+        if (m_reader->waiting() == net::Io::ok)
+            return false;
+        arm(m_reader->waiting(), m_call.timeout_ms);
+        return true;
+    }
+
+    // The attempt failed before its answer's head was whole: once more on a new connection
+    // when it was a pooled one that failed before any answer byte and without a timeout (the
+    // upstream had closed it while idle); otherwise the failure, classified.
+    void attempt_failed() {
+        detach();
+        if (m_dial_fd >= 0) {
+            ::close(m_dial_fd);
+            m_dial_fd = -1;
+        }
+        if (m_reused && !m_a.timed_out && !m_a.answer_began && !m_a.body_taken) {
+            m_reused = false;
+            m_stream.reset();
+            m_reader.reset();
+            m_tls = nullptr;
+            m_a = Attempt{};
+            m_out = Outcome{};
+            fresh();
+            return;
+        }
+        Outcome why = classify(m_a, m_call, m_where);
+        m_stream.reset();
+        m_reader.reset();
+        finish(std::move(why));
+    }
+
+    void finish(Outcome outcome) {
+        if (m_stage != Stage::stream)
+            m_stage = Stage::finished;
+        auto done = std::move(m_done);
+        m_done = nullptr;
+        auto keep = shared_from_this();
+        m_loop.release(this);
+        if (done)
+            done(std::move(outcome));
+    }
+
+    http::BodySource::Step stream_failed() {
+        auto why = answer_failure(m_a, m_call.timeout_ms, m_where);
+        m_stream_code = why.error_code;
+        m_stream_message = why.error_message;
+        m_stream_failed = true;
+        m_stage = Stage::finished;
+        detach();
+        m_stream.reset();
+        return http::BodySource::Step::failed;
+    }
+
+    // Waits for `want` on the connection, `timeout_ms` at most (0: the deadline set already).
+    void arm(net::Io want, int timeout_ms) {
+        arm_fd(m_stream->fd(), want == net::Io::want_write ? EPOLLOUT : EPOLLIN);
+        if (timeout_ms > 0)
+            m_loop.set_deadline(this, Clock::now() + std::chrono::milliseconds(timeout_ms));
+    }
+    void arm_fd(int fd, std::uint32_t events) {
+        events |= EPOLLONESHOT;
+        if (m_registered_fd == fd) {
+            m_loop.modify(fd, events, this);
+        } else {
+            if (m_registered_fd >= 0)
+                m_loop.remove(m_registered_fd);
+            m_loop.add(fd, events, this);
+            m_registered_fd = fd;
+        }
+        m_armed_now = true;
+    }
+    void detach() {
+        if (m_registered_fd >= 0) {
+            m_loop.remove(m_registered_fd);
+            m_registered_fd = -1;
+        }
+        m_loop.clear_deadline(this);
+    }
+
+    class LoopAnswer final : public http::BodySource {
+      public:
+        explicit LoopAnswer(std::shared_ptr<LoopCall> call) : m_call(std::move(call)) {}
+        Step next(std::string& out) override { return m_call->next_piece(out); }
+        void when_ready(std::function<void()> wake) override { m_call->when_ready(std::move(wake)); }
+        std::optional<std::uint64_t> length() const override { return m_call->length(); }
+        const std::string& error_code() const override { return m_call->error_code(); }
+        const std::string& error_message() const override { return m_call->error_message(); }
+
+      private:
+        std::shared_ptr<LoopCall> m_call;
+    };
+
+    Call m_call;
+    std::string m_request;
+    std::string m_where;
+    Endpoint& m_e;
+    net::Loop& m_loop;
+    Client::Offload m_offload;
+    TakeIdle m_take_idle;
+    GiveBack m_give_back;
+    std::function<void(Outcome)> m_done;
+    Stage m_stage = Stage::resolve;
+    Attempt m_a;
+    bool m_reused = false;
+    Clock::time_point m_connect_deadline;
+    Addresses m_addresses;
+    const addrinfo* m_next = nullptr;
+    int m_dial_fd = -1;
+    int m_registered_fd = -1;
+    bool m_armed_now = false;
+    std::unique_ptr<net::Stream> m_stream;
+    net::TlsStream* m_tls = nullptr;
+    std::size_t m_written = 0;
+    std::unique_ptr<AnswerReader> m_reader;
+    Outcome m_out;
+    net::Io m_want = net::Io::want_read;
+    std::function<void()> m_wake;
+    bool m_stream_failed = false;
+    std::string m_stream_code, m_stream_message;
+};
+
+} // namespace
+
+Client::Client() : m_pool(std::make_shared<Pool>()) {}
+Client::~Client() = default;
+
+
+Outcome Client::send(const Call& call) {
+    const std::string where = where_of(call);
+    auto built = request_bytes(call);
+    if (!built)
+        return failure(FailureKind::bad_request, built.error().code, built.error().message);
+    const std::string& request = *built;
 
     auto endpoint = m_pool->endpoint(call);
     if (!endpoint)
@@ -800,15 +1286,15 @@ Outcome Client::send(const Call& call) {
     std::unique_ptr<AnswerReader> reader;
     auto run = [&](std::unique_ptr<net::Stream>& s, bool fresh, Attempt& a, Outcome& out) {
         ERR_clear_error();
-        t_trace = Trace{};
         if (fresh)
             s = connect(call, e, a);
+        else
+            watch(*s, &a.trace);
         bool done = false;
         if (s && write_request(*s, call, request, a)) {
             reader = std::make_unique<AnswerReader>(*s, call, a);
             done = reader->read_head(out.response);
         }
-        a.trace = t_trace;
         return done;
     };
 
@@ -842,6 +1328,27 @@ Outcome Client::send(const Call& call) {
     if (reader->reusable())
         m_pool->give_back(e, std::move(s));
     return out;
+}
+
+
+void Client::start(Call call, net::Loop& loop, Offload offload, std::function<void(Outcome)> done) {
+    if (call.body_source)
+        throw std::logic_error("a call with a streamed request body is made with send()");
+    auto fail_soon = [&loop, &done](Outcome why) {
+        loop.post([done = std::move(done), why = std::move(why)]() mutable { done(std::move(why)); });
+    };
+    auto built = request_bytes(call);
+    if (!built)
+        return fail_soon(failure(FailureKind::bad_request, built.error().code, built.error().message));
+    auto endpoint = m_pool->endpoint(call);
+    if (!endpoint)
+        return fail_soon(failure(FailureKind::bad_request, endpoint.error().code, endpoint.error().message));
+    Endpoint* e = *endpoint;
+    auto pool = m_pool;
+    auto lc = std::make_shared<LoopCall>(
+        std::move(call), std::move(*built), *e, loop, std::move(offload), [pool, e] { return pool->take_idle(*e); },
+        [pool, e](std::unique_ptr<net::Stream> s) { pool->give_back(*e, std::move(s)); }, std::move(done));
+    lc->begin();
 }
 
 } // namespace vaultfwd::upstream

@@ -5,6 +5,7 @@
 // redirect, hop-by-hop headers stripped, and failures classified so callers can name the cause.
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,10 @@
 
 #include "core/http/message.hpp"
 #include "core/upstream/url.hpp"
+
+namespace vaultfwd::net {
+class Loop;
+}
 
 namespace vaultfwd::upstream {
 
@@ -74,6 +79,16 @@ class Client {
     // connection before any answer byte (the upstream closed it while idle) is sent once more
     // on a new connection, never after a timeout or once an answer began.
     Outcome send(const Call& call);
+
+    // The same call made on an event loop, never waiting on it: call from `loop`'s thread.
+    // `done` runs once on that thread (never inside start()) with the outcome: the whole answer,
+    // or, with stream_answer and a body, its head and a body source that says `pending` while
+    // bytes are on their way (BodySource::when_ready); dropping that source ends the call.
+    // Deadlines, pooling, verification and the retry-once rule are send()'s. A name that is not
+    // an IP literal is resolved by a job given to `offload` (another thread: getaddrinfo
+    // waits). Calls with a body_source are made with send() (its body is read by waiting).
+    using Offload = std::function<void(std::function<void()>)>;
+    void start(Call call, net::Loop& loop, Offload offload, std::function<void(Outcome)> done);
 
   private:
     struct Pool;
