@@ -68,6 +68,9 @@ class ApiPhases final : public Phases {
         // Footprint fails early on a declared Content-Length over the limit, before the body.
         if (!is_footprint_path(ex.request.path))
             return std::nullopt;
+        // Its proxy endpoints only read the vault on the way out (ingress vaulting happens in
+        // the response phase, on a worker): the request phase may run on the event loop.
+        ex.request_on_loop = true;
         if (auto length = http::find(ex.request.headers, "content-length"))
             return dialect::footprint::check_content_length(*length, m_limit);
         return std::nullopt;

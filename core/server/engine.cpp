@@ -45,6 +45,7 @@ constexpr int k_linger_ms = 1000;                  // draining a refused client 
 constexpr int k_accept_pause_ms = 100;             // after EMFILE/ENFILE
 constexpr std::size_t k_max_target = 8192;         // longer request targets: 414
 constexpr std::size_t k_stream_window = 1 << 20;   // a streamed answer's bytes not yet written
+constexpr std::size_t k_max_body_on_loop = 64 * 1024; // larger bodies' request phase: on a worker
 
 // A streamed answer between the worker that reads it (from the upstream) and the loop that
 // writes it: the worker waits while more than k_stream_window bytes are queued and not yet
@@ -870,7 +871,7 @@ void Conn::dispatch() {
     net::Loop& loop = m_ctx.loop;
     upstream::Client* client = m_ctx.engine.opt.upstream;
     begin_watching(m_ctx.engine, *ex);
-    if (ex->request_on_loop && !m_req) {
+    if (ex->request_on_loop && !m_req && ex->request.body.size() <= k_max_body_on_loop) {
         // Quick work (vault reads, a template): here, without a thread's round trip.
         take_step(ex, run_request(phases, *ex), false);
         return;

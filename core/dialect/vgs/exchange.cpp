@@ -51,6 +51,13 @@ std::optional<http::Response> run_filters(const std::vector<const CompiledFilter
     return std::nullopt;
 }
 
+bool reads_only(const std::vector<const CompiledFilter*>& filters) {
+    for (const CompiledFilter* f : filters)
+        if (f->operation == Operation::redact)
+            return false;
+    return true;
+}
+
 http::Response upstream_failure(const upstream::Outcome& outcome, const std::string& hint) {
     const int status = outcome.failure == upstream::FailureKind::timeout ? 504 : 502;
     return json_error(status, outcome.error_code, outcome.error_message + hint);

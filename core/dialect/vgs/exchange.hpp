@@ -33,6 +33,10 @@ std::optional<http::Response> run_filters(const std::vector<const CompiledFilter
                                           http::Headers& headers, std::string& body, vault::Store& store,
                                           server::AccessEntry& entry);
 
+// True when none of `filters` redacts (redacting writes aliases to the vault): running them only
+// reads the vault, quick enough for the connection's event loop (Exchange::request_on_loop).
+bool reads_only(const std::vector<const CompiledFilter*>& filters);
+
 // The answer to an upstream call that failed: 504 on a timeout, 502 otherwise, with the
 // outcome's code and its message followed by `hint`.
 http::Response upstream_failure(const upstream::Outcome& outcome, const std::string& hint = "");

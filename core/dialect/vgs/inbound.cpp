@@ -145,7 +145,9 @@ std::optional<http::Response> InboundPhases::on_head(server::Exchange& ex) {
     if (auto allowed = upstream::check_allowed(t.url, allowlist(m_profile)); !allowed)
         return json_error(403, allowed.error().code, allowed.error().message);
     // No request filter reads the body: it goes on to the upstream while it arrives.
-    ex.stream_request_body = t.route->filters_for(t.info, Phase::request).empty();
+    auto request_filters = t.route->filters_for(t.info, Phase::request);
+    ex.stream_request_body = request_filters.empty();
+    ex.request_on_loop = reads_only(request_filters);
     ex.state = t;
     return std::nullopt;
 }

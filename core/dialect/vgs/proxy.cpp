@@ -150,7 +150,9 @@ std::optional<http::Response> ProxyPhases::on_head(server::Exchange& ex) {
     // No request route reads the body: it goes on to the upstream while it arrives, of any size.
     RequestInfo info{t.url.host, req.method, t.url.path_and_query.substr(0, t.url.path_and_query.find('?')),
                      http::find(req.headers, "content-type").value_or("")};
-    ex.stream_request_body = !m_routes->match(info, Phase::request).route;
+    auto request_match = m_routes->match(info, Phase::request);
+    ex.stream_request_body = !request_match.route;
+    ex.request_on_loop = reads_only(request_match.filters);
     ex.state = t;
     return std::nullopt;
 }
