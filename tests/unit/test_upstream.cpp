@@ -12,8 +12,11 @@
 #include <thread>
 #include <unistd.h>
 
+#include <future>
+
 #include <httplib.h>
 
+#include "core/net/loop.hpp"
 #include "core/upstream/client.hpp"
 #include "core/upstream/url.hpp"
 #include "support/raw_upstream.hpp"
@@ -80,6 +83,71 @@ const test::RawUpstream::Answer k_drop{"", true}; // close without answering
 const test::RawUpstream::Answer k_truncate{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok",
                                            true}; // half the declared body, then close
 const test::RawUpstream::Answer k_hang{"", true, true}; // never answer
+
+// An event loop on its own thread with a worker for name lookups, as serve's engine runs them:
+// calls made with Client::start on it, and their streamed bodies read there the way the
+// engine relays them (next() until pending, then when_ready()).
+class LoopThread {
+  public:
+    LoopThread() : m_thread([this] { m_loop.run(); }) {}
+    ~LoopThread() {
+        m_loop.stop();
+        m_thread.join();
+    }
+
+    struct Result {
+        Outcome outcome;
+        std::string body;     // a streamed body, read whole
+        std::string body_error; // its error code when it broke
+        int pending = 0;      // how often it said pending
+        bool ran_on_loop = true;
+    };
+
+    Result call(Client& client, Call call) {
+        auto done = std::make_shared<std::promise<Result>>();
+        auto future = done->get_future();
+        m_loop.post([this, &client, call = std::move(call), done]() mutable {
+            auto offload = [this](std::function<void()> job) { m_workers.submit(std::move(job)); };
+            client.start(std::move(call), m_loop, offload, [this, done](Outcome out) {
+                auto r = std::make_shared<Result>();
+                r->ran_on_loop = m_loop.on_loop_thread();
+                auto body = std::move(out.response.stream);
+                r->outcome = std::move(out);
+                if (!body) {
+                    done->set_value(std::move(*r));
+                    return;
+                }
+                read(std::move(body), r, done);
+            });
+        });
+        return future.get();
+    }
+
+  private:
+    static void read(std::shared_ptr<http::BodySource> body, std::shared_ptr<Result> r,
+                     std::shared_ptr<std::promise<Result>> done) {
+        for (;;) {
+            switch (body->next(r->body)) {
+            case http::BodySource::Step::piece:
+                continue;
+            case http::BodySource::Step::pending:
+                ++r->pending;
+                body->when_ready([body, r, done] { read(body, r, done); });
+                return;
+            case http::BodySource::Step::failed:
+                r->body_error = body->error_code();
+                [[fallthrough]];
+            case http::BodySource::Step::end:
+                done->set_value(std::move(*r));
+                return;
+            }
+        }
+    }
+
+    net::Loop m_loop;
+    net::Workers m_workers{1};
+    std::thread m_thread;
+};
 
 } // namespace
 
@@ -361,6 +429,154 @@ TEST_SUITE("upstream") {
             auto out = client.send(call);
             CHECK(out.error_code == "upstream.timeout");
             CHECK(up.requests().size() == 2);
+        }
+    }
+
+    TEST_CASE("calls on an event loop: TLS, pooling, verification, failures named as send() names them") {
+        auto pki = test::make_pki();
+        test::TempDir dir;
+        test::write_text(dir / "ca.pem", pki.ca_pem());
+        test::UpstreamServer server(pki);
+        LoopThread loop;
+        Client client;
+        Call call;
+        call.url = *parse_url(server.url("/post?x=1"));
+        call.body = R"({"a":1})";
+        call.headers = {{"Content-Type", "application/json"}, {"X-Custom", "v"}};
+
+        // Untrusted without the root: refused in the handshake, nothing sent.
+        auto untrusted = loop.call(client, call);
+        CHECK(untrusted.ran_on_loop);
+        CHECK(untrusted.outcome.error_code == "upstream.tls_verify_failed");
+        CHECK(server.request_count() == 0);
+        // A wrong pin is named as such.
+        Call pinned = call;
+        pinned.tls.pin_pems = {pki.other_ca_pem()};
+        CHECK(loop.call(client, pinned).outcome.error_code == "upstream.pin_mismatch");
+        // Trusted: the answer whole, the second call on the same pooled connection.
+        call.tls.extra_ca_files = {(dir / "ca.pem").string()};
+        auto a = loop.call(client, call);
+        REQUIRE_MESSAGE(a.outcome.ok(), a.outcome.error_message);
+        CHECK(a.outcome.response.status == 200);
+        CHECK(a.outcome.response.body == call.body);
+        auto b = loop.call(client, call);
+        REQUIRE(b.outcome.ok());
+        auto reqs = server.requests();
+        REQUIRE(reqs.size() == 2);
+        CHECK(reqs[0].remote_addr == reqs[1].remote_addr);
+        CHECK(reqs[0].query == "x=1");
+        CHECK(http::find(reqs[0].headers, "x-custom") == "v");
+        // A header value with a line break: nothing is sent.
+        Call bad = call;
+        bad.headers.push_back({"X-Bad", "a\r\nInjected: 1"});
+        CHECK(loop.call(client, bad).outcome.error_code == "upstream.bad_header");
+        CHECK(server.request_count() == 2);
+        // A name, not an IP literal, is resolved off the loop.
+        Call named = call;
+        named.url = *parse_url("https://localhost:" + std::to_string(server.port()) + "/post");
+        auto by_name = loop.call(client, named);
+        REQUIRE_MESSAGE(by_name.outcome.ok(), by_name.outcome.error_message);
+        CHECK(by_name.outcome.response.body == call.body);
+        CHECK(server.request_count() == 3);
+        // A closed port, a name that does not resolve, a slow upstream.
+        call.url = *parse_url("http://127.0.0.1:1/");
+        CHECK(loop.call(client, call).outcome.failure == FailureKind::connect);
+        call.url = *parse_url("http://no-such-host.invalid/");
+        auto unresolved = loop.call(client, call);
+        CHECK(unresolved.outcome.failure == FailureKind::connect);
+        CHECK(unresolved.outcome.error_message.find("does not resolve") != std::string::npos);
+        test::UpstreamServer slow(pki, {.tls = false, .delay_ms = 1500});
+        call.url = *parse_url(slow.url("/slow"));
+        call.timeout_ms = 300;
+        auto t0 = std::chrono::steady_clock::now();
+        auto timed_out = loop.call(client, call);
+        CHECK(timed_out.outcome.error_code == "upstream.timeout");
+        CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1200));
+    }
+
+    TEST_CASE("calls on an event loop keep the retry-once rule") {
+        LoopThread loop;
+        Client client;
+        Call call;
+        call.body = "amount=1";
+        call.timeout_ms = 1000;
+        SUBCASE("reused connection broken before the answer: retried once on a new connection") {
+            test::RawUpstream up({k_ok, k_drop, k_ok});
+            call.url = *parse_url(up.url("/pay"));
+            REQUIRE(loop.call(client, call).outcome.ok());
+            auto out = loop.call(client, call);
+            CHECK_MESSAGE(out.outcome.ok(), out.outcome.error_code);
+            CHECK(up.requests().size() == 3);
+            CHECK(up.connections() == 2);
+        }
+        SUBCASE("a connection dialed for this call is never retried") {
+            test::RawUpstream up({k_drop});
+            call.url = *parse_url(up.url("/pay"));
+            CHECK(loop.call(client, call).outcome.error_code == "upstream.connection_broken");
+            CHECK(up.requests().size() == 1);
+        }
+        SUBCASE("an answer that began is never retried") {
+            test::RawUpstream up({k_ok, k_truncate});
+            call.url = *parse_url(up.url("/pay"));
+            REQUIRE(loop.call(client, call).outcome.ok());
+            CHECK(loop.call(client, call).outcome.error_code == "upstream.connection_broken");
+            CHECK(up.requests().size() == 2);
+        }
+        SUBCASE("a timeout is never retried") {
+            test::RawUpstream up({k_ok, k_hang});
+            call.url = *parse_url(up.url("/pay"));
+            REQUIRE(loop.call(client, call).outcome.ok());
+            call.timeout_ms = 300;
+            CHECK(loop.call(client, call).outcome.error_code == "upstream.timeout");
+            CHECK(up.requests().size() == 2);
+        }
+    }
+
+    TEST_CASE("calls on an event loop: streamed answers wait without blocking, then give the connection back") {
+        LoopThread loop;
+        Client client;
+        Call call;
+        call.method = "GET";
+        call.stream_answer = true;
+        SUBCASE("chunked, headers byte for byte, the connection reused") {
+            test::RawUpstream up({{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Next: /a%2Fb?c=%20d\r\n"
+                                   "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"}});
+            call.url = *parse_url(up.url("/c"));
+            for (int i = 0; i < 2; ++i) {
+                auto r = loop.call(client, call);
+                REQUIRE_MESSAGE(r.outcome.ok(), r.outcome.error_message);
+                CHECK(r.body == "hello world");
+                CHECK(r.body_error.empty());
+                const auto& h = r.outcome.response.headers;
+                REQUIRE(h.size() == 3);
+                CHECK(h[0].value == "/a%2Fb?c=%20d");
+                CHECK(h[1].value == "a=1");
+                CHECK(h[2].value == "b=2");
+            }
+            CHECK(up.connections() == 1);
+        }
+        SUBCASE("a body that arrives slowly: pending, then the rest; a large one whole") {
+            auto pki = test::make_pki();
+            std::string big(3 * 1024 * 1024 + 7, 'x');
+            test::UpstreamServer server(pki, {.tls = false}, [&big](const http::Request&) {
+                http::Response res;
+                res.body = big;
+                return res;
+            });
+            call.url = *parse_url(server.url("/big"));
+            auto r = loop.call(client, call);
+            REQUIRE_MESSAGE(r.outcome.ok(), r.outcome.error_message);
+            CHECK(r.body.size() == big.size());
+            CHECK(r.body == big);
+            CHECK(r.pending > 0); // it waited for bytes at least once, on the loop
+        }
+        SUBCASE("a body cut short fails with the cause") {
+            test::RawUpstream up({k_truncate});
+            call.url = *parse_url(up.url("/t"));
+            auto r = loop.call(client, call);
+            REQUIRE(r.outcome.ok()); // the head arrived whole
+            CHECK(r.body == "ok");
+            CHECK(r.body_error == "upstream.connection_broken");
         }
     }
 
