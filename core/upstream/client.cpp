@@ -872,6 +872,7 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
 
     void begin() {
         m_loop.keep(shared_from_this());
+        m_in_begin = true;
         m_stream = m_take_idle();
         m_reused = m_stream != nullptr;
         if (m_reused) {
@@ -880,11 +881,11 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
         } else {
             fresh();
         }
+        m_in_begin = false;
     }
 
     void on_events(std::uint32_t) override {
         auto keep = shared_from_this();
-        m_armed_now = false;
         m_loop.clear_deadline(this);
         if (m_stage == Stage::stream) {
             if (auto wake = std::move(m_wake)) {
@@ -1182,8 +1183,13 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
         m_done = nullptr;
         auto keep = shared_from_this();
         m_loop.release(this);
-        if (done)
-            done(std::move(outcome));
+        if (!done)
+            return;
+        if (m_in_begin) { // failed at once (a refused loopback port): never inside start()
+            m_loop.post([done = std::move(done), outcome = std::move(outcome)]() mutable { done(std::move(outcome)); });
+            return;
+        }
+        done(std::move(outcome));
     }
 
     http::BodySource::Step stream_failed() {
@@ -1213,7 +1219,6 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
             m_loop.add(fd, events, this);
             m_registered_fd = fd;
         }
-        m_armed_now = true;
     }
     void detach() {
         if (m_registered_fd >= 0) {
@@ -1253,7 +1258,7 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
     const addrinfo* m_next = nullptr;
     int m_dial_fd = -1;
     int m_registered_fd = -1;
-    bool m_armed_now = false;
+    bool m_in_begin = false;
     std::unique_ptr<net::Stream> m_stream;
     net::TlsStream* m_tls = nullptr;
     std::size_t m_written = 0;
