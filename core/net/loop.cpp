@@ -13,7 +13,7 @@
 
 namespace vaultfwd::net {
 
-Loop::Loop() : m_thread(std::this_thread::get_id()) {
+Loop::Loop() {
     m_epoll = ::epoll_create1(EPOLL_CLOEXEC);
     m_wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (m_epoll < 0 || m_wake < 0)
@@ -70,6 +70,10 @@ void Loop::post(std::function<void()> fn) {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_posted.push_back(std::move(fn));
     }
+    // The loop's own thread is between two epoll_waits: run() looks at what was posted before
+    // it waits again, so only another thread needs to wake it.
+    if (on_loop_thread())
+        return;
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(m_wake, &one, sizeof one);
 }
@@ -103,13 +107,18 @@ void Loop::fire_deadlines() {
 }
 
 void Loop::run() {
-    m_thread = std::this_thread::get_id();
+    m_thread.store(std::this_thread::get_id(), std::memory_order_relaxed);
     constexpr int k_events = 256;
     epoll_event events[k_events];
     std::vector<std::function<void()>> posted;
     while (!m_stop) {
         int timeout = -1;
-        if (!m_timers.empty()) {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (!m_posted.empty()) // posted by this thread during the last round: no waiting
+                timeout = 0;
+        }
+        if (timeout != 0 && !m_timers.empty()) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(m_timers.begin()->first - Clock::now()).count();
             timeout = static_cast<int>(std::clamp<long long>(left + 1, 0, INT_MAX));
         }

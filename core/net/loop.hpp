@@ -4,6 +4,7 @@
 // with it. Other threads talk to it only through post(). Deadlines are kept in an ordered set,
 // so epoll sleeps until the nearest one and there is no polling tick.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -57,7 +58,7 @@ class Loop {
     void run();
     // Any thread; run() returns after the current round.
     void stop();
-    bool on_loop_thread() const { return std::this_thread::get_id() == m_thread; }
+    bool on_loop_thread() const { return std::this_thread::get_id() == m_thread.load(std::memory_order_relaxed); }
 
   private:
     void fire_deadlines();
@@ -68,7 +69,7 @@ class Loop {
     std::vector<std::function<void()>> m_posted;
     std::unordered_map<const void*, std::shared_ptr<void>> m_kept;
     bool m_stop = false;
-    std::thread::id m_thread;
+    std::atomic<std::thread::id> m_thread; // the thread in run(); none before
 };
 
 // A fixed set of threads for handler work (vault, templates, JsonLogic, blocking upstream calls).

@@ -629,13 +629,11 @@ class AnswerReader {
             m_buf.erase(0, m_pos); // need_more: every byte given was consumed
             m_pos = 0;
             if (!m_waits) {
-                constexpr std::size_t k_chunk = 64 * 1024;
-                const std::size_t had = m_buf.size();
-                m_buf.resize(had + k_chunk);
+                thread_local std::string scratch(64 * 1024, '\0'); // not zeroed again per read
                 std::size_t n = 0;
-                auto io = m_s->read(m_buf.data() + had, k_chunk, n);
-                m_buf.resize(had + n);
+                auto io = m_s->read(scratch.data(), scratch.size(), n);
                 if (io == net::Io::ok) {
+                    m_buf.append(scratch.data(), n);
                     m_a->answer_began = true;
                 } else if (io == net::Io::eof) {
                     m_eof = true;

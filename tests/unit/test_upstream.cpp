@@ -555,20 +555,51 @@ TEST_SUITE("upstream") {
             }
             CHECK(up.connections() == 1);
         }
-        SUBCASE("a body that arrives slowly: pending, then the rest; a large one whole") {
-            auto pki = test::make_pki();
+        SUBCASE("a body that arrives in two parts: pending between them, then the rest, whole") {
+            // A plain socket upstream: the head and half of a 3 MB body, a pause, the rest.
             std::string big(3 * 1024 * 1024 + 7, 'x');
-            test::UpstreamServer server(pki, {.tls = false}, [&big](const http::Request&) {
-                http::Response res;
-                res.body = big;
-                return res;
+            for (std::size_t i = 0; i < big.size(); i += 4096)
+                big[i] = static_cast<char>('a' + (i / 4096) % 26);
+            int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            socklen_t len = sizeof addr;
+            REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+            REQUIRE(::listen(lfd, 4) == 0);
+            ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+            std::thread upstream([lfd, &big] {
+                int c = ::accept(lfd, nullptr, nullptr);
+                std::string got;
+                char buf[4096];
+                while (got.find("\r\n\r\n") == std::string::npos) {
+                    auto n = ::recv(c, buf, sizeof buf, 0);
+                    if (n <= 0)
+                        break;
+                    got.append(buf, static_cast<std::size_t>(n));
+                }
+                std::string head = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n";
+                auto send_all = [c](std::string_view bytes) {
+                    while (!bytes.empty()) {
+                        auto n = ::send(c, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+                        if (n <= 0)
+                            return;
+                        bytes.remove_prefix(static_cast<std::size_t>(n));
+                    }
+                };
+                send_all(head + big.substr(0, big.size() / 2));
+                std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                send_all(std::string_view(big).substr(big.size() / 2));
+                ::close(c);
             });
-            call.url = *parse_url(server.url("/big"));
+            call.url = *parse_url("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/big");
             auto r = loop.call(client, call);
+            upstream.join();
+            ::close(lfd);
             REQUIRE_MESSAGE(r.outcome.ok(), r.outcome.error_message);
             CHECK(r.body.size() == big.size());
             CHECK(r.body == big);
-            CHECK(r.pending > 0); // it waited for bytes at least once, on the loop
+            CHECK(r.pending > 0); // it waited for the second half on the loop, without blocking it
         }
         SUBCASE("a body cut short fails with the cause") {
             test::RawUpstream up({k_truncate});
