@@ -33,15 +33,9 @@ std::size_t utf8_cut(std::string_view s, std::size_t n) {
     return n;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 bool is_credential(std::string_view name) {
-    return iequals(name, "authorization") || iequals(name, "proxy-authorization") || iequals(name, "cookie") ||
-           iequals(name, "set-cookie");
+    return util::iequals(name, "authorization") || util::iequals(name, "proxy-authorization") ||
+           util::iequals(name, "cookie") || util::iequals(name, "set-cookie");
 }
 
 constexpr const char* k_hidden = "[hidden]";
@@ -50,7 +44,7 @@ constexpr const char* k_hidden = "[hidden]";
 bool is_plain_header(std::string_view name) {
     for (std::string_view plain : {"host", "content-type", "content-length", "accept", "user-agent",
                                    "transfer-encoding", "connection", "expect"})
-        if (iequals(name, plain))
+        if (util::iequals(name, plain))
             return true;
     return false;
 }

@@ -10,7 +10,9 @@
 namespace vaultfwd::util {
 
 std::string_view trim(std::string_view s);
-std::string to_lower(std::string_view s);
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+std::string to_lower(std::string_view s); // ASCII letters only
+
 bool iequals(std::string_view a, std::string_view b);
 bool starts_with_icase(std::string_view s, std::string_view prefix);
 // Splits on every occurrence of `sep`; keeps empty pieces.
