@@ -324,6 +324,7 @@ std::optional<http::Response> check_content_length(const std::string& content_le
 
 server::Step handle(const std::string& endpoint, const http::Request& r, const Caller& caller,
                     Services& s, server::AccessEntry& log) {
+    vault::Store::ReadScope one_state(s.store); // the request's reads: one look at the file
     log.dialect = endpoint == "reflect" ? "reflect" : "footprint";
     if (r.method != "POST")
         return error(405, "Method not allowed: use POST", "request.method_not_allowed");

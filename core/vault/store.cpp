@@ -496,6 +496,10 @@ std::string record_word(std::uint64_t n) {
 
 } // namespace
 
+namespace {
+thread_local Store::ReadScope* t_read_scope = nullptr;
+} // namespace
+
 struct Store::Impl {
     enum class Scan { open, read, write };
 
@@ -1215,6 +1219,8 @@ struct Store::Impl {
 
     // Brings a reader up to date with other processes' writes; never fails the read itself.
     void refresh() {
+        if (!Store::check_due(this))
+            return;
         {
             std::shared_lock s(state_mutex);
             if (!changed())
@@ -1769,6 +1775,24 @@ std::size_t Store::alias_count() const {
     m_impl->refresh();
     std::shared_lock s(m_impl->state_mutex);
     return m_impl->ix.aliases.size();
+}
+
+Store::ReadScope::ReadScope(const Store& store) : m_impl(store.m_impl.get()), m_outer(t_read_scope) {
+    t_read_scope = this;
+}
+
+Store::ReadScope::~ReadScope() { t_read_scope = m_outer; }
+
+bool Store::check_due(const void* impl) {
+    for (ReadScope* scope = t_read_scope; scope; scope = scope->m_outer) {
+        if (scope->m_impl != impl)
+            continue;
+        if (scope->m_checked)
+            return false;
+        scope->m_checked = true;
+        return true;
+    }
+    return true;
 }
 
 } // namespace vaultfwd::vault

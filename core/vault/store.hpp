@@ -162,9 +162,29 @@ class Store : public RecordSource {
     std::size_t record_count() const;
     std::size_t alias_count() const;
 
+    // While one lives on this thread, reads of `store` check its file for other processes'
+    // writes once, at the first read, instead of at every read: the reads of one request see
+    // one state of the vault for one fstat (a five-token request made five). Writes catch up
+    // with the file as always. Scopes nest; each belongs to the thread that made it.
+    class ReadScope {
+      public:
+        explicit ReadScope(const Store& store);
+        ~ReadScope();
+        ReadScope(const ReadScope&) = delete;
+        ReadScope& operator=(const ReadScope&) = delete;
+
+      private:
+        friend class Store;
+        const void* m_impl;
+        ReadScope* m_outer;
+        bool m_checked = false;
+    };
+
   private:
     struct Impl;
     explicit Store(std::unique_ptr<Impl> impl);
+    // False when this thread's scope for the store has already checked the file.
+    static bool check_due(const void* impl);
     std::unique_ptr<Impl> m_impl;
 };
 

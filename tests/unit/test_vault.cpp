@@ -603,6 +603,41 @@ TEST_SUITE("vault") {
         CHECK(s->field("r11999", "card.number") == "4111111999");
     }
 
+    TEST_CASE("a read scope looks at the file once: one request sees one state of the vault") {
+        test::TempDir tmp;
+        auto a = open_ok(tmp.path());
+        auto b = open_ok(tmp.path()); // another process, as far as the file goes
+        REQUIRE(a->put("r1", {{"f", "1"}}).ok());
+        {
+            Store::ReadScope one_state(*b);
+            CHECK(b->field("r1", "f") == "1"); // the first read catches up with the file
+            REQUIRE(a->put("r1", {{"f", "2"}}).ok());
+            REQUIRE(a->put("r2", {{"f", "new"}}).ok());
+            CHECK(b->field("r1", "f") == "1"); // later reads in the scope: the same state
+            CHECK_FALSE(b->has_record("r2"));
+            // A scope on another store does not hold this one back.
+            Store::ReadScope other(*a);
+            CHECK(a->field("r1", "f") == "2");
+            // Another thread is not in this thread's scope.
+            std::optional<std::string> seen;
+            std::thread t([&] { seen = b->field("r2", "f"); });
+            t.join();
+            CHECK(seen == "new");
+        }
+        // Out of the scope every read looks again.
+        REQUIRE(a->put("r1", {{"f", "3"}}).ok());
+        CHECK(b->field("r1", "f") == "3");
+        // A write inside a scope catches up and sees its own record at once.
+        {
+            Store::ReadScope one_state(*b);
+            CHECK(b->field("r1", "f") == "3");
+            REQUIRE(a->put("r3", {{"f", "a"}}).ok());
+            REQUIRE(b->put("r4", {{"f", "b"}}).ok());
+            CHECK(b->field("r4", "f") == "b");
+            CHECK(b->field("r3", "f") == "a"); // the write caught up with a's record
+        }
+    }
+
     TEST_CASE("two stores on one folder see each other's writes, also across compaction") {
         test::TempDir tmp;
         auto a = open_ok(tmp.path());

@@ -37,6 +37,7 @@ std::optional<http::Response> decode_for_filters(http::Request& r, const std::st
 std::optional<http::Response> run_filters(const std::vector<const CompiledFilter*>& filters, Phase phase,
                                           http::Headers& headers, std::string& body, vault::Store& store,
                                           server::AccessEntry& entry) {
+    vault::Store::ReadScope one_state(store); // the filters' reads: one look at the file
     auto applied = apply_filters(filters, phase, headers, body, store, entry.secrets.get());
     if (!applied) {
         const Error& e = applied.error();
