@@ -193,6 +193,8 @@ void sort_ids(std::vector<std::string_view>& ids) {
 }
 
 class Resolver {
+    static constexpr std::size_t k_batch = 256;
+
   public:
     explicit Resolver(const RenderRequest& request) : m_req(request) {
         if (m_req.vtex_resolver)
@@ -201,20 +203,68 @@ class Resolver {
             m_vtex = default_vtex_resolver(*m_req.source);
     }
 
-    Resolved resolve(const TokenSite& site) {
+    // Resolves the token at `site` into `out`, a slot of the results set_results() named; a
+    // Footprint token whose value must be read is parsed here and read with the next ones, a
+    // batch at a time (finish() reads the last batch).
+    void resolve(const TokenSite& site, Resolved& out) {
         try {
             switch (site.dialect) {
             case Dialect::gr4vy:
-                return gr4vy(site);
+                out = gr4vy(site);
+                break;
             case Dialect::vtex:
-                return vtex(site);
+                out = vtex(site);
+                break;
             default:
-                return footprint(site);
+                footprint(site, out);
+                break;
             }
         } catch (const std::exception&) {
             // A vault that cannot decrypt a record throws; the body must not go out anyway.
-            return failure("template.undecryptable", "the value could not be read from the vault");
+            out = failure("template.undecryptable", "the value could not be read from the vault");
         }
+        if (m_reads.size() == k_batch)
+            finish();
+    }
+
+    // Reads the values of the Footprint tokens resolve() kept for later in one read of the
+    // source (one look for other writers, lookups overlapped), into their results. Batches of
+    // a few hundred keep what is pending in cache.
+    void finish() {
+        if (m_reads.empty())
+            return;
+        Resolved* results = m_results;
+        m_queries.clear();
+        for (const auto& r : m_reads)
+            m_queries.push_back({r.token.fp_id, r.token.di});
+        std::vector<Result<std::optional<std::string>>> values;
+        try {
+            values = m_req.source->read_fields(m_queries);
+        } catch (const std::exception&) {
+            // A source that throws: each token on its own, so that only the ones that cannot be
+            // read fail.
+            for (auto& r : m_reads) {
+                Resolved& out = results[r.result];
+                try {
+                    out = footprint_value(r, m_req.source->read_field(r.token.fp_id, r.token.di));
+                } catch (const std::exception&) {
+                    out = failure("template.undecryptable",
+                                  "the value could not be read from the vault");
+                }
+            }
+            m_reads.clear();
+            return;
+        }
+        for (std::size_t i = 0; i < m_reads.size(); ++i) {
+            Resolved& out = results[m_reads[i].result];
+            try {
+                out = footprint_value(m_reads[i], std::move(values[i]));
+            } catch (const std::exception&) {
+                out = failure("template.undecryptable",
+                              "the value could not be read from the vault");
+            }
+        }
+        m_reads.clear();
     }
 
     std::vector<std::string> record_ids() {
@@ -231,49 +281,68 @@ class Resolver {
     // per token on a render of 100 000 distinct tokens.
     void read_record(std::string_view id) { m_records.push_back(id); }
 
-    Resolved footprint(const TokenSite& site) {
+    // A Footprint token whose value is to be read: the token parsed, where its result goes,
+    // and its record id as written (a view into the body or the request).
+    struct Read {
+        FootprintToken token;
+        std::size_t result = 0;
+        std::string_view record;
+    };
+
+    Resolved unknown_record(const FootprintToken& token) const {
+        return failure("template.unknown_record", "User " + token.fp_id + " does not exist",
+                       token.reference(),
+                       "no record \"" + token.fp_id +
+                           "\" in the vault ('vaultfwd vault list' shows the ids)");
+    }
+
+    void footprint(const TokenSite& site, Resolved& out) {
         auto token = parse_footprint_token(site.inner, m_req.global_fp_id);
-        if (!token)
-            return failure(token.error().code, token.error().message, {},
-                           explain_footprint_token(site.inner, m_req.global_fp_id));
+        if (!token) {
+            out = failure(token.error().code, token.error().message, {},
+                          explain_footprint_token(site.inner, m_req.global_fp_id));
+            return;
+        }
         // An unknown record is reported before a forbidden identifier, and a forbidden one is
         // never read. A value found proves the record exists, so the common case looks the
         // record up once.
-        auto unknown_record = [&] {
-            return failure("template.unknown_record", "User " + token->fp_id + " does not exist",
-                           token->reference(),
-                           "no record \"" + token->fp_id +
-                               "\" in the vault ('vaultfwd vault list' shows the ids)");
-        };
         if (!allowed(token->di)) {
             if (!m_req.source->has_record(token->fp_id))
-                return unknown_record();
-            return failure("template.forbidden", "not allowed to reveal " + token->di,
-                           token->reference());
+                out = unknown_record(*token);
+            else
+                out = failure("template.forbidden", "not allowed to reveal " + token->di,
+                              token->reference());
+            return;
         }
-        auto value = m_req.source->read_field(token->fp_id, token->di);
+        // The token's own text (its fp_id starts it, after white space) or the global fp_id.
+        std::string_view record =
+            token->uses_global
+                ? std::string_view(m_req.global_fp_id)
+                : site.inner.substr(site.inner.find(token->fp_id), token->fp_id.size());
+        m_reads.push_back(Read{std::move(*token), static_cast<std::size_t>(&out - m_results), record});
+    }
+
+    Resolved footprint_value(Read& read, Result<std::optional<std::string>>&& value) {
+        const FootprintToken& token = read.token;
         if (!value)
             return failure("template.undecryptable",
                            "the value could not be read from the vault: " + value.error().message,
-                           token->reference());
+                           token.reference());
         if (!*value) {
-            if (!m_req.source->has_record(token->fp_id))
-                return unknown_record();
+            if (!m_req.source->has_record(token.fp_id))
+                return unknown_record(token);
             return failure("template.unknown",
-                           "Found invalid or unknown data identifiers: " + token->reference(),
-                           token->reference(),
-                           "record \"" + token->fp_id + "\" has no field \"" + token->di + "\"");
+                           "Found invalid or unknown data identifiers: " + token.reference(),
+                           token.reference(),
+                           "record \"" + token.fp_id + "\" has no field \"" + token.di + "\"");
         }
-        // The token's own text (its fp_id starts it, after white space) or the global fp_id.
-        read_record(token->uses_global
-                        ? std::string_view(m_req.global_fp_id)
-                        : site.inner.substr(site.inner.find(token->fp_id), token->fp_id.size()));
+        read_record(read.record);
         // One filter at a time, so a failure names the filter that failed.
         std::string out = std::move(**value);
-        for (const auto& f : token->filters) {
+        for (const auto& f : token.filters) {
             auto next = apply_filter(f, std::move(out));
             if (!next)
-                return failure(next.error().code, next.error().message, token->reference(),
+                return failure(next.error().code, next.error().message, token.reference(),
                                "filter \"" + std::string(f.name()) + "\" failed: " + next.error().message);
             out = std::move(*next);
         }
@@ -324,8 +393,16 @@ class Resolver {
     }
 
 
+  public:
+    // The results' storage, which resolve() is given slots of (reserved: it never moves).
+    void set_results(Resolved* results) { m_results = results; }
+
+  private:
     const RenderRequest& m_req;
     VtexResolver m_vtex;
+    Resolved* m_results = nullptr;
+    std::vector<Read> m_reads; // Footprint tokens to read, in order of first appearance
+    std::vector<vault::RecordSource::FieldQuery> m_queries; // theirs, as the source is asked
     // Records read, once per distinct token; sorted and deduplicated once, at the end.
     std::vector<std::string_view> m_records;
     std::deque<std::string> m_owned; // ids not found as such in the body or the request
@@ -461,6 +538,7 @@ RenderOutcome render(const RenderRequest& req) {
         util::ViewMap<std::size_t> seen;
         seen.reserve(sr.tokens.size());
         results.reserve(sr.tokens.size());
+        resolver.set_results(results.data());
         for (std::size_t i = 0; i < sr.tokens.size(); ++i) {
             const auto& site = sr.tokens[i];
             // The table is sized for every token up front (no rehash moves a slot): fetch the
@@ -469,9 +547,13 @@ RenderOutcome render(const RenderRequest& req) {
                 seen.prefetch(sr.tokens[i + 8].inner);
             auto [it, fresh] = seen.try_emplace(site.inner, results.size());
             if (fresh)
-                results.push_back(resolver.resolve(site));
+                resolver.resolve(site, results.emplace_back());
             result_of[i] = it->second;
-            if (const Failure* f = results[it->second].failure.get()) {
+        }
+        resolver.finish();
+        for (std::size_t i = 0; i < sr.tokens.size(); ++i) {
+            if (const Failure* f = results[result_of[i]].failure.get()) {
+                const auto& site = sr.tokens[i];
                 Problem p = make_problem(f->code, f->message, site.begin, site.text, f->reference);
                 p.detail = f->detail;
                 problems.push_back(std::move(p)); // place() below gives it its line and column

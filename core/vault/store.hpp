@@ -126,6 +126,9 @@ class Store : public RecordSource {
     Result<std::optional<Fields>> read(const std::string& id) const;
     Result<std::optional<std::string>> read_field(const std::string& id,
                                                   const std::string& field) const override;
+    // read_field() of each query, with one look for other writers for all of them.
+    std::vector<Result<std::optional<std::string>>>
+    read_fields(const std::vector<FieldQuery>& queries) const override;
     // The same; they throw DamagedVault instead of returning "vault.corrupt".
     std::optional<Fields> get(const std::string& id) const;
     std::optional<std::string> field(const std::string& id,

@@ -417,6 +417,48 @@ TEST_SUITE("vault") {
         CHECK(reopened.error().message.find("byte " + std::to_string(third)) != std::string::npos);
     }
 
+    TEST_CASE("read_fields reads many fields at once: in order, another store's writes seen, a "
+              "damaged record failing only its own queries") {
+        test::TempDir tmp;
+        auto a = open_ok(tmp.path());
+        REQUIRE(a->put_many({{"fp_id_test_a", {{"id.first_name", "Ann"}, {"id.last_name", "Lee"}}},
+                             {"fp_id_test_b", {{"id.first_name", "Bo"}}},
+                             {"fp_id_test_c", {{"id.first_name", "Cy"}}}})
+                    .ok());
+        auto b = open_ok(tmp.path());
+        using Q = vault::RecordSource::FieldQuery;
+        auto values = b->read_fields({Q{"fp_id_test_b", "id.first_name"},
+                                      Q{"fp_id_test_a", "id.last_name"},
+                                      Q{"fp_id_test_a", "id.nickname"}, Q{"fp_id_test_z", "id.first_name"},
+                                      Q{"fp_id_test_a", "id.first_name"}});
+        REQUIRE(values.size() == 5);
+        CHECK(values[0]->value() == "Bo");
+        CHECK(values[1]->value() == "Lee");
+        CHECK_FALSE(values[2]->has_value());
+        CHECK_FALSE(values[3]->has_value());
+        CHECK(values[4]->value() == "Ann");
+        // The other store's write is read by the next call.
+        REQUIRE(a->put("fp_id_test_b", {{"id.first_name", "Bea"}}).ok());
+        REQUIRE(a->put("fp_id_test_z", {{"id.first_name", "Zed"}}).ok());
+        values = b->read_fields({Q{"fp_id_test_b", "id.first_name"}, Q{"fp_id_test_z", "id.first_name"}});
+        CHECK(values[0]->value() == "Bea");
+        CHECK(values[1]->value() == "Zed");
+        // A record damaged on disk after open (fp_id_test_c's, the third, never read yet) fails
+        // its own query, with its position; the others still read.
+        const auto log = tmp.path() / "vault.log";
+        const std::string good = file_bytes(log);
+        const std::size_t third = record_offset(good, 2), fourth = record_offset(good, 3);
+        std::string bad = good;
+        bad[fourth - 2] = static_cast<char>(bad[fourth - 2] ^ 0x01);
+        overwrite(log, bad);
+        values = b->read_fields({Q{"fp_id_test_c", "id.first_name"}, Q{"fp_id_test_a", "id.first_name"}});
+        REQUIRE_FALSE(values[0].ok());
+        CHECK(values[0].error().code == "vault.corrupt");
+        CHECK(values[0].error().message.find("byte " + std::to_string(third)) != std::string::npos);
+        CHECK(values[0].error().message.find("record 3") != std::string::npos);
+        CHECK(values[1]->value() == "Ann");
+    }
+
     TEST_CASE("a torn tail is reported, everything before it kept, and the next write cuts it") {
         test::TempDir tmp;
         {
