@@ -266,6 +266,10 @@ class Conn final : public net::Loop::Handler, public std::enable_shared_from_thi
     void on_stream_piece(std::string piece);
     void on_stream_end(bool failed, std::string code);
 
+    // On a worker: `step` carried out by waiting (a streamed request body, send()), then its
+    // answer relayed with relay_from_worker.
+    static void carry_out_here(std::shared_ptr<Conn> self, std::shared_ptr<Exchange> ex, net::Loop& loop,
+                               upstream::Client* client, Step step);
     // A worker's answer to `ex`, whose body (if streamed) is read there by waiting on it.
     static void relay_from_worker(std::shared_ptr<Conn> self, std::shared_ptr<Exchange> ex, net::Loop& loop,
                                   http::Response answer);
@@ -884,14 +888,19 @@ void Conn::dispatch() {
             loop.post([self, ex, step = std::move(step)]() mutable { self->take_step(ex, std::move(step), true); });
             return;
         }
-        http::Response answer;
-        try {
-            answer = carry_out(std::move(step), client, *ex);
-        } catch (const std::exception&) {
-            answer = engine_error(500, "server.internal", "something went wrong");
-        }
-        relay_from_worker(self, ex, loop, std::move(answer));
+        carry_out_here(self, ex, loop, client, std::move(step));
     });
+}
+
+void Conn::carry_out_here(std::shared_ptr<Conn> self, std::shared_ptr<Exchange> ex, net::Loop& loop,
+                          upstream::Client* client, Step step) {
+    http::Response answer;
+    try {
+        answer = carry_out(std::move(step), client, *ex);
+    } catch (const std::exception&) {
+        answer = engine_error(500, "server.internal", "something went wrong");
+    }
+    relay_from_worker(std::move(self), std::move(ex), loop, std::move(answer));
 }
 
 void Conn::take_step(const std::shared_ptr<Exchange>& ex, Step step, bool drive_after) {
@@ -905,13 +914,7 @@ void Conn::take_step(const std::shared_ptr<Exchange>& ex, Step step, bool drive_
         auto self = shared_from_this();
         net::Loop& loop = m_ctx.loop;
         m_ctx.engine.workers->submit([self, ex, &loop, client, step = std::move(step)]() mutable {
-            http::Response answer;
-            try {
-                answer = carry_out(std::move(step), client, *ex);
-            } catch (const std::exception&) {
-                answer = engine_error(500, "server.internal", "something went wrong");
-            }
-            relay_from_worker(self, ex, loop, std::move(answer));
+            carry_out_here(std::move(self), std::move(ex), loop, client, std::move(step));
         });
         return;
     }

@@ -149,6 +149,46 @@ class LoopThread {
     std::thread m_thread;
 };
 
+// The retry-once rule, checked through `make`: send() on the test's thread, or start() on a loop.
+void retry_rule(const std::function<Outcome(const Call&)>& make) {
+    Call call;
+    call.body = "amount=1";
+    call.timeout_ms = 1000;
+    SUBCASE("reused connection broken before the answer: retried once on a new connection") {
+        test::RawUpstream up({k_ok, k_drop, k_ok});
+        call.url = *parse_url(up.url("/pay"));
+        REQUIRE(make(call).ok());
+        auto out = make(call);
+        CHECK_MESSAGE(out.ok(), out.error_code);
+        CHECK(up.requests().size() == 3);
+        CHECK(up.connections() == 2);
+    }
+    SUBCASE("a connection dialed for this call is never retried") {
+        test::RawUpstream up({k_drop});
+        call.url = *parse_url(up.url("/pay"));
+        auto out = make(call);
+        CHECK(out.error_code == "upstream.connection_broken");
+        CHECK(up.requests().size() == 1);
+    }
+    SUBCASE("an answer that began is never retried") {
+        test::RawUpstream up({k_ok, k_truncate});
+        call.url = *parse_url(up.url("/pay"));
+        REQUIRE(make(call).ok());
+        auto out = make(call);
+        CHECK(out.error_code == "upstream.connection_broken");
+        CHECK(up.requests().size() == 2);
+    }
+    SUBCASE("a timeout is never retried") {
+        test::RawUpstream up({k_ok, k_hang});
+        call.url = *parse_url(up.url("/pay"));
+        REQUIRE(make(call).ok());
+        call.timeout_ms = 300;
+        auto out = make(call);
+        CHECK(out.error_code == "upstream.timeout");
+        CHECK(up.requests().size() == 2);
+    }
+}
+
 } // namespace
 
 TEST_SUITE("upstream") {
@@ -394,42 +434,13 @@ TEST_SUITE("upstream") {
 
     TEST_CASE("a failed call is retried only on a reused connection, before any answer") {
         Client client;
-        Call call;
-        call.body = "amount=1";
-        call.timeout_ms = 1000;
-        SUBCASE("reused connection broken before the answer: retried once on a new connection") {
-            test::RawUpstream up({k_ok, k_drop, k_ok});
-            call.url = *parse_url(up.url("/pay"));
-            REQUIRE(client.send(call).ok());
-            auto out = client.send(call);
-            CHECK_MESSAGE(out.ok(), out.error_code);
-            CHECK(up.requests().size() == 3);
-            CHECK(up.connections() == 2);
-        }
-        SUBCASE("a connection dialed for this call is never retried") {
-            test::RawUpstream up({k_drop});
-            call.url = *parse_url(up.url("/pay"));
-            auto out = client.send(call);
-            CHECK(out.error_code == "upstream.connection_broken");
-            CHECK(up.requests().size() == 1);
-        }
-        SUBCASE("an answer that began is never retried") {
-            test::RawUpstream up({k_ok, k_truncate});
-            call.url = *parse_url(up.url("/pay"));
-            REQUIRE(client.send(call).ok());
-            auto out = client.send(call);
-            CHECK(out.error_code == "upstream.connection_broken");
-            CHECK(up.requests().size() == 2);
-        }
-        SUBCASE("a timeout is never retried") {
-            test::RawUpstream up({k_ok, k_hang});
-            call.url = *parse_url(up.url("/pay"));
-            REQUIRE(client.send(call).ok());
-            call.timeout_ms = 300;
-            auto out = client.send(call);
-            CHECK(out.error_code == "upstream.timeout");
-            CHECK(up.requests().size() == 2);
-        }
+        retry_rule([&client](const Call& call) { return client.send(call); });
+    }
+
+    TEST_CASE("calls on an event loop keep the retry-once rule") {
+        LoopThread loop;
+        Client client;
+        retry_rule([&](const Call& call) { return loop.call(client, call).outcome; });
     }
 
     TEST_CASE("calls on an event loop: TLS, pooling, verification, failures named as send() names them") {
@@ -492,44 +503,6 @@ TEST_SUITE("upstream") {
         auto timed_out = loop.call(client, call);
         CHECK(timed_out.outcome.error_code == "upstream.timeout");
         CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1200));
-    }
-
-    TEST_CASE("calls on an event loop keep the retry-once rule") {
-        LoopThread loop;
-        Client client;
-        Call call;
-        call.body = "amount=1";
-        call.timeout_ms = 1000;
-        SUBCASE("reused connection broken before the answer: retried once on a new connection") {
-            test::RawUpstream up({k_ok, k_drop, k_ok});
-            call.url = *parse_url(up.url("/pay"));
-            REQUIRE(loop.call(client, call).outcome.ok());
-            auto out = loop.call(client, call);
-            CHECK_MESSAGE(out.outcome.ok(), out.outcome.error_code);
-            CHECK(up.requests().size() == 3);
-            CHECK(up.connections() == 2);
-        }
-        SUBCASE("a connection dialed for this call is never retried") {
-            test::RawUpstream up({k_drop});
-            call.url = *parse_url(up.url("/pay"));
-            CHECK(loop.call(client, call).outcome.error_code == "upstream.connection_broken");
-            CHECK(up.requests().size() == 1);
-        }
-        SUBCASE("an answer that began is never retried") {
-            test::RawUpstream up({k_ok, k_truncate});
-            call.url = *parse_url(up.url("/pay"));
-            REQUIRE(loop.call(client, call).outcome.ok());
-            CHECK(loop.call(client, call).outcome.error_code == "upstream.connection_broken");
-            CHECK(up.requests().size() == 2);
-        }
-        SUBCASE("a timeout is never retried") {
-            test::RawUpstream up({k_ok, k_hang});
-            call.url = *parse_url(up.url("/pay"));
-            REQUIRE(loop.call(client, call).outcome.ok());
-            call.timeout_ms = 300;
-            CHECK(loop.call(client, call).outcome.error_code == "upstream.timeout");
-            CHECK(up.requests().size() == 2);
-        }
     }
 
     TEST_CASE("calls on an event loop: streamed answers wait without blocking, then give the connection back") {
