@@ -295,16 +295,29 @@ bool is_valid_data_identifier(std::string_view di) {
     return false;
 }
 
+FootprintToken FootprintTokenView::owned() const {
+    return FootprintToken{std::string(fp_id), std::string(di), filters, uses_global};
+}
+
 Result<FootprintToken> parse_footprint_token(std::string_view text, std::string_view global_fp_id) {
+    auto token = parse_footprint_token_view(text, global_fp_id);
+    if (!token)
+        return token.error();
+    return FootprintToken{std::string(token->fp_id), std::string(token->di),
+                          std::move(token->filters), token->uses_global};
+}
+
+Result<FootprintTokenView> parse_footprint_token_view(std::string_view text,
+                                                      std::string_view global_fp_id) {
     // The pieces split_pipes() gives, one at a time: a render parses every distinct token, and
     // a vector for its pieces cost more than the rest of the parse.
     text = trim_unicode(text);
     std::size_t bar = text.find('|');
-    FootprintToken token;
+    FootprintTokenView token;
     std::string_view head = trim_unicode(text.substr(0, bar));
     if (!global_fp_id.empty() && is_valid_data_identifier(head)) {
-        token.fp_id = std::string(global_fp_id);
-        token.di = std::string(head);
+        token.fp_id = global_fp_id;
+        token.di = head;
         token.uses_global = true;
     } else {
         auto dot = head.find('.');
@@ -318,8 +331,8 @@ Result<FootprintToken> parse_footprint_token(std::string_view text, std::string_
                           "proxy tokens.");
         if (!is_valid_data_identifier(di))
             return syntax("Cannont parse data identifier: " + std::string(di));
-        token.fp_id = std::string(fp_id);
-        token.di = std::string(di);
+        token.fp_id = fp_id;
+        token.di = di;
     }
     while (bar != std::string_view::npos) {
         const std::size_t start = bar + 1;

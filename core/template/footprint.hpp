@@ -24,6 +24,17 @@ struct FootprintToken {
     std::string reference() const;
 };
 
+// A parsed token whose fp_id and data identifier are views into the text parsed (or into the
+// global fp_id): what a render keeps of each of 100 000 distinct tokens without copying them.
+struct FootprintTokenView {
+    std::string_view fp_id;
+    std::string_view di;
+    std::vector<Filter> filters;
+    bool uses_global = false;
+
+    FootprintToken owned() const;
+};
+
 // True for `fp_id_…`, `fp_bid_…`, `fp_id_test_…`, `fp_bid_test_…` (the first matching prefix
 // stripped) whose remainder is non-empty ASCII alphanumeric; a name without a prefix is invalid.
 bool is_valid_fp_id(std::string_view fp_id);
@@ -40,6 +51,9 @@ bool is_valid_data_identifier(std::string_view di);
 // "Invalid filter function: <message>".
 Result<FootprintToken> parse_footprint_token(std::string_view text,
                                              std::string_view global_fp_id = {});
+// parse_footprint_token() with views into `text` and `global_fp_id`, which must outlive it.
+Result<FootprintTokenView> parse_footprint_token_view(std::string_view text,
+                                                      std::string_view global_fp_id = {});
 
 // For people (the CLI), not for the API: why the token text between `{{` and `}}` does not
 // parse, naming the part at fault (the fp_id, the data identifier, the filter by name) and what

@@ -246,7 +246,8 @@ class Resolver {
             for (auto& r : m_reads) {
                 Resolved& out = results[r.result];
                 try {
-                    out = footprint_value(r, m_req.source->read_field(r.token.fp_id, r.token.di));
+                    out = footprint_value(r, m_req.source->read_field(std::string(r.token.fp_id),
+                                                                      std::string(r.token.di)));
                 } catch (const std::exception&) {
                     out = failure("template.undecryptable",
                                   "the value could not be read from the vault");
@@ -281,15 +282,15 @@ class Resolver {
     // per token on a render of 100 000 distinct tokens.
     void read_record(std::string_view id) { m_records.push_back(id); }
 
-    // A Footprint token whose value is to be read: the token parsed, where its result goes,
-    // and its record id as written (a view into the body or the request).
+    // A Footprint token whose value is to be read: the token parsed (its record id and data
+    // identifier are views into the body or the request) and where its result goes.
     struct Read {
-        FootprintToken token;
+        FootprintTokenView token;
         std::size_t result = 0;
-        std::string_view record;
     };
 
-    Resolved unknown_record(const FootprintToken& token) const {
+    Resolved unknown_record(const FootprintTokenView& view) const {
+        const FootprintToken token = view.owned();
         return failure("template.unknown_record", "User " + token.fp_id + " does not exist",
                        token.reference(),
                        "no record \"" + token.fp_id +
@@ -297,7 +298,7 @@ class Resolver {
     }
 
     void footprint(const TokenSite& site, Resolved& out) {
-        auto token = parse_footprint_token(site.inner, m_req.global_fp_id);
+        auto token = parse_footprint_token_view(site.inner, m_req.global_fp_id);
         if (!token) {
             out = failure(token.error().code, token.error().message, {},
                           explain_footprint_token(site.inner, m_req.global_fp_id));
@@ -306,43 +307,39 @@ class Resolver {
         // An unknown record is reported before a forbidden identifier, and a forbidden one is
         // never read. A value found proves the record exists, so the common case looks the
         // record up once.
-        if (!allowed(token->di)) {
-            if (!m_req.source->has_record(token->fp_id))
+        if (m_req.may_reveal && !allowed(std::string(token->di))) {
+            if (!m_req.source->has_record(std::string(token->fp_id)))
                 out = unknown_record(*token);
             else
-                out = failure("template.forbidden", "not allowed to reveal " + token->di,
-                              token->reference());
+                out = failure("template.forbidden", "not allowed to reveal " + std::string(token->di),
+                              token->owned().reference());
             return;
         }
-        // The token's own text (its fp_id starts it, after white space) or the global fp_id.
-        std::string_view record =
-            token->uses_global
-                ? std::string_view(m_req.global_fp_id)
-                : site.inner.substr(site.inner.find(token->fp_id), token->fp_id.size());
-        m_reads.push_back(Read{std::move(*token), static_cast<std::size_t>(&out - m_results), record});
+        m_reads.push_back(Read{std::move(*token), static_cast<std::size_t>(&out - m_results)});
     }
 
     Resolved footprint_value(Read& read, Result<std::optional<std::string>>&& value) {
-        const FootprintToken& token = read.token;
+        const FootprintTokenView& token = read.token;
         if (!value)
             return failure("template.undecryptable",
                            "the value could not be read from the vault: " + value.error().message,
-                           token.reference());
+                           token.owned().reference());
         if (!*value) {
-            if (!m_req.source->has_record(token.fp_id))
+            if (!m_req.source->has_record(std::string(token.fp_id)))
                 return unknown_record(token);
+            const std::string reference = token.owned().reference();
             return failure("template.unknown",
-                           "Found invalid or unknown data identifiers: " + token.reference(),
-                           token.reference(),
-                           "record \"" + token.fp_id + "\" has no field \"" + token.di + "\"");
+                           "Found invalid or unknown data identifiers: " + reference, reference,
+                           "record \"" + std::string(token.fp_id) + "\" has no field \"" +
+                               std::string(token.di) + "\"");
         }
-        read_record(read.record);
+        read_record(token.fp_id);
         // One filter at a time, so a failure names the filter that failed.
         std::string out = std::move(**value);
         for (const auto& f : token.filters) {
             auto next = apply_filter(f, std::move(out));
             if (!next)
-                return failure(next.error().code, next.error().message, token.reference(),
+                return failure(next.error().code, next.error().message, token.owned().reference(),
                                "filter \"" + std::string(f.name()) + "\" failed: " + next.error().message);
             out = std::move(*next);
         }
@@ -449,10 +446,25 @@ std::string_view dialect_name(Dialect dialect) {
 
 namespace {
 
-// scan(), with token positions only when asked for: a render needs them only for problems,
-// and counting lines through a large body would cost more than the rest of the scan.
-ScanResult scan_body(Dialect dialect, std::string_view body, bool positions) {
-    ScanResult r;
+// What scan() finds, as a render uses it: the tokens as spans of the body (a vtex token's inner
+// text is the whole token), without the line and column a render needs only for problems
+// (counting lines through a large body would cost more than the rest of the scan) and without
+// a copy of each span into a TokenSite (6 MB for 100 000 tokens, each page of it faulted in).
+struct Sites {
+    Dialect dialect = Dialect::footprint;
+    std::vector<BraceSpan> spans; // in body order
+    std::vector<Problem> problems;
+    std::vector<Problem> warnings;
+
+    TokenSite site(std::string_view body, std::size_t i) const {
+        const BraceSpan& s = spans[i];
+        return TokenSite{dialect, s.begin, s.end, 0, 0, body.substr(s.begin, s.end - s.begin),
+                         s.inner};
+    }
+};
+
+Sites scan_body(Dialect dialect, std::string_view body) {
+    Sites r;
     r.dialect = dialect == Dialect::automatic ? Dialect::footprint : dialect;
     if (auto bad = find_invalid_utf8(body)) {
         r.problems.push_back(make_problem("template.utf8", "body is not valid utf-8", *bad,
@@ -476,37 +488,25 @@ ScanResult scan_body(Dialect dialect, std::string_view body, bool positions) {
     }
 
     if (dialect == Dialect::vtex) {
-        r.tokens.reserve(vtex.tokens.size());
-        for (const auto& t : vtex.tokens) {
-            auto text = body.substr(t.begin, t.end - t.begin);
-            r.tokens.push_back(TokenSite{Dialect::vtex, t.begin, t.end, 0, 0, text, text});
-        }
+        r.spans.reserve(vtex.tokens.size());
+        for (const auto& t : vtex.tokens)
+            r.spans.push_back(BraceSpan{t.begin, t.end, body.substr(t.begin, t.end - t.begin)});
         for (const auto& [b, e] : vtex.malformed)
             r.problems.push_back(make_problem(
                 "template.syntax",
                 "vtex token is malformed: expected #vtex#token#<hash>#<name># or #vtex#<name>#<hash>#",
                 b, body.substr(b, e - b)));
     } else {
-        r.tokens.reserve(braces.spans.size());
-        for (const auto& span : braces.spans) {
-            if (dialect == Dialect::gr4vy && !is_placeholder_name(trim_unicode(span.inner)))
-                continue;
-            r.tokens.push_back(TokenSite{dialect, span.begin, span.end, 0, 0,
-                                         body.substr(span.begin, span.end - span.begin), span.inner});
-        }
+        r.spans = std::move(braces.spans);
+        if (dialect == Dialect::gr4vy)
+            std::erase_if(r.spans, [](const BraceSpan& span) {
+                return !is_placeholder_name(trim_unicode(span.inner));
+            });
         for (std::size_t at : braces.unclosed) {
             std::size_t line_end = body.find('\n', at);
             auto text = body.substr(at, std::min(line_end, body.size()) - at);
             r.warnings.push_back(make_problem("template.unclosed",
                                               "'{{' is never closed and is kept as text", at, text));
-        }
-    }
-    if (positions) {
-        PositionCounter counter(body);
-        for (auto& t : r.tokens) {
-            auto pos = counter.at(t.begin);
-            t.line = pos.line;
-            t.column = pos.column;
         }
     }
     place(body, r.problems);
@@ -517,44 +517,60 @@ ScanResult scan_body(Dialect dialect, std::string_view body, bool positions) {
 } // namespace
 
 ScanResult scan(Dialect dialect, std::string_view body) {
-    return scan_body(dialect, body, true);
+    Sites sites = scan_body(dialect, body);
+    ScanResult r;
+    r.dialect = sites.dialect;
+    r.problems = std::move(sites.problems);
+    r.warnings = std::move(sites.warnings);
+    r.tokens.reserve(sites.spans.size());
+    PositionCounter counter(body);
+    for (std::size_t i = 0; i < sites.spans.size(); ++i) {
+        TokenSite t = sites.site(body, i);
+        auto pos = counter.at(t.begin);
+        t.line = pos.line;
+        t.column = pos.column;
+        r.tokens.push_back(t);
+    }
+    return r;
 }
 
 RenderOutcome render(const RenderRequest& req) {
     RenderOutcome out;
-    ScanResult sr = scan_body(req.dialect, req.body, false);
+    Sites sr = scan_body(req.dialect, req.body);
+    const std::vector<BraceSpan>& spans = sr.spans;
     out.dialect = sr.dialect;
     out.warnings = std::move(sr.warnings);
-    out.token_count = sr.tokens.size();
+    out.token_count = spans.size();
     std::vector<Problem> problems = std::move(sr.problems);
 
-    std::vector<std::size_t> result_of(sr.tokens.size());
+    std::vector<std::size_t> result_of(spans.size());
     std::vector<Resolved> results;
-    if (!sr.tokens.empty()) {
+    if (!spans.empty()) {
         if (!req.source)
             throw std::invalid_argument("render needs a record source");
         Resolver resolver(req);
         // Footprint dedupes tokens: each distinct token text is resolved (and encrypted) once.
         util::ViewMap<std::size_t> seen;
-        seen.reserve(sr.tokens.size());
-        results.reserve(sr.tokens.size());
+        seen.reserve(spans.size());
+        results.reserve(spans.size());
         resolver.set_results(results.data());
-        for (std::size_t i = 0; i < sr.tokens.size(); ++i) {
-            const auto& site = sr.tokens[i];
+        for (std::size_t i = 0; i < spans.size(); ++i) {
             // The table is sized for every token up front (no rehash moves a slot): fetch the
             // slot of a token a few places on while this one is resolved.
-            if (i + 8 < sr.tokens.size())
-                seen.prefetch(sr.tokens[i + 8].inner);
-            auto [it, fresh] = seen.try_emplace(site.inner, results.size());
+            if (i + 8 < spans.size())
+                seen.prefetch(spans[i + 8].inner);
+            auto [it, fresh] = seen.try_emplace(spans[i].inner, results.size());
             if (fresh)
-                resolver.resolve(site, results.emplace_back());
+                resolver.resolve(sr.site(req.body, i), results.emplace_back());
             result_of[i] = it->second;
         }
         resolver.finish();
-        for (std::size_t i = 0; i < sr.tokens.size(); ++i) {
+        for (std::size_t i = 0; i < spans.size(); ++i) {
             if (const Failure* f = results[result_of[i]].failure.get()) {
-                const auto& site = sr.tokens[i];
-                Problem p = make_problem(f->code, f->message, site.begin, site.text, f->reference);
+                const auto& site = spans[i];
+                Problem p = make_problem(f->code, f->message, site.begin,
+                                         req.body.substr(site.begin, site.end - site.begin),
+                                         f->reference);
                 p.detail = f->detail;
                 problems.push_back(std::move(p)); // place() below gives it its line and column
             }
@@ -575,22 +591,23 @@ RenderOutcome render(const RenderRequest& req) {
         return out;
 
     std::size_t size = req.body.size();
-    for (std::size_t i = 0; i < sr.tokens.size(); ++i)
-        size = size - (sr.tokens[i].end - sr.tokens[i].begin) + results[result_of[i]].value.size();
+    for (std::size_t i = 0; i < spans.size(); ++i)
+        size = size - (spans[i].end - spans[i].begin) + results[result_of[i]].value.size();
     out.body.reserve(size);
     std::size_t last = 0;
-    for (std::size_t i = 0; i < sr.tokens.size(); ++i) {
-        out.body.append(req.body.data() + last, sr.tokens[i].begin - last);
+    for (std::size_t i = 0; i < spans.size(); ++i) {
+        out.body.append(req.body.data() + last, spans[i].begin - last);
         out.body += results[result_of[i]].value;
-        last = sr.tokens[i].end;
+        last = spans[i].end;
     }
     out.body.append(req.body.data() + last, req.body.size() - last);
     if (req.secrets) {
         std::vector<bool> told(results.size(), false);
-        for (std::size_t i = 0; i < sr.tokens.size(); ++i)
+        for (std::size_t i = 0; i < spans.size(); ++i)
             if (!told[result_of[i]]) {
                 told[result_of[i]] = true;
-                req.secrets->add(results[result_of[i]].value, sr.tokens[i].text);
+                req.secrets->add(results[result_of[i]].value,
+                                 req.body.substr(spans[i].begin, spans[i].end - spans[i].begin));
             }
     }
     return out;

@@ -33,7 +33,38 @@ __attribute__((target("avx2"))) std::size_t find_open_avx2(const char* s, std::s
             return i;
     return n;
 }
+
+// The first '{' or '}' at or after `from` and before n - 1 (a pair can start only there), or
+// n - 1: inside a token, 32 places per step.
+__attribute__((target("avx2"))) std::size_t find_brace_avx2(const char* s, std::size_t from,
+                                                            std::size_t n) {
+    const __m256i open = _mm256_set1_epi8('{');
+    const __m256i close = _mm256_set1_epi8('}');
+    std::size_t i = from;
+    for (; i + 33 <= n; i += 32) {
+        const __m256i here = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+        const auto hits = static_cast<unsigned>(_mm256_movemask_epi8(
+            _mm256_or_si256(_mm256_cmpeq_epi8(here, open), _mm256_cmpeq_epi8(here, close))));
+        if (hits)
+            return i + static_cast<std::size_t>(__builtin_ctz(hits));
+    }
+    while (i + 1 < n && s[i] != '{' && s[i] != '}')
+        ++i;
+    return i;
+}
 #endif
+
+// The first '{' or '}' at or after `from` and before n - 1, or n - 1 (n when from >= n).
+std::size_t find_brace(const char* s, std::size_t from, std::size_t n) {
+#if VAULTFWD_X86
+    if (util::has_avx2())
+        return find_brace_avx2(s, from, n);
+#endif
+    std::size_t i = from;
+    while (i + 1 < n && s[i] != '{' && s[i] != '}')
+        ++i;
+    return i;
+}
 
 // The first "{{" at or after `from`, or n.
 std::size_t find_open(const char* s, std::size_t from, std::size_t n) {
@@ -78,9 +109,7 @@ BraceScan scan_braces(std::string_view body) {
             inner_begin = i;
             continue;
         }
-        std::size_t j = i;
-        while (j + 1 < n && s[j] != '{' && s[j] != '}')
-            ++j;
+        std::size_t j = find_brace(s, i, n);
         if (j + 1 >= n)
             break;
         if (s[j] == '{' && s[j + 1] == '{') {

@@ -310,7 +310,7 @@ TEST_SUITE("template") {
         CHECK(invalid < 19000);
     }
 
-    TEST_CASE("scanner: the search for {{ finds the same tokens as a byte-by-byte scan") {
+    TEST_CASE("scanner: the searches for {{ and for a token's end find the same tokens as a byte-by-byte scan") {
         // Footprint's rules (see scanner.hpp), one byte at a time.
         auto reference = [](std::string_view b) {
             std::vector<std::pair<std::size_t, std::size_t>> spans;
@@ -336,10 +336,20 @@ TEST_SUITE("template") {
         };
         std::mt19937 rng(11);
         const char alphabet[] = {'{', '}', 'a', ' ', '\n', '{', 'x', '"'};
-        for (int round = 0; round < 20000; ++round) {
-            std::string s(rng() % 120, ' ');
-            for (auto& c : s)
-                c = alphabet[rng() % (round % 2 ? 8 : 3)]; // odd rounds: mostly braces
+        for (int round = 0; round < 30000; ++round) {
+            std::string s;
+            if (round % 3 == 2) {
+                // Sparse braces, mostly in pairs: tokens and text longer than a 32-byte step.
+                const char* const pieces[] = {"{{", "}}", "{", "}"};
+                const std::size_t size = rng() % 400;
+                while (s.size() < size)
+                    s += rng() % 30 == 0 ? std::string(pieces[rng() % 4])
+                                         : std::string(1, "a \nx\""[rng() % 5]);
+            } else {
+                s.assign(rng() % 120, ' ');
+                for (auto& c : s)
+                    c = alphabet[rng() % (round % 3 ? 8 : 3)]; // mostly braces
+            }
             auto scanned = scan_braces(s);
             std::vector<std::pair<std::size_t, std::size_t>> got;
             for (const auto& span : scanned.spans)
