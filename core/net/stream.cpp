@@ -72,7 +72,11 @@ struct BioState {
     std::string preread; // served before the lower stream
     std::size_t preread_off = 0;
     Io last = Io::ok; // the lower stream's last would-block or failure
+    bool read_ahead = false; // the lower stream is a socket: read more than OpenSSL asks for
 };
+
+// A TLS record's most (16 KiB of data and its overhead): one recv can take a whole one.
+constexpr std::size_t k_read_ahead = 17 * 1024 + 512;
 
 int bio_write(BIO* bio, const char* data, int len) {
     auto* st = static_cast<BioState*>(BIO_get_data(bio));
@@ -104,7 +108,23 @@ int bio_read(BIO* bio, char* data, int len) {
         return static_cast<int>(n);
     }
     std::size_t n = 0;
-    Io io = st->lower->read(data, static_cast<std::size_t>(len), n);
+    Io io;
+    if (st->read_ahead && static_cast<std::size_t>(len) < k_read_ahead) {
+        // OpenSSL asks for a record's header and then its body: one recv takes what the socket
+        // has, and what OpenSSL did not ask for yet is served from `preread` (so readable_now()
+        // is true exactly while bytes are held here; OpenSSL takes them all before it says it
+        // wants to read). The scratch is per thread: a socket's BIO never calls another BIO.
+        thread_local std::unique_ptr<char[]> scratch(new char[k_read_ahead]);
+        io = st->lower->read(scratch.get(), k_read_ahead, n);
+        if (io == Io::ok && n > static_cast<std::size_t>(len)) {
+            st->preread.assign(scratch.get() + len, n - static_cast<std::size_t>(len));
+            n = static_cast<std::size_t>(len);
+        }
+        if (io == Io::ok)
+            std::copy_n(scratch.get(), n, data);
+    } else {
+        io = st->lower->read(data, static_cast<std::size_t>(len), n);
+    }
     st->last = io;
     if (io == Io::ok)
         return static_cast<int>(n);
@@ -155,6 +175,7 @@ TlsStream::TlsStream(std::unique_ptr<Stream> lower, SSL_CTX* ctx, TlsRole role, 
     : m_lower(std::move(lower)), m_ssl(SSL_new(ctx)), m_impl(std::make_unique<Impl>()) {
     m_impl->bio.lower = m_lower.get();
     m_impl->bio.preread = std::move(already_read);
+    m_impl->bio.read_ahead = dynamic_cast<SocketStream*>(m_lower.get()) != nullptr;
     if (!m_ssl) {
         m_impl->broken = true;
         m_error = ossl::last_error();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <doctest/doctest.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <thread>
 
@@ -66,6 +67,37 @@ std::string round_trip(net::Stream& from, net::Stream& to, const std::string& by
     return got;
 }
 
+// A socket stream whose writes can be held back and let go a few bytes at a time: a TLS peer
+// over it delivers records whole, together, or cut in the middle, as the test chooses.
+class HeldStream final : public net::Stream {
+  public:
+    explicit HeldStream(std::unique_ptr<net::Stream> lower) : m_lower(std::move(lower)) {}
+    net::Io read(char* buf, std::size_t cap, std::size_t& n) override { return m_lower->read(buf, cap, n); }
+    net::Io write(const char* buf, std::size_t len, std::size_t& n) override {
+        if (!hold)
+            return m_lower->write(buf, len, n);
+        held.append(buf, len);
+        n = len;
+        return net::Io::ok;
+    }
+    void shutdown_write() override { m_lower->shutdown_write(); }
+    int fd() const override { return m_lower->fd(); }
+    void release(std::size_t count) {
+        REQUIRE(net::write_all(*m_lower, std::string_view(held).substr(0, count), net::Clock::now() + 2s));
+        held.erase(0, count);
+    }
+    bool hold = false;
+    std::string held;
+
+  private:
+    std::unique_ptr<net::Stream> m_lower;
+};
+
+bool socket_readable(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+}
+
 } // namespace
 
 TEST_SUITE("net") {
@@ -106,6 +138,47 @@ TEST_SUITE("net") {
         std::string rest;
         bool timed_out = false;
         CHECK(net::read_some(*inner_server, rest, net::Clock::now() + 2s, timed_out) == net::Io::eof);
+    }
+
+    TEST_CASE("TLS records that arrive together are taken with one read of the socket; a cut record waits") {
+        Tls t;
+        auto [a, b] = socket_pair();
+        auto held = std::make_unique<HeldStream>(std::move(a));
+        HeldStream* h = held.get();
+        auto [client, server] = tls_pair(t, std::move(held), std::move(b));
+        h->hold = true;
+        std::size_t n = 0;
+        CHECK(client->write("first", 5, n) == net::Io::ok);
+        std::size_t first_record = h->held.size();
+        CHECK(client->write("second", 6, n) == net::Io::ok);
+        h->release(h->held.size()); // both records in one segment
+
+        char buf[64];
+        REQUIRE(net::wait(*server, net::Io::want_read, net::Clock::now() + 2s));
+        REQUIRE(server->read(buf, sizeof buf, n) == net::Io::ok);
+        CHECK(std::string(buf, n) == "first");
+        // The second record came with the first: the socket has nothing, the stream has it.
+        CHECK_FALSE(socket_readable(server->fd()));
+        CHECK(server->readable_now());
+        REQUIRE(server->read(buf, sizeof buf, n) == net::Io::ok);
+        CHECK(std::string(buf, n) == "second");
+        CHECK_FALSE(server->readable_now());
+        CHECK(server->read(buf, sizeof buf, n) == net::Io::want_read);
+
+        // A record cut in the middle: what came is taken, and the stream says it has nothing
+        // to read (a caller waits on the socket instead of spinning) until the rest arrives.
+        CHECK(client->write("third record", 12, n) == net::Io::ok);
+        CHECK(h->held.size() > 10);
+        h->release(10);
+        REQUIRE(net::wait(*server, net::Io::want_read, net::Clock::now() + 2s));
+        CHECK(server->read(buf, sizeof buf, n) == net::Io::want_read);
+        CHECK_FALSE(server->readable_now());
+        CHECK_FALSE(net::wait(*server, net::Io::want_read, net::Clock::now() + 100ms));
+        h->release(h->held.size());
+        REQUIRE(net::wait(*server, net::Io::want_read, net::Clock::now() + 2s));
+        REQUIRE(server->read(buf, sizeof buf, n) == net::Io::ok);
+        CHECK(std::string(buf, n) == "third record");
+        CHECK(first_record > 5);
     }
 
     TEST_CASE("a handshake against a certificate the client does not trust fails with a reason") {
