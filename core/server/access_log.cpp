@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/server/access_log.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -45,31 +48,99 @@ AccessLog::~AccessLog() {
         ::close(m_fd);
 }
 
-std::string AccessLog::format(const AccessEntry& e, const std::string& time) {
-    nlohmann::json j = {{"time", time},
-                        {"dialect", e.dialect},
-                        {"method", util::redact(e.method)},
-                        {"path", util::redact(e.path)},
-                        {"upstream_host", e.upstream_host},
-                        {"status", e.status},
-                        {"duration_ms", static_cast<double>(static_cast<long long>(e.duration_ms * 100)) / 100},
-                        {"tokens", e.tokens},
-                        {"access_reason", util::redact(e.access_reason)},
-                        {"principal", e.principal}};
-    if (!e.error_code.empty())
-        j["error"] = e.error_code;
-    if (!e.route.empty()) {
-        j["route"] = e.route; // a profile id, like principal
-        j["redacted"] = e.redacted;
-        j["revealed"] = e.revealed;
+namespace {
+
+// A JSON string: printable ASCII without '"' or '\' goes as it is; anything else is written by
+// nlohmann's serializer (escapes, and invalid UTF-8 replaced by U+FFFD).
+void put_string(std::string& out, std::string_view s) {
+    bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+        return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f && c != '"' && c != '\\';
+    });
+    if (!plain) {
+        out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        return;
     }
-    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out += '"';
+    out.append(s);
+    out += '"';
+}
+
+void put_key(std::string& out, std::string_view key) {
+    out += out.empty() ? '{' : ',';
+    out += '"';
+    out.append(key);
+    out += "\":";
+}
+
+void put_number(std::string& out, std::size_t n) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, n);
+    out.append(buf, r.ptr);
+}
+
+// As nlohmann writes a double: the shortest digits that read back as the same value, in fixed
+// notation with ".0" when they are an integer (from 1e-5 to 1e15; nlohmann itself writes the rest).
+void put_number(std::string& out, double d) {
+    if (!(d == 0 || (std::fabs(d) >= 1e-5 && std::fabs(d) < 1e15))) {
+        out += nlohmann::json(d).dump();
+        return;
+    }
+    char buf[40];
+    auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+    std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
+    out.append(text);
+    if (text.find('.') == std::string_view::npos)
+        out += ".0";
+}
+
+} // namespace
+
+// The keys in nlohmann's order (sorted by name), as the line was written when nlohmann built it;
+// written directly, without a JSON object per request.
+std::string AccessLog::format(const AccessEntry& e, const std::string& time) {
+    std::string out;
+    out.reserve(256 + e.path.size());
+    put_key(out, "access_reason");
+    put_string(out, util::redact(e.access_reason));
+    put_key(out, "dialect");
+    put_string(out, e.dialect);
+    put_key(out, "duration_ms");
+    put_number(out, static_cast<double>(static_cast<long long>(e.duration_ms * 100)) / 100);
+    if (!e.error_code.empty()) {
+        put_key(out, "error");
+        put_string(out, e.error_code);
+    }
+    put_key(out, "method");
+    put_string(out, util::redact(e.method));
+    put_key(out, "path");
+    put_string(out, util::redact(e.path));
+    put_key(out, "principal");
+    put_string(out, e.principal);
+    if (!e.route.empty()) {
+        put_key(out, "redacted");
+        put_number(out, e.redacted);
+        put_key(out, "revealed");
+        put_number(out, e.revealed);
+        put_key(out, "route"); // a profile id, like principal
+        put_string(out, e.route);
+    }
+    put_key(out, "status");
+    out += std::to_string(e.status);
+    put_key(out, "time");
+    put_string(out, time);
+    put_key(out, "tokens");
+    put_number(out, e.tokens);
+    put_key(out, "upstream_host");
+    put_string(out, e.upstream_host);
+    out += '}';
+    return out;
 }
 
 void AccessLog::write(const AccessEntry& entry) {
     if (m_fd < 0)
         return;
-    std::string line = format(entry, now_iso()) + "\n";
+    std::string line = format(entry, now_iso());
+    line += '\n';
     std::lock_guard<std::mutex> lock(m_mutex);
     // O_APPEND makes each whole-line write land after the last, even from other processes.
     [[maybe_unused]] auto n = ::write(m_fd, line.data(), line.size());

@@ -187,7 +187,44 @@ std::string mask_patterns(std::string_view text) {
     return mask_keys(mask_credentials(mask_pem(text)));
 }
 
+namespace {
+
+// False only when no rule of redact() can match: fewer than 9 digits, no run of 32 word
+// characters, no PEM armour, no Basic/Bearer, no key prefix. Most logged text (a method, an API
+// path) is like that and is returned as it is, without the passes.
+bool may_hold_secret(std::string_view s) {
+    std::size_t digits = 0, run = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (c >= '0' && c <= '9')
+            ++digits;
+        run = is_word(c) || c == '+' || c == '/' || c == '=' ? run + 1 : 0;
+        if (digits >= 9 || run >= 32)
+            return true;
+        char lower = static_cast<char>(c | 0x20);
+        if (lower == 'b' && (starts_with_icase(s.substr(i), "basic") || starts_with_icase(s.substr(i), "bearer")))
+            return true;
+        if (c == '-' && s.substr(i, 5) == "-----")
+            return true; // PEM armour
+        if (c == '_') {
+            std::string_view before = s.substr(0, i);
+            for (std::string_view p : {"sk", "pk", "key", "secret"})
+                if (before.size() >= p.size() && before.substr(before.size() - p.size()) == p)
+                    return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
 std::string redact(std::string_view text) {
+    if (!may_hold_secret(text))
+        return std::string(text);
+    return redact_passes(text);
+}
+
+std::string redact_passes(std::string_view text) {
     std::string s = mask_patterns(text);
     // Long opaque runs (hex keys, base64 blobs) are masked whole.
     std::string out;

@@ -11,6 +11,9 @@ namespace vaultfwd::util {
 // (sk_…, key-like base64/hex runs), Authorization credentials, PEM blocks. Keeps the text's shape
 // so a reader can still tell what it was ("4111********1111" keeps the last four).
 std::string redact(std::string_view text);
+// redact() without its first look (whether any rule can match at all): every pass, always.
+// Exposed for its tests, which check that the look never skips what a pass would mask.
+std::string redact_passes(std::string_view text);
 // The pattern passes of redact() alone: PEM blocks, Basic/Bearer credentials, sk_/pk_/key_/secret_
 // keys (each pass a linear scan). Exposed for its tests.
 std::string mask_patterns(std::string_view text);
