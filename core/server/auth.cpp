@@ -31,10 +31,10 @@ const profile::ApiKey* authenticate_api_key(const std::vector<profile::ApiKey>& 
     auto colon = creds.find(':');
     if (colon == std::string::npos)
         return nullptr;
-    std::string user = creds.substr(0, colon);
+    const std::string user = crypto::sha256(creds.substr(0, colon));
     const profile::ApiKey* found = nullptr;
     for (const auto& k : keys)
-        if (crypto::constant_time_equal(crypto::sha256(k.key), crypto::sha256(user)))
+        if (crypto::constant_time_equal(crypto::sha256(k.key), user))
             found = &k;
     return found;
 }
@@ -46,11 +46,11 @@ authenticate_proxy(const std::vector<profile::ProxyCredential>& credentials,
     auto colon = creds.find(':');
     if (colon == std::string::npos)
         return nullptr;
-    std::string user = creds.substr(0, colon), pass = creds.substr(colon + 1);
+    const std::string user = crypto::sha256(creds.substr(0, colon)), pass = crypto::sha256(creds.substr(colon + 1));
     const profile::ProxyCredential* found = nullptr;
     for (const auto& c : credentials) {
-        bool u = crypto::constant_time_equal(crypto::sha256(c.username), crypto::sha256(user));
-        bool p = crypto::constant_time_equal(crypto::sha256(c.password), crypto::sha256(pass));
+        bool u = crypto::constant_time_equal(crypto::sha256(c.username), user);
+        bool p = crypto::constant_time_equal(crypto::sha256(c.password), pass);
         if (u && p)
             found = &c;
     }

@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -229,6 +231,34 @@ std::string rsa_decrypt_evp(const std::string& private_pem, const std::string& c
 } // namespace
 
 TEST_SUITE("crypto") {
+    TEST_CASE("digests and HMACs match OpenSSL's one-shot functions, for every algorithm, on two threads") {
+        // digest() and hmac() keep fetched algorithms and a context per thread: each call must
+        // still start clean (a new key, a new algorithm, an empty key or text).
+        const std::vector<std::pair<crypto::Digest, const EVP_MD*>> algs = {
+            {crypto::Digest::md5, EVP_md5()}, {crypto::Digest::sha1, EVP_sha1()}, {crypto::Digest::sha256, EVP_sha256()},
+            {crypto::Digest::sha384, EVP_sha384()}, {crypto::Digest::sha512, EVP_sha512()}};
+        auto check_all = [&](const std::string& salt) {
+            for (const auto& [alg, md] : algs) {
+                for (const std::string& key : {std::string(), std::string("k"), std::string(200, 'K') + salt}) {
+                    for (const std::string& text : {std::string(), std::string("Hi There") + salt, std::string(5000, 't')}) {
+                        unsigned char out[EVP_MAX_MD_SIZE];
+                        unsigned int len = 0;
+                        REQUIRE(EVP_Digest(text.data(), text.size(), out, &len, md, nullptr) == 1);
+                        CHECK(crypto::digest(alg, text) == std::string(reinterpret_cast<char*>(out), len));
+                        static const unsigned char empty = 0;
+                        REQUIRE(HMAC(md, key.empty() ? &empty : reinterpret_cast<const unsigned char*>(key.data()),
+                                     static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(text.data()),
+                                     text.size(), out, &len));
+                        CHECK(crypto::hmac(alg, key, text) == std::string(reinterpret_cast<char*>(out), len));
+                    }
+                }
+            }
+        };
+        std::thread other([&] { check_all("other thread"); });
+        check_all("this thread");
+        other.join();
+    }
+
     TEST_CASE("ecies sealed box has Footprint's exact CBOR layout and opens independently") {
         auto pair = crypto::make_test_key_pair(crypto::SealAlgorithm::ecies_p256_x963_sha256_aes_gcm);
         const std::string secret = "4242424242424242 — Doè";
