@@ -47,39 +47,103 @@ constexpr std::size_t k_max_target = 8192;         // longer request targets: 41
 constexpr std::size_t k_stream_window = 1 << 20;   // a streamed answer's bytes not yet written
 constexpr std::size_t k_max_body_on_loop = 64 * 1024; // larger bodies' request phase: on a worker
 
-// A streamed answer between the worker that reads it (from the upstream) and the loop that
-// writes it: the worker waits while more than k_stream_window bytes are queued and not yet
-// written, and stops when the client is gone. Memory per download stays bounded.
-struct StreamPipe {
-    std::mutex mutex;
-    std::condition_variable room;
-    std::size_t queued = 0;
-    bool cancelled = false;
+// A body read by waiting (an upstream answer that send() reads on a worker, the inspector's
+// event stream) as a source the loop reads like its own: the worker that reads it keeps at most
+// k_stream_window bytes ahead of the loop, which takes what is there or hears `pending` and is
+// woken when more (or the end) arrives. Conn::pump relays it, as it relays the loop's upstream
+// calls: one relay, whatever made the body. Dropping it stops the worker at its next piece.
+class WorkerFedSource final : public http::BodySource {
+    struct Shared {
+        std::mutex mutex;
+        std::condition_variable room;
+        std::string data;
+        bool ended = false, failed = false, cancelled = false;
+        std::string code, message;
+        std::function<void()> wake; // set while the loop waits for more
+    };
 
-    // Worker: waits for room; false once the connection is gone.
-    bool wait_room() {
-        std::unique_lock<std::mutex> lock(mutex);
-        room.wait(lock, [this] { return cancelled || queued < k_stream_window; });
-        return !cancelled;
-    }
-    void add(std::size_t n) {
-        std::lock_guard<std::mutex> lock(mutex);
-        queued += n;
-    }
-    void written(std::size_t n) {
+  public:
+    WorkerFedSource(std::optional<std::uint64_t> length, net::Loop& loop)
+        : m_shared(std::make_shared<Shared>()), m_length(length), m_loop(loop) {}
+    ~WorkerFedSource() override {
         {
-            std::lock_guard<std::mutex> lock(mutex);
-            queued -= std::min(queued, n);
+            std::lock_guard<std::mutex> lock(m_shared->mutex);
+            m_shared->cancelled = true;
+            m_shared->wake = nullptr;
         }
-        room.notify_all();
+        m_shared->room.notify_all();
     }
-    void cancel() {
+
+    // The worker: reads `body` into the buffer until its end, its break, or until the loop
+    // drops this source. Returns when done; `fed` is this source's shared half.
+    static void feed(std::shared_ptr<Shared> fed, net::Loop& loop, http::BodySource& body) {
+        std::string piece;
+        for (;;) {
+            {
+                std::unique_lock<std::mutex> lock(fed->mutex);
+                fed->room.wait(lock, [&] { return fed->cancelled || fed->data.size() < k_stream_window; });
+                if (fed->cancelled)
+                    return;
+            }
+            piece.clear();
+            auto step = body.next(piece);
+            std::function<void()> wake;
+            {
+                std::lock_guard<std::mutex> lock(fed->mutex);
+                if (step == http::BodySource::Step::piece) {
+                    fed->data.append(piece);
+                } else if (step == http::BodySource::Step::failed) {
+                    fed->failed = true;
+                    fed->code = body.error_code();
+                    fed->message = body.error_message();
+                } else {
+                    fed->ended = true;
+                }
+                wake = std::exchange(fed->wake, nullptr);
+            }
+            if (wake)
+                loop.post(std::move(wake));
+            if (step != http::BodySource::Step::piece)
+                return;
+        }
+    }
+    std::shared_ptr<Shared> shared() const { return m_shared; }
+
+    // The loop.
+    Step next(std::string& out) override {
+        std::lock_guard<std::mutex> lock(m_shared->mutex);
+        if (!m_shared->data.empty()) {
+            out.append(m_shared->data);
+            m_shared->data.clear();
+            m_shared->room.notify_one();
+            return Step::piece;
+        }
+        if (m_shared->failed) {
+            m_code = m_shared->code;
+            m_message = m_shared->message;
+            return Step::failed;
+        }
+        return m_shared->ended ? Step::end : Step::pending;
+    }
+    void when_ready(std::function<void()> wake) override {
         {
-            std::lock_guard<std::mutex> lock(mutex);
-            cancelled = true;
+            std::lock_guard<std::mutex> lock(m_shared->mutex);
+            if (m_shared->data.empty() && !m_shared->ended && !m_shared->failed) {
+                m_shared->wake = std::move(wake);
+                return;
+            }
         }
-        room.notify_all();
+        m_loop.post(std::move(wake)); // arrived meanwhile: on the loop, after this pump returns
     }
+    std::optional<std::uint64_t> length() const override { return m_length; }
+    const std::string& error_code() const override { return m_code; }
+    const std::string& error_message() const override { return m_message; }
+
+  private:
+    std::shared_ptr<Shared> m_shared;
+    std::optional<std::uint64_t> m_length;
+    net::Loop& m_loop;
+    std::string m_code, m_message;
 };
 
 // The generic JSON error of the engine itself (the phases make every other answer).
@@ -260,17 +324,12 @@ class Conn final : public net::Loop::Handler, public std::enable_shared_from_thi
     void on_answer(const Exchange* ex, http::Response response, bool drive_after = true);
     // On the loop: what the request phase decided for `ex` (an answer, or the upstream call).
     void take_step(const std::shared_ptr<Exchange>& ex, Step step, bool drive_after);
-    // A streamed answer, from the worker that reads it: its head, its pieces, its end.
-    void on_stream_head(const Exchange* ex, http::Response response, std::shared_ptr<StreamPipe> pipe,
-                        std::optional<std::uint64_t> length);
-    void on_stream_piece(std::string piece);
-    void on_stream_end(bool failed, std::string code);
-
     // On a worker: `step` carried out by waiting (a streamed request body, send()), then its
     // answer relayed with relay_from_worker.
     static void carry_out_here(std::shared_ptr<Conn> self, std::shared_ptr<Exchange> ex, net::Loop& loop,
                                upstream::Client* client, Step step);
-    // A worker's answer to `ex`, whose body (if streamed) is read there by waiting on it.
+    // A worker's answer to `ex`, whose body (if streamed) is read there by waiting on it and
+    // relayed by the loop (WorkerFedSource).
     static void relay_from_worker(std::shared_ptr<Conn> self, std::shared_ptr<Exchange> ex, net::Loop& loop,
                                   http::Response answer);
 
@@ -326,11 +385,9 @@ class Conn final : public net::Loop::Handler, public std::enable_shared_from_thi
     std::optional<http::Response> m_early; // on_head's answer, sent once the body is drained
     std::optional<Tunnel> m_tunnel;
     ossl::X509Ptr m_peer; // the client's certificate on a TLS listener
-    std::shared_ptr<StreamPipe> m_pipe; // the answer being streamed by a worker, until its end is written
-    std::shared_ptr<http::BodySource> m_source; // the answer being streamed from the loop's upstream call
-    bool m_stream_open = false;         // its end has not arrived from the worker
+    std::shared_ptr<http::BodySource> m_source; // the answer being streamed, until its end is written
+    bool m_stream_open = false;         // its end has not come from the source
     bool m_chunked_out = false;         // it goes out chunked (no declared length, HTTP/1.1)
-    std::size_t m_pipe_pending = 0;     // its bytes in m_out not yet reported written
     std::shared_ptr<RequestPipe> m_req; // the request body being streamed to on_request
     std::shared_ptr<Exchange> m_worker_ex; // the exchange whose on_request runs on a worker
     bool m_log_deferred = false;        // its line waits for the worker (which writes its entry)
@@ -545,11 +602,8 @@ void Conn::close() {
         m_req->fail("client.gone", "the client closed the connection before its request body was whole");
         m_req.reset();
     }
-    if (m_pipe || m_source) {
-        if (m_pipe)
-            m_pipe->cancel();
-        m_pipe.reset();
-        m_source.reset(); // ends the upstream call
+    if (m_source) {
+        m_source.reset(); // ends the upstream call (or stops the worker reading it)
         if (m_stream_open) {
             m_stream_open = false;
             if (m_ex && m_ex->entry.error_code.empty())
@@ -1016,32 +1070,18 @@ void Conn::relay_from_worker(std::shared_ptr<Conn> self, std::shared_ptr<Exchang
                              http::Response answer) {
     std::shared_ptr<http::BodySource> body = std::move(answer.stream);
     answer.stream.reset();
-    if (ex->capture && body)
-        body = inspector::capture_answer_stream(ex->capture, std::move(body));
     if (!body || ex->head.method == "HEAD" || has_no_body(answer.status)) {
+        if (body && ex->capture)
+            body = inspector::capture_answer_stream(ex->capture, std::move(body));
         loop.post([self, ex, answer = std::move(answer)]() mutable { self->on_answer(ex.get(), std::move(answer)); });
         return;
     }
-    // The body is relayed as it arrives, at most k_stream_window bytes ahead of the client.
-    auto pipe = std::make_shared<StreamPipe>();
-    loop.post([self, ex, pipe, answer = std::move(answer), length = body->length()]() mutable {
-        self->on_stream_head(ex.get(), std::move(answer), pipe, length);
-    });
-    std::string piece;
-    while (pipe->wait_room()) {
-        piece.clear();
-        auto step = body->next(piece);
-        if (step == http::BodySource::Step::piece) {
-            pipe->add(piece.size());
-            loop.post([self, piece = std::move(piece)]() mutable { self->on_stream_piece(std::move(piece)); });
-            continue;
-        }
-        bool failed = step == http::BodySource::Step::failed;
-        loop.post([self, failed, code = failed ? body->error_code() : std::string()]() mutable {
-            self->on_stream_end(failed, std::move(code));
-        });
-        return;
-    }
+    // The loop relays the body as this worker reads it, at most k_stream_window bytes ahead.
+    auto source = std::make_shared<WorkerFedSource>(body->length(), loop);
+    auto fed = source->shared();
+    answer.stream = std::move(source);
+    loop.post([self, ex, answer = std::move(answer)]() mutable { self->deliver(ex, std::move(answer), true, true); });
+    WorkerFedSource::feed(std::move(fed), loop, *body);
 }
 
 void Conn::on_answer(const Exchange* ex, http::Response response, bool drive_after) {
@@ -1064,17 +1104,6 @@ void Conn::on_answer(const Exchange* ex, http::Response response, bool drive_aft
     respond(std::move(response), !m_ex->head.keep_alive || body_unread);
     if (drive_after)
         drive();
-}
-
-void Conn::on_stream_head(const Exchange* ex, http::Response response, std::shared_ptr<StreamPipe> pipe,
-                          std::optional<std::uint64_t> length) {
-    if (!open_stream(ex, std::move(response), length)) {
-        pipe->cancel();
-        return;
-    }
-    m_pipe = std::move(pipe);
-    m_pipe_pending = 0;
-    drive();
 }
 
 bool Conn::open_stream(const Exchange* ex, http::Response response, std::optional<std::uint64_t> length) {
@@ -1124,8 +1153,6 @@ void Conn::stream_piece(std::string_view piece) {
     } else {
         m_out += piece;
     }
-    if (m_pipe)
-        m_pipe_pending += piece.size();
     set_deadline_ms(m_ctx.engine.opt.body_timeout_ms);
 }
 
@@ -1140,22 +1167,6 @@ void Conn::stream_end(bool failed, std::string code) {
         m_out += "0\r\n\r\n";
     }
     log_exchange();
-}
-
-void Conn::on_stream_piece(std::string piece) {
-    if (m_state == State::closed || !m_stream_open)
-        return;
-    stream_piece(piece);
-    drive();
-}
-
-void Conn::on_stream_end(bool failed, std::string code) {
-    if (m_state == State::closed || !m_stream_open)
-        return;
-    stream_end(failed, std::move(code));
-    if (m_out_off == m_out.size())
-        after_written();
-    drive();
 }
 
 void Conn::respond(http::Response response, bool close) {
@@ -1203,13 +1214,6 @@ void Conn::after_written() {
         return; // the CONNECT's 200 went out
     if (!m_answering)
         return; // an interim 100 Continue went out
-    if (m_pipe) {
-        m_pipe->written(m_pipe_pending); // room for the worker streaming the answer
-        m_pipe_pending = 0;
-        if (m_stream_open)
-            return; // more of it is coming
-        m_pipe.reset();
-    }
     if (m_source) {
         pump();
         if (m_stream_open || m_out_off < m_out.size())
