@@ -149,6 +149,19 @@ TEST_SUITE("vgs") {
         CHECK(r.error().code == "vgs.regex_limit");
 
         CHECK(Regex::compile(regex_quote("a.b*c(d)[e]{f}|g+h?^$\\"))->full_match("a.b*c(d)[e]{f}|g+h?^$\\"));
+
+        // A whole match is the whole text, whichever alternative gets there.
+        auto alt = Regex::compile(R"(api\.example\.com|x|xy|(?:ab)+)");
+        CHECK(alt->full_match("api.example.com"));
+        CHECK_FALSE(alt->full_match("api.example.com.evil.io"));
+        CHECK_FALSE(alt->full_match("evil.api.example.com"));
+        CHECK(alt->full_match("xy"));
+        CHECK(alt->full_match("abab"));
+        CHECK_FALSE(alt->full_match("aba"));
+        CHECK_FALSE(alt->full_match(""));
+        started = std::chrono::steady_clock::now();
+        CHECK_FALSE(slow->full_match(std::string(40, 'a') + "!"));
+        CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
     }
 
     TEST_CASE("json spans point at values by normalized path") {

@@ -33,6 +33,9 @@ std::size_t next_char(std::string_view s, std::size_t i) {
 struct Regex::Impl {
     std::string pattern;
     std::unique_ptr<pcre2_code, CodeDeleter> code;
+    // The same pattern anchored at both ends when compiled: PCRE2's JIT runs only what was
+    // anchored at compile time (anchoring options given to a match send it to the interpreter).
+    std::unique_ptr<pcre2_code, CodeDeleter> whole;
     std::unique_ptr<pcre2_match_context, MatchContextDeleter> context;
     int groups = 0;
 };
@@ -58,6 +61,10 @@ Result<Regex> Regex::compile(std::string_view pattern, Case c) {
     }
     // JIT is an optimisation only: without it (unsupported CPU) the interpreter runs instead.
     pcre2_jit_compile(impl->code.get(), PCRE2_JIT_COMPLETE);
+    impl->whole.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                    options | PCRE2_ANCHORED | PCRE2_ENDANCHORED, &errcode, &erroffset, nullptr));
+    if (impl->whole)
+        pcre2_jit_compile(impl->whole.get(), PCRE2_JIT_COMPLETE);
     uint32_t count = 0;
     pcre2_pattern_info(impl->code.get(), PCRE2_INFO_CAPTURECOUNT, &count);
     impl->groups = static_cast<int>(count);
@@ -68,10 +75,19 @@ Result<Regex> Regex::compile(std::string_view pattern, Case c) {
 }
 
 bool Regex::full_match(std::string_view text) const {
-    std::unique_ptr<pcre2_match_data, MatchDataDeleter> md(
-        pcre2_match_data_create_from_pattern(m_impl->code.get(), nullptr));
-    int rc = pcre2_match(m_impl->code.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(),
-                         0, PCRE2_ANCHORED | PCRE2_ENDANCHORED, md.get(), m_impl->context.get());
+    // Whether it matches, not where: one pair of offsets, kept per thread (0 from pcre2_match
+    // means a match whose groups did not fit).
+    thread_local std::unique_ptr<pcre2_match_data, MatchDataDeleter> md(pcre2_match_data_create(1, nullptr));
+    if (!md)
+        return false;
+    int rc = m_impl->whole
+                 ? pcre2_match(m_impl->whole.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0,
+                               md.get(), m_impl->context.get())
+                 : pcre2_match(m_impl->code.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,
+                               PCRE2_ANCHORED | PCRE2_ENDANCHORED, md.get(), m_impl->context.get());
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT) // the interpreter, bounded by the depth limit, decides
+        rc = pcre2_match(m_impl->whole.get(), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, PCRE2_NO_JIT,
+                         md.get(), m_impl->context.get());
     return rc >= 0;
 }
 
