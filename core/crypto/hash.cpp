@@ -6,6 +6,7 @@
 #include <openssl/core_names.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
+#include <array>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -25,28 +26,12 @@ const EVP_MD* fetched(const char* name, const EVP_MD* legacy) {
 }
 
 const EVP_MD* md_for(Digest alg) {
-    switch (alg) {
-    case Digest::md5: {
-        static const EVP_MD* md = fetched("MD5", EVP_md5());
-        return md;
-    }
-    case Digest::sha1: {
-        static const EVP_MD* md = fetched("SHA1", EVP_sha1());
-        return md;
-    }
-    case Digest::sha256:
-        break;
-    case Digest::sha384: {
-        static const EVP_MD* md = fetched("SHA384", EVP_sha384());
-        return md;
-    }
-    case Digest::sha512: {
-        static const EVP_MD* md = fetched("SHA512", EVP_sha512());
-        return md;
-    }
-    }
-    static const EVP_MD* md = fetched("SHA256", EVP_sha256());
-    return md;
+    // In the order of Digest's values.
+    static const std::array<const EVP_MD*, 5> mds = {fetched("MD5", EVP_md5()), fetched("SHA1", EVP_sha1()),
+                                                     fetched("SHA256", EVP_sha256()), fetched("SHA384", EVP_sha384()),
+                                                     fetched("SHA512", EVP_sha512())};
+    static_assert(static_cast<int>(Digest::md5) == 0 && static_cast<int>(Digest::sha512) == 4);
+    return mds.at(static_cast<std::size_t>(alg));
 }
 
 } // namespace
