@@ -92,12 +92,16 @@ class WorkerFedSource final : public http::BodySource {
                 std::lock_guard<std::mutex> lock(fed->mutex);
                 if (step == http::BodySource::Step::piece) {
                     fed->data.append(piece);
+                } else if (step == http::BodySource::Step::end) {
+                    fed->ended = true;
                 } else if (step == http::BodySource::Step::failed) {
                     fed->failed = true;
                     fed->code = body.error_code();
                     fed->message = body.error_message();
-                } else {
-                    fed->ended = true;
+                } else { // `pending` from a source that should wait: a break, never a false end
+                    fed->failed = true;
+                    fed->code = "server.internal";
+                    fed->message = "a body read on a worker said it was pending";
                 }
                 wake = std::exchange(fed->wake, nullptr);
             }
