@@ -427,7 +427,7 @@ server::Step handle(const std::string& endpoint, const http::Request& r, const C
     req.global_fp_id = cfg.global_fp_id;
     req.source = &s.store;
     const profile::ApiKey* key = caller.key;
-    req.may_reveal = [key](const std::string& di) { return key && server::may_reveal(*key, di); };
+    req.may_reveal = [key](std::string_view di) { return key && server::may_reveal(*key, di); };
     req.secrets = log.secrets.get();
     auto rendered = tmpl::render(req);
     log.tokens = rendered.token_count;

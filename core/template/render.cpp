@@ -303,7 +303,7 @@ class Resolver {
     }
 
   private:
-    bool allowed(const std::string& id) const { return !m_req.may_reveal || m_req.may_reveal(id); }
+    bool allowed(std::string_view id) const { return !m_req.may_reveal || m_req.may_reveal(id); }
 
     // Notes a record read. `id` lives as long as the render (the body, the request, m_owned).
     // Duplicates are dropped once sorted: a table to drop them as they come cost a cache miss
@@ -335,7 +335,7 @@ class Resolver {
         // An unknown record is reported before a forbidden identifier, and a forbidden one is
         // never read. A value found proves the record exists, so the common case looks the
         // record up once.
-        if (m_req.may_reveal && !allowed(std::string(token->di))) {
+        if (!allowed(token->di)) {
             if (!m_req.source->has_record(std::string(token->fp_id)))
                 out = unknown_record(*token);
             else

@@ -47,7 +47,7 @@ enum class RenderMode {
 // Decides whether a value may be revealed. It is asked with: the data identifier for Footprint
 // ("id.ssn9"); each record field a Gr4vy placeholder reads ("card.number", "card.exp_month",
 // "card.exp_year"); the token name for VTEX ("number", "csc", a custom name).
-using RevealPolicy = std::function<bool(const std::string& data_identifier)>;
+using RevealPolicy = std::function<bool(std::string_view data_identifier)>;
 
 struct RenderRequest {
     // automatic: gr4vy when a `{{ CARD_… }}` placeholder is present, vtex when a `#vtex#` token

@@ -669,7 +669,7 @@ TEST_SUITE("template") {
         req.body = "{{ id.first_name }} {{ id.ssn9 }} {{ id.dob }}";
         req.global_fp_id = k_fp;
         req.source = &s;
-        req.may_reveal = [](const std::string& di) { return di != "id.ssn9" && di != "id.dob"; };
+        req.may_reveal = [](std::string_view di) { return di != "id.ssn9" && di != "id.dob"; };
         auto out = render(req);
         CHECK_FALSE(out.ok);
         REQUIRE(out.problems.size() == 2);
@@ -677,7 +677,7 @@ TEST_SUITE("template") {
         CHECK(out.problems[0].message == "not allowed to reveal id.ssn9");
         CHECK(out.problems[0].column == 21);
         CHECK(http_status(out) == 403);
-        req.may_reveal = [](const std::string&) { return true; };
+        req.may_reveal = [](std::string_view) { return true; };
         CHECK(render(req).ok);
     }
 
