@@ -56,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (options & 8)
         req.global_fp_id = "fp_id_test_jane";
     if (options & 16)
-        req.may_reveal = [](const std::string& di) { return di.rfind("id.", 0) == 0 || di == "number"; };
+        req.may_reveal = [](std::string_view di) { return di.rfind("id.", 0) == 0 || di == "number"; };
     if (options & 32)
         req.vtex_payment = "d799bae";
     if (options & 64)

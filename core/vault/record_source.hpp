@@ -102,26 +102,16 @@ class MemorySource : public RecordSource {
     // One record's fields, sorted by name: a record has a few, and one block of them is
     // fetched ahead as one piece.
     class Fields {
-        using Field = std::pair<std::string, std::string>;
-        std::vector<Field> m_fields;
-
-        // The field named `field`, or where it would go (for find() and set() alike).
-        template <class Self>
-        static auto lower_bound(Self& self, std::string_view field) {
-            return std::lower_bound(self.m_fields.begin(), self.m_fields.end(), field,
-                                    [](const Field& f, std::string_view name) { return f.first < name; });
-        }
-
       public:
         void set(const std::string& field, const std::string& value) {
-            auto at = lower_bound(*this, field);
+            auto at = lower_bound(field);
             if (at != m_fields.end() && at->first == field)
                 at->second = value;
             else
                 m_fields.emplace(at, field, value);
         }
         const std::string* find(std::string_view field) const {
-            auto at = lower_bound(*this, field);
+            auto at = lower_bound(field);
             return at != m_fields.end() && at->first == field ? &at->second : nullptr;
         }
         // The field a find() looks at first, to fetch ahead.
@@ -129,6 +119,19 @@ class MemorySource : public RecordSource {
             if (!m_fields.empty())
                 __builtin_prefetch(m_fields.data() + m_fields.size() / 2);
         }
+
+      private:
+        using Field = std::pair<std::string, std::string>;
+        std::vector<Field>::const_iterator lower_bound(std::string_view field) const {
+            return std::lower_bound(m_fields.begin(), m_fields.end(), field,
+                                    [](const Field& f, std::string_view name) { return f.first < name; });
+        }
+        std::vector<Field>::iterator lower_bound(std::string_view field) {
+            return std::lower_bound(m_fields.begin(), m_fields.end(), field,
+                                    [](const Field& f, std::string_view name) { return f.first < name; });
+        }
+
+        std::vector<Field> m_fields;
     };
     using Table = absl::flat_hash_map<std::string, Fields, util::ViewHash, util::ViewEq>;
 
