@@ -5,7 +5,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 #include <memory>
 #include <string>
 
@@ -47,7 +46,6 @@ class AccessLog {
 
   private:
     AccessLog() = default;
-    std::mutex m_mutex;
     int m_fd = -1;
 };
 

@@ -1,9 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "core/server/access_log.hpp"
+#include "support/support.hpp"
 #include "core/util/redact.hpp"
 
 using namespace vaultfwd;
@@ -69,5 +78,52 @@ TEST_SUITE("access log") {
         line = server::AccessLog::format(e, "t");
         CHECK(line == reference(e, "t"));
         CHECK(line.find("4111111111111111") == std::string::npos);
+    }
+
+    TEST_CASE("lines written from many threads at once land whole, each with the time it was written") {
+        test::TempDir dir;
+        auto opened = server::AccessLog::open(dir / "access.log");
+        REQUIRE(opened);
+        auto& log = **opened;
+        constexpr int k_threads = 4, k_lines = 2000;
+        auto before = std::chrono::system_clock::now();
+        std::vector<std::thread> threads;
+        for (int t = 0; t < k_threads; ++t)
+            threads.emplace_back([&log, t] {
+                server::AccessEntry e;
+                e.dialect = "footprint";
+                e.method = "POST";
+                e.principal = "thread-" + std::to_string(t);
+                for (int i = 0; i < k_lines; ++i) {
+                    e.path = "/vault_proxy/jit/" + std::to_string(i);
+                    for (int k = 0; k < i % 150; ++k) // lines of many lengths
+                        e.path += "/x";
+                    log.write(e);
+                }
+            });
+        for (auto& th : threads)
+            th.join();
+        auto after = std::chrono::system_clock::now();
+        auto to_secs = [](std::chrono::system_clock::time_point p) { return std::chrono::system_clock::to_time_t(p); };
+        std::ifstream in(dir / "access.log");
+        std::string line;
+        std::set<std::string> seen;
+        const std::regex iso(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)");
+        int n = 0;
+        while (std::getline(in, line)) {
+            ++n;
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            REQUIRE_MESSAGE(!j.is_discarded(), line);
+            std::string time = j["time"];
+            REQUIRE_MESSAGE(std::regex_match(time, iso), time);
+            struct tm tm {};
+            REQUIRE(strptime(time.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr);
+            std::time_t at = timegm(&tm);
+            CHECK(at >= to_secs(before));
+            CHECK(at <= to_secs(after));
+            seen.insert(j["principal"].get<std::string>() + " " + j["path"].get<std::string>());
+        }
+        CHECK(n == k_threads * k_lines);
+        CHECK(seen.size() == static_cast<std::size_t>(k_threads * k_lines));
     }
 }
