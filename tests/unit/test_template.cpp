@@ -145,6 +145,13 @@ TEST_SUITE("template") {
         want.erase(std::unique(want.begin(), want.end()), want.end());
         CHECK(out.record_ids == want);
         CHECK(out.token_count == 2 * ids.size());
+        // A request's handful of ids (sorted without the radix passes), repeats among them.
+        std::string few = "{{ fp_id_test_b.id.first_name }}{{ fp_id_test_a.id.first_name }}{{ fp_id_test_Z.id.last_name }}"
+                          "{{ fp_id_test_ab.id.first_name }}{{ fp_id_test_a.id.last_name }}{{ fp_id_test_a9.id.first_name }}";
+        auto small = run(few, s);
+        REQUIRE(small.ok);
+        CHECK(small.record_ids ==
+              std::vector<std::string>{"fp_id_test_Z", "fp_id_test_a", "fp_id_test_a9", "fp_id_test_ab", "fp_id_test_b"});
     }
 
     TEST_CASE("the seed's fully-qualified JSON body renders in place") {
