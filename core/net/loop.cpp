@@ -28,6 +28,8 @@ Loop::~Loop() {
     // What is kept or posted may still hold descriptors registered here: they go first.
     m_kept.clear();
     m_posted.clear();
+    m_locals.clear();
+    m_posted.clear(); // what the locals posted as they went
     ::close(m_wake);
     ::close(m_epoll);
 }

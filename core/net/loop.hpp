@@ -52,6 +52,17 @@ class Loop {
     void keep(std::shared_ptr<void> owner);
     void release(const void* owner);
 
+    // Loop thread only (or before run()). The loop's own T for `key`, made on first use: state
+    // that belongs to one loop, such as the upstream client's idle connections registered with
+    // it. Destroyed with the loop, before its epoll set closes.
+    template <class T>
+    T& local(std::uint64_t key) {
+        auto& slot = m_locals[key];
+        if (!slot)
+            slot = std::make_shared<T>();
+        return *static_cast<T*>(slot.get());
+    }
+
     // Any thread: runs `fn` on the loop's thread soon (never inline).
     void post(std::function<void()> fn);
     // Runs until stop(); on the calling thread.
@@ -68,6 +79,7 @@ class Loop {
     std::mutex m_mutex;
     std::vector<std::function<void()>> m_posted;
     std::unordered_map<const void*, std::shared_ptr<void>> m_kept;
+    std::unordered_map<std::uint64_t, std::shared_ptr<void>> m_locals;
     bool m_stop = false;
     std::atomic<std::thread::id> m_thread; // the thread in run(); none before
 };

@@ -2,6 +2,7 @@
 #include "core/upstream/client.hpp"
 
 #include <arpa/inet.h>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -399,7 +400,14 @@ namespace {
 struct Endpoint {
     SessionSlot session; // before ctx: the context points at it until it is freed
     ossl::SslCtxPtr ctx;
-    std::vector<std::unique_ptr<net::Stream>> idle;
+    std::vector<std::unique_ptr<net::Stream>> idle; // made by send(): not registered anywhere
+    // Names this endpoint's idle list in each event loop (Loop::local): never reused, unlike
+    // an address.
+    std::uint64_t id = next_id();
+    static std::uint64_t next_id() {
+        static std::atomic<std::uint64_t> ids{1};
+        return ids.fetch_add(1, std::memory_order_relaxed);
+    }
 };
 
 } // namespace
@@ -847,34 +855,137 @@ std::string where_of(const Call& call) { return call.url.host_for_url() + ":" + 
 
 // ---- the same call on an event loop ----
 
+// A connection made on an event loop, registered with it once for as long as it is open
+// (edge-triggered: readable, writable, peer closed), whether a call drives it or it sits in the
+// loop's idle list: no epoll_ctl per call, and no poll() to test an idle connection before use.
+// Events go to the call that drives it; an idle one that turns readable was closed by the
+// upstream (or got bytes nobody asked for) and is closed. Edge-triggered is right because a
+// driver waits only after a read or write said it would block (TLS reads too: the BIO's
+// read-ahead says want_read only when the socket had nothing). An event of this round may still
+// name a connection after it was let go, so it is destroyed after the round (retire()).
+class LoopConn final : public net::Loop::Handler {
+  public:
+    struct Idle; // the loop's idle connections to one endpoint
+
+    LoopConn(net::Loop& loop, int fd) : m_loop(loop), m_fd(fd) {
+        m_loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this);
+    }
+    ~LoopConn() override {
+        m_loop.remove(m_fd);
+        if (!stream)
+            ::close(m_fd); // a dial that never connected; otherwise the stream closes it
+    }
+    LoopConn(const LoopConn&) = delete;
+    LoopConn& operator=(const LoopConn&) = delete;
+
+    int fd() const { return m_fd; }
+    // The socket, then TLS over it, once connected.
+    std::unique_ptr<net::Stream> stream;
+    // Who gets the events; nullptr while idle (or let go).
+    net::Loop::Handler* driver = nullptr;
+    Idle* idle_in = nullptr; // the idle list it sits in
+
+    void on_events(std::uint32_t events) override {
+        if (m_retired)
+            return;
+        if (driver) {
+            driver->on_events(events);
+            return;
+        }
+        if (idle_in)
+            on_idle_event();
+    }
+
+    // Lets go of `conn`: no more events reach anyone, and it is destroyed after this round.
+    static void retire(std::shared_ptr<LoopConn> conn) {
+        if (!conn)
+            return;
+        conn->driver = nullptr;
+        conn->m_retired = true;
+        net::Loop& loop = conn->m_loop;
+        loop.post([gone = std::move(conn)] {});
+    }
+
+  private:
+    void on_idle_event();
+    net::Loop& m_loop;
+    int m_fd;
+    bool m_retired = false;
+};
+
+struct LoopConn::Idle {
+    std::vector<std::shared_ptr<LoopConn>> conns; // the most recently used last
+    std::shared_ptr<void> pool; // owns the endpoint whose TLS context the connections use
+
+    std::shared_ptr<LoopConn> take() {
+        while (!conns.empty()) {
+            auto c = std::move(conns.back());
+            conns.pop_back();
+            c->idle_in = nullptr;
+            if (!c->stream->readable_now())
+                return c;
+            retire(std::move(c));
+        }
+        return nullptr;
+    }
+    void give_back(std::shared_ptr<LoopConn> c, const std::shared_ptr<void>& owner) {
+        c->driver = nullptr;
+        if (!pool)
+            pool = owner;
+        if (conns.size() >= k_max_idle) {
+            retire(std::move(c));
+            return;
+        }
+        c->idle_in = this;
+        conns.push_back(std::move(c));
+    }
+};
+
+void LoopConn::on_idle_event() {
+    // An edge of the last exchange (its answer was read before the loop looked) says nothing:
+    // only bytes or an end that are there now do.
+    if (!stream->readable_now()) {
+        pollfd p{m_fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) == 0)
+            return;
+    }
+    auto& list = idle_in->conns;
+    for (auto it = list.begin(); it != list.end(); ++it)
+        if (it->get() == this) {
+            auto self = std::move(*it);
+            list.erase(it);
+            idle_in = nullptr;
+            retire(std::move(self));
+            return;
+        }
+}
+
 // One call driven by the loop's events: resolve (off the loop, for names), dial, handshake,
-// write, read the head, then the body whole or handed over as a LoopAnswer. Every wait is an
-// EPOLLONESHOT arming of the connection's descriptor with a deadline; nothing blocks. The loop
-// keeps it alive (Loop::keep) until `done` ran; a streamed body's source keeps it after that.
+// write, read the head, then the body whole or handed over as a LoopAnswer. Every wait is a
+// deadline on the loop and an edge of the connection's registration (LoopConn); nothing blocks.
+// The loop keeps the call alive (Loop::keep) until `done` ran; a streamed body's source keeps
+// it after that.
 class LoopCall final : public net::Loop::Handler, public std::enable_shared_from_this<LoopCall> {
   public:
-    using GiveBack = std::function<void(std::unique_ptr<net::Stream>)>;
-    using TakeIdle = std::function<std::unique_ptr<net::Stream>()>;
-
-    LoopCall(Call call, std::string request, Endpoint& e, net::Loop& loop, Client::Offload offload,
-             TakeIdle take_idle, GiveBack give_back, std::function<void(Outcome)> done)
-        : m_call(std::move(call)), m_request(std::move(request)), m_where(where_of(m_call)), m_e(e),
-          m_loop(loop), m_offload(std::move(offload)), m_take_idle(std::move(take_idle)),
-          m_give_back(std::move(give_back)), m_done(std::move(done)) {}
+    // `pool` owns `e` (kept alive while the call or an idle connection of it needs it).
+    LoopCall(Call call, std::string request, std::shared_ptr<void> pool, Endpoint& e, net::Loop& loop,
+             Client::Offload offload, std::function<void(Outcome)> done)
+        : m_call(std::move(call)), m_request(std::move(request)), m_pool(std::move(pool)), m_e(e), m_loop(loop),
+          m_idle(loop.local<LoopConn::Idle>(e.id)), m_offload(std::move(offload)), m_done(std::move(done)) {}
 
     ~LoopCall() override {
-        detach();
-        if (m_dial_fd >= 0)
-            ::close(m_dial_fd);
+        m_loop.clear_deadline(this);
+        LoopConn::retire(std::move(m_conn));
     }
 
     void begin() {
         m_loop.keep(shared_from_this());
         m_in_begin = true;
-        m_stream = m_take_idle();
-        m_reused = m_stream != nullptr;
+        m_conn = m_idle.take();
+        m_reused = m_conn != nullptr;
         if (m_reused) {
-            watch(*m_stream, &m_a.trace);
+            m_conn->driver = this;
+            watch(stream(), &m_a.trace);
             begin_write();
         } else {
             fresh();
@@ -883,7 +994,10 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
     }
 
     void on_events(std::uint32_t) override {
+        if (!m_waiting)
+            return; // an edge while the call was busy or between reads of a streamed body
         auto keep = shared_from_this();
+        m_waiting = false;
         m_loop.clear_deadline(this);
         if (m_stage == Stage::stream) {
             if (auto wake = std::move(m_wake)) {
@@ -897,6 +1011,7 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
 
     void on_deadline() override {
         auto keep = shared_from_this();
+        m_waiting = false;
         m_a.timed_out = true;
         if (m_stage == Stage::stream) {
             if (auto wake = std::move(m_wake)) {
@@ -922,25 +1037,20 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
             return Step::piece;
         case AnswerReader::Got::end:
             m_stage = Stage::finished;
-            detach();
-            if (m_reader->reusable())
-                m_give_back(std::move(m_stream));
-            m_stream.reset();
+            done_with_connection();
             return Step::end;
         case AnswerReader::Got::failed:
             break;
         }
-        if (m_reader->waiting() != net::Io::ok) {
-            m_want = m_reader->waiting();
+        if (m_reader->waiting() != net::Io::ok)
             return Step::pending;
-        }
         return stream_failed();
     }
     void when_ready(std::function<void()> wake) {
         if (m_stage != Stage::stream)
             return;
         m_wake = std::move(wake);
-        arm(m_want, m_call.timeout_ms);
+        wait(m_call.timeout_ms);
     }
     std::optional<std::uint64_t> length() const { return m_reader->length(); }
     const std::string& error_code() const { return m_stream_code; }
@@ -948,6 +1058,8 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
 
   private:
     enum class Stage { resolve, dial, handshake, write, head, body, stream, finished };
+
+    net::Stream& stream() { return *m_conn->stream; }
 
     // A new connection: resolve (IP literals on the loop, names on another thread), then dial.
     void fresh() {
@@ -1006,34 +1118,36 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
             if (fd < 0)
                 continue;
             int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+            if (rc != 0 && errno != EINPROGRESS) {
+                ::close(fd);
+                continue;
+            }
+            m_conn = std::make_shared<LoopConn>(m_loop, fd);
+            m_conn->driver = this;
             if (rc == 0) {
-                connected(fd);
+                connected();
                 return;
             }
-            if (errno == EINPROGRESS) {
-                m_dial_fd = fd;
-                arm_fd(fd, EPOLLOUT);
-                m_loop.set_deadline(this, m_connect_deadline);
-                return;
-            }
-            ::close(fd);
+            m_waiting = true; // the connect deadline is set
+            return;
         }
         m_a.refused = true;
         attempt_failed();
     }
 
-    void connected(int fd) {
+    void connected() {
+        int fd = m_conn->fd();
         int one = 1; // head and body go out at once, no Nagle + delayed-ACK stall
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         std::unique_ptr<net::Stream> socket = std::make_unique<net::SocketStream>(fd);
         if (!m_e.ctx) {
-            m_stream = std::move(socket);
+            m_conn->stream = std::move(socket);
             begin_write();
             return;
         }
         auto tls = client_tls(std::move(socket), m_call, m_e, m_a);
         m_tls = tls.get();
-        m_stream = std::move(tls);
+        m_conn->stream = std::move(tls);
         m_stage = Stage::handshake;
         advance();
     }
@@ -1051,16 +1165,17 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
         case Stage::dial: {
             int err = 0;
             socklen_t len = sizeof err;
-            ::getsockopt(m_dial_fd, SOL_SOCKET, SO_ERROR, &err, &len);
-            int fd = m_dial_fd;
-            m_dial_fd = -1;
-            detach();
+            ::getsockopt(m_conn->fd(), SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err == EINPROGRESS || err == EALREADY) { // not an answer yet
+                m_waiting = true;
+                return;
+            }
             if (err != 0) {
-                ::close(fd);
+                LoopConn::retire(std::move(m_conn));
                 dial_next();
                 return;
             }
-            connected(fd);
+            connected();
             return;
         }
         case Stage::handshake: {
@@ -1072,8 +1187,7 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
                 return;
             }
             if (io == net::Io::want_read || io == net::Io::want_write) {
-                arm(io, 0);
-                m_loop.set_deadline(this, m_connect_deadline);
+                m_waiting = true; // until the connect deadline
                 return;
             }
             m_e.session.put(nullptr); // a session that led to a failure is not offered again
@@ -1083,13 +1197,13 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
         case Stage::write:
             while (m_written < m_request.size()) {
                 std::size_t n = 0;
-                net::Io io = m_stream->write(m_request.data() + m_written, m_request.size() - m_written, n);
+                net::Io io = stream().write(m_request.data() + m_written, m_request.size() - m_written, n);
                 if (io == net::Io::ok) {
                     m_written += n;
                     continue;
                 }
                 if (io == net::Io::want_read || io == net::Io::want_write) {
-                    arm(io, m_call.timeout_ms);
+                    wait(m_call.timeout_ms);
                     return;
                 }
                 attempt_failed();
@@ -1097,7 +1211,7 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
             }
             m_stage = Stage::head;
             m_a.stage = Attempt::Stage::read;
-            m_reader = std::make_unique<AnswerReader>(*m_stream, m_call, m_a, false);
+            m_reader = std::make_unique<AnswerReader>(stream(), m_call, m_a, false);
             [[fallthrough]];
         case Stage::head:
             if (!m_reader->read_head(m_out.response)) {
@@ -1108,7 +1222,7 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
             }
             if (m_call.stream_answer && m_reader->has_body()) {
                 m_stage = Stage::stream;
-                detach();
+                m_loop.clear_deadline(this);
                 m_out.response.stream = std::make_shared<LoopAnswer>(shared_from_this());
                 finish(std::move(m_out));
                 return;
@@ -1121,10 +1235,7 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
                 case AnswerReader::Got::piece:
                     continue;
                 case AnswerReader::Got::end:
-                    detach();
-                    if (m_reader->reusable())
-                        m_give_back(std::move(m_stream));
-                    m_stream.reset();
+                    done_with_connection();
                     finish(std::move(m_out));
                     return;
                 case AnswerReader::Got::failed:
@@ -1132,7 +1243,7 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
                 }
                 if (wait_for_reader())
                     return;
-                finish(answer_failure(m_a, m_call.timeout_ms, m_where));
+                finish(answer_failure(m_a, m_call.timeout_ms, where()));
                 return;
             }
         case Stage::resolve:
@@ -1145,33 +1256,39 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
     bool wait_for_reader() {
         if (m_reader->waiting() == net::Io::ok)
             return false;
-        arm(m_reader->waiting(), m_call.timeout_ms);
+        wait(m_call.timeout_ms);
         return true;
+    }
+
+    // The answer was read to its end: the connection goes back to the loop's idle list when it
+    // can carry another exchange, else it is closed.
+    void done_with_connection() {
+        m_loop.clear_deadline(this);
+        m_waiting = false;
+        if (m_reader->reusable() && m_conn) {
+            watch(stream(), nullptr);
+            m_idle.give_back(std::move(m_conn), m_pool);
+        }
+        LoopConn::retire(std::move(m_conn));
     }
 
     // The attempt failed before its answer's head was whole: once more on a new connection
     // when it was a pooled one that failed before any answer byte and without a timeout (the
     // upstream had closed it while idle); otherwise the failure, classified.
     void attempt_failed() {
-        detach();
-        if (m_dial_fd >= 0) {
-            ::close(m_dial_fd);
-            m_dial_fd = -1;
-        }
+        m_loop.clear_deadline(this);
+        m_waiting = false;
+        LoopConn::retire(std::move(m_conn));
+        m_tls = nullptr;
+        m_reader.reset();
         if (m_reused && !m_a.timed_out && !m_a.answer_began && !m_a.body_taken) {
             m_reused = false;
-            m_stream.reset();
-            m_reader.reset();
-            m_tls = nullptr;
             m_a = Attempt{};
             m_out = Outcome{};
             fresh();
             return;
         }
-        Outcome why = classify(m_a, m_call, m_where);
-        m_stream.reset();
-        m_reader.reset();
-        finish(std::move(why));
+        finish(classify(m_a, m_call, where()));
     }
 
     void finish(Outcome outcome) {
@@ -1191,40 +1308,25 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
     }
 
     http::BodySource::Step stream_failed() {
-        auto why = answer_failure(m_a, m_call.timeout_ms, m_where);
+        auto why = answer_failure(m_a, m_call.timeout_ms, where());
         m_stream_code = why.error_code;
         m_stream_message = why.error_message;
         m_stream_failed = true;
         m_stage = Stage::finished;
-        detach();
-        m_stream.reset();
+        m_loop.clear_deadline(this);
+        m_waiting = false;
+        m_reader.reset();
+        LoopConn::retire(std::move(m_conn));
         return http::BodySource::Step::failed;
     }
 
-    // Waits for `want` on the connection, `timeout_ms` at most (0: the deadline set already).
-    void arm(net::Io want, int timeout_ms) {
-        arm_fd(m_stream->fd(), want == net::Io::want_write ? EPOLLOUT : EPOLLIN);
-        if (timeout_ms > 0)
-            m_loop.set_deadline(this, Clock::now() + std::chrono::milliseconds(timeout_ms));
+    // Waits for the connection's next event, `timeout_ms` at most.
+    void wait(int timeout_ms) {
+        m_waiting = true;
+        m_loop.set_deadline(this, Clock::now() + std::chrono::milliseconds(timeout_ms));
     }
-    void arm_fd(int fd, std::uint32_t events) {
-        events |= EPOLLONESHOT;
-        if (m_registered_fd == fd) {
-            m_loop.modify(fd, events, this);
-        } else {
-            if (m_registered_fd >= 0)
-                m_loop.remove(m_registered_fd);
-            m_loop.add(fd, events, this);
-            m_registered_fd = fd;
-        }
-    }
-    void detach() {
-        if (m_registered_fd >= 0) {
-            m_loop.remove(m_registered_fd);
-            m_registered_fd = -1;
-        }
-        m_loop.clear_deadline(this);
-    }
+
+    std::string where() const { return where_of(m_call); } // for messages only
 
     class LoopAnswer final : public http::BodySource {
       public:
@@ -1241,28 +1343,25 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
 
     Call m_call;
     std::string m_request;
-    std::string m_where;
+    std::shared_ptr<void> m_pool;
     Endpoint& m_e;
     net::Loop& m_loop;
+    LoopConn::Idle& m_idle;
     Client::Offload m_offload;
-    TakeIdle m_take_idle;
-    GiveBack m_give_back;
     std::function<void(Outcome)> m_done;
     Stage m_stage = Stage::resolve;
     Attempt m_a;
     bool m_reused = false;
+    bool m_waiting = false; // for the connection's next event (and a deadline)
     Clock::time_point m_connect_deadline;
     Addresses m_addresses;
     const addrinfo* m_next = nullptr;
-    int m_dial_fd = -1;
-    int m_registered_fd = -1;
     bool m_in_begin = false;
-    std::unique_ptr<net::Stream> m_stream;
+    std::shared_ptr<LoopConn> m_conn;
     net::TlsStream* m_tls = nullptr;
     std::size_t m_written = 0;
     std::unique_ptr<AnswerReader> m_reader;
     Outcome m_out;
-    net::Io m_want = net::Io::want_read;
     std::function<void()> m_wake;
     bool m_stream_failed = false;
     std::string m_stream_code, m_stream_message;
@@ -1347,10 +1446,8 @@ void Client::start(Call call, net::Loop& loop, Offload offload, std::function<vo
     if (!endpoint)
         return fail_soon(failure(FailureKind::bad_request, endpoint.error().code, endpoint.error().message));
     Endpoint* e = *endpoint;
-    auto pool = m_pool;
-    auto lc = std::make_shared<LoopCall>(
-        std::move(call), std::move(*built), *e, loop, std::move(offload), [pool, e] { return pool->take_idle(*e); },
-        [pool, e](std::unique_ptr<net::Stream> s) { pool->give_back(*e, std::move(s)); }, std::move(done));
+    auto lc = std::make_shared<LoopCall>(std::move(call), std::move(*built), m_pool, *e, loop, std::move(offload),
+                                         std::move(done));
     lc->begin();
 }
 

@@ -273,7 +273,9 @@ void check_flat(const PathResult& r) {
         CHECK(max_rss(r.samples, n - q, n) <= max_rss(r.samples, 0, q) + k_rss_tolerance_mib);
         CHECK(max_rss(r.samples, n / 2, n) <= max_rss(r.samples, q, 2 * q) + k_rss_tolerance_mib);
     }
-    CHECK(r.fds_after >= r.fds_before - k_fd_tolerance);
+    // No descriptor kept: at most what was open before. Fewer is fine: serve lets go of a pooled
+    // upstream connection as soon as the upstream closes it while idle (the test upstream's
+    // keep-alive limit closes the previous path's pool during this run).
     CHECK(r.fds_after <= r.fds_before + k_fd_tolerance);
 }
 

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -12,7 +13,9 @@
 #include <thread>
 #include <unistd.h>
 
+#include <fstream>
 #include <future>
+#include <sstream>
 
 #include <httplib.h>
 
@@ -56,6 +59,7 @@ class IdleClosingUpstream {
         m_thread.join();
     }
     std::string url() const { return "https://127.0.0.1:" + std::to_string(m_port) + "/charge"; }
+    int port() const { return m_port; }
     std::vector<std::string> remotes() const {
         std::lock_guard<std::mutex> lock(m_mutex);
         return m_remotes;
@@ -430,6 +434,45 @@ TEST_SUITE("upstream") {
         auto remotes = server.remotes();
         REQUIRE(remotes.size() == 2);    // each request reached the upstream once
         CHECK(remotes[0] != remotes[1]); // the second on a new connection: the first was closed
+    }
+
+    TEST_CASE("on an event loop, a pooled connection the upstream closes while idle is closed at once") {
+        auto pki = test::make_pki();
+        IdleClosingUpstream server(pki);
+        LoopThread loop;
+        Client client;
+        Call call;
+        call.url = *parse_url(server.url());
+        call.tls.pin_pems = {pki.ca_pem()};
+        call.body = R"({"n":1})";
+        // Our sockets to the upstream that it closed and we did not (CLOSE_WAIT), by /proc/net/tcp.
+        auto close_waits = [&] {
+            std::ifstream tcp("/proc/net/tcp");
+            std::string line;
+            std::getline(tcp, line);
+            int n = 0;
+            char port_hex[8];
+            std::snprintf(port_hex, sizeof port_hex, "%04X", server.port());
+            while (std::getline(tcp, line)) {
+                std::istringstream in(line);
+                std::string slot, local, remote, state;
+                in >> slot >> local >> remote >> state;
+                if (state == "08" && remote.substr(remote.size() - 4) == port_hex)
+                    ++n;
+            }
+            return n;
+        };
+        auto first = loop.call(client, call).outcome;
+        REQUIRE_MESSAGE(first.ok(), first.error_message);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1600)); // past the 1 s idle limit
+        CHECK(close_waits() == 0); // the loop saw the close and let the connection go
+        call.body = R"({"n":2})";
+        auto second = loop.call(client, call).outcome;
+        REQUIRE_MESSAGE(second.ok(), (second.error_code + ": " + second.error_message));
+        CHECK(second.response.body == call.body);
+        auto remotes = server.remotes();
+        REQUIRE(remotes.size() == 2); // each request reached the upstream once
+        CHECK(remotes[0] != remotes[1]);
     }
 
     TEST_CASE("a failed call is retried only on a reused connection, before any answer") {
