@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <future>
 #include <limits>
 #include <map>
 #include <stdexcept>
@@ -396,11 +397,14 @@ constexpr std::size_t k_max_idle = 256;
 namespace {
 
 // One pool key: its TLS context (https only), shared by every connection to that upstream,
-// the session offered for resumption, and the idle connections.
+// the session offered for resumption, and the idle connections: those made by send() in `idle`
+// (registered nowhere), those made on an event loop in that loop's own list (LoopConn::Idle),
+// which registers here as a lender. A loop or a worker that has none borrows one from a lender
+// before it dials: an upstream that serves one keep-alive connection at a time (a developer's
+// single-threaded server) sees one connection whichever loop takes the next request.
 struct Endpoint {
     SessionSlot session; // before ctx: the context points at it until it is freed
     ossl::SslCtxPtr ctx;
-    std::vector<std::unique_ptr<net::Stream>> idle; // made by send(): not registered anywhere
     // Names this endpoint's idle list in each event loop (Loop::local): never reused, unlike
     // an address.
     std::uint64_t id = next_id();
@@ -408,6 +412,72 @@ struct Endpoint {
         static std::atomic<std::uint64_t> ids{1};
         return ids.fetch_add(1, std::memory_order_relaxed);
     }
+
+    struct Lender {
+        net::Loop* loop;
+        const std::atomic<std::size_t>* idle; // how many it holds now (a hint: it may lend none)
+    };
+
+    std::unique_ptr<net::Stream> take_idle() {
+        while (true) {
+            std::unique_ptr<net::Stream> s;
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                if (m_idle.empty())
+                    return nullptr;
+                s = std::move(m_idle.back());
+                m_idle.pop_back();
+            }
+            if (looks_alive(*s))
+                return s;
+        }
+    }
+    void give_back(std::unique_ptr<net::Stream> s) {
+        watch(*s, nullptr);
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (m_idle.size() < k_max_idle)
+            m_idle.push_back(std::move(s));
+    }
+
+    void add_lender(Lender l) {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_lenders.push_back(l);
+    }
+    void remove_lender(const net::Loop* loop) {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        for (auto it = m_lenders.begin(); it != m_lenders.end(); ++it)
+            if (it->loop == loop) {
+                m_lenders.erase(it);
+                return;
+            }
+    }
+    // Posts `job(lender)` to a loop other than `asking` that holds idle connections now; false
+    // when none does. Under the lock, so the lender cannot be destroyed meanwhile (its list
+    // leaves the lenders first).
+    bool ask_lender(const net::Loop* asking, const std::function<std::function<void()>(net::Loop&)>& job) {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        for (const Lender& l : m_lenders)
+            if (l.loop != asking && l.idle->load(std::memory_order_relaxed) > 0) {
+                l.loop->post(job(*l.loop));
+                return true;
+            }
+        return false;
+    }
+    // Posts `fn` to `loop` when it is still a lender here (it may be gone by now).
+    bool post_to(const net::Loop* loop, std::function<void()> fn) {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        for (const Lender& l : m_lenders)
+            if (l.loop == loop) {
+                l.loop->post(std::move(fn));
+                return true;
+            }
+        return false;
+    }
+
+  private:
+    std::mutex m_mutex;
+    std::vector<std::unique_ptr<net::Stream>> m_idle; // made by send()
+    std::vector<Lender> m_lenders;
 };
 
 } // namespace
@@ -437,28 +507,6 @@ struct Client::Pool {
         if (!slot) // another thread may have made it meanwhile: keep the first
             slot = std::move(made);
         return slot.get();
-    }
-
-    std::unique_ptr<net::Stream> take_idle(Endpoint& e) {
-        while (true) {
-            std::unique_ptr<net::Stream> s;
-            {
-                std::lock_guard<std::mutex> lock(mutex);
-                if (e.idle.empty())
-                    return nullptr;
-                s = std::move(e.idle.back());
-                e.idle.pop_back();
-            }
-            if (looks_alive(*s))
-                return s;
-        }
-    }
-
-    void give_back(Endpoint& e, std::unique_ptr<net::Stream> s) {
-        watch(*s, nullptr);
-        std::lock_guard<std::mutex> lock(mutex);
-        if (e.idle.size() < k_max_idle)
-            e.idle.push_back(std::move(s));
     }
 };
 
@@ -870,7 +918,11 @@ class LoopConn final : public net::Loop::Handler {
     LoopConn(net::Loop& loop, int fd) : m_loop(loop), m_fd(fd) {
         m_loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this);
     }
+    // A connection lent by another loop (Idle::lend), registered with this one from now on.
+    LoopConn(net::Loop& loop, std::unique_ptr<net::Stream> s) : LoopConn(loop, s->fd()) { stream = std::move(s); }
     ~LoopConn() override {
+        if (m_fd < 0)
+            return; // lent to another loop
         m_loop.remove(m_fd);
         if (!stream)
             ::close(m_fd); // a dial that never connected; otherwise the stream closes it
@@ -906,6 +958,15 @@ class LoopConn final : public net::Loop::Handler {
         loop.post([gone = std::move(conn)] {});
     }
 
+    // Lets go of `conn` and hands its stream out, no longer registered with this loop.
+    static std::unique_ptr<net::Stream> release(std::shared_ptr<LoopConn> conn) {
+        conn->m_loop.remove(conn->m_fd);
+        conn->m_fd = -1;
+        auto s = std::move(conn->stream);
+        retire(std::move(conn));
+        return s;
+    }
+
   private:
     void on_idle_event();
     net::Loop& m_loop;
@@ -913,14 +974,36 @@ class LoopConn final : public net::Loop::Handler {
     bool m_retired = false;
 };
 
+// Made on a loop's first call to the endpoint (Loop::local) and destroyed with the loop, when it
+// stops being the endpoint's lender.
 struct LoopConn::Idle {
     std::vector<std::shared_ptr<LoopConn>> conns; // the most recently used last
+    std::atomic<std::size_t> count{0};            // conns.size(), for other loops to read
     std::shared_ptr<void> pool; // owns the endpoint whose TLS context the connections use
+    Endpoint* endpoint = nullptr;
+    net::Loop* loop = nullptr;
+
+    Idle() = default;
+    Idle(const Idle&) = delete;
+    Idle& operator=(const Idle&) = delete;
+    ~Idle() {
+        if (endpoint)
+            endpoint->remove_lender(loop);
+    }
+    void attach(net::Loop& l, Endpoint& e, const std::shared_ptr<void>& owner) {
+        if (endpoint)
+            return;
+        pool = owner;
+        endpoint = &e;
+        loop = &l;
+        e.add_lender({&l, &count});
+    }
 
     std::shared_ptr<LoopConn> take() {
         while (!conns.empty()) {
             auto c = std::move(conns.back());
             conns.pop_back();
+            count.store(conns.size(), std::memory_order_relaxed);
             c->idle_in = nullptr;
             if (!c->stream->readable_now())
                 return c;
@@ -928,16 +1011,31 @@ struct LoopConn::Idle {
         }
         return nullptr;
     }
-    void give_back(std::shared_ptr<LoopConn> c, const std::shared_ptr<void>& owner) {
+    // On this loop, for another loop or a worker that has no idle connection of its own.
+    std::unique_ptr<net::Stream> lend() {
+        auto c = take();
+        return c ? release(std::move(c)) : nullptr;
+    }
+    void give_back(std::shared_ptr<LoopConn> c) {
         c->driver = nullptr;
-        if (!pool)
-            pool = owner;
         if (conns.size() >= k_max_idle) {
             retire(std::move(c));
             return;
         }
         c->idle_in = this;
         conns.push_back(std::move(c));
+        count.store(conns.size(), std::memory_order_relaxed);
+    }
+    void forget(const LoopConn* c) {
+        for (auto it = conns.begin(); it != conns.end(); ++it)
+            if (it->get() == c) {
+                auto gone = std::move(*it);
+                conns.erase(it);
+                count.store(conns.size(), std::memory_order_relaxed);
+                gone->idle_in = nullptr;
+                retire(std::move(gone));
+                return;
+            }
     }
 };
 
@@ -949,15 +1047,31 @@ void LoopConn::on_idle_event() {
         if (::poll(&p, 1, 0) == 0)
             return;
     }
-    auto& list = idle_in->conns;
-    for (auto it = list.begin(); it != list.end(); ++it)
-        if (it->get() == this) {
-            auto self = std::move(*it);
-            list.erase(it);
-            idle_in = nullptr;
-            retire(std::move(self));
-            return;
-        }
+    idle_in->forget(this);
+}
+
+// For a call made by waiting (send(), on a worker) that found no idle connection of send()'s: one
+// an event loop holds, waiting for it no longer than `timeout_ms`; nullptr when no loop lends one.
+std::unique_ptr<net::Stream> borrow_from_loop(Endpoint& e, int timeout_ms) {
+    using Box = std::promise<std::unique_ptr<net::Stream>>;
+    auto box = std::make_shared<Box>();
+    auto answer = box->get_future();
+    std::uint64_t id = e.id;
+    if (!e.ask_lender(nullptr, [box, id](net::Loop& lender) {
+            return std::function<void()>([box, id, &lender] { box->set_value(lender.local<LoopConn::Idle>(id).lend()); });
+        }))
+        return nullptr;
+    if (answer.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready)
+        return nullptr; // the lender is busy: dial (what it lends later is closed with the box)
+    std::unique_ptr<net::Stream> s;
+    try {
+        s = answer.get();
+    } catch (const std::future_error&) { // the lender's loop ended before it looked
+        return nullptr;
+    }
+    if (s && !looks_alive(*s))
+        return nullptr;
+    return s;
 }
 
 // One call driven by the loop's events: resolve (off the loop, for names), dial, handshake,
@@ -971,25 +1085,28 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
     LoopCall(Call call, std::string request, std::shared_ptr<void> pool, Endpoint& e, net::Loop& loop,
              Client::Offload offload, std::function<void(Outcome)> done)
         : m_call(std::move(call)), m_request(std::move(request)), m_pool(std::move(pool)), m_e(e), m_loop(loop),
-          m_idle(loop.local<LoopConn::Idle>(e.id)), m_offload(std::move(offload)), m_done(std::move(done)) {}
+          m_idle(loop.local<LoopConn::Idle>(e.id)), m_offload(std::move(offload)), m_done(std::move(done)) {
+        m_idle.attach(loop, e, m_pool);
+    }
 
     ~LoopCall() override {
         m_loop.clear_deadline(this);
         LoopConn::retire(std::move(m_conn));
     }
 
+    // A connection of this loop's, else one send() left, else one borrowed from another loop,
+    // else a new one.
     void begin() {
         m_loop.keep(shared_from_this());
         m_in_begin = true;
         m_conn = m_idle.take();
-        m_reused = m_conn != nullptr;
-        if (m_reused) {
-            m_conn->driver = this;
-            watch(stream(), &m_a.trace);
-            begin_write();
-        } else {
+        if (!m_conn)
+            if (auto s = m_e.take_idle())
+                m_conn = std::make_shared<LoopConn>(m_loop, std::move(s));
+        if (m_conn)
+            reuse();
+        else if (!borrow())
             fresh();
-        }
         m_in_begin = false;
     }
 
@@ -1012,6 +1129,10 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
     void on_deadline() override {
         auto keep = shared_from_this();
         m_waiting = false;
+        if (m_stage == Stage::borrow) { // the lender did not answer in time: a new connection
+            fresh();
+            return;
+        }
         m_a.timed_out = true;
         if (m_stage == Stage::stream) {
             if (auto wake = std::move(m_wake)) {
@@ -1057,9 +1178,53 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
     const std::string& error_message() const { return m_stream_message; }
 
   private:
-    enum class Stage { resolve, dial, handshake, write, head, body, stream, finished };
+    enum class Stage { borrow, resolve, dial, handshake, write, head, body, stream, finished };
 
     net::Stream& stream() { return *m_conn->stream; }
+
+    void reuse() {
+        m_reused = true;
+        m_conn->driver = this;
+        watch(stream(), &m_a.trace);
+        begin_write();
+    }
+
+    // Asks a loop that holds an idle connection to this endpoint for one; its answer (a
+    // connection or none) comes back through this loop. Waits no longer than the connect
+    // timeout, then dials.
+    bool borrow() {
+        std::weak_ptr<LoopCall> weak = weak_from_this();
+        const net::Loop* here = &m_loop;
+        Endpoint* e = &m_e;
+        auto pool = m_pool;
+        bool asked = m_e.ask_lender(here, [weak, here, e, pool](net::Loop& lender) {
+            return std::function<void()>([weak, here, e, pool, &lender] {
+                // Boxed: a posted job is copyable. Dropped (closed) when the call gave up.
+                auto box = std::make_shared<std::unique_ptr<net::Stream>>(lender.local<LoopConn::Idle>(e->id).lend());
+                e->post_to(here, [weak, box] {
+                    auto self = weak.lock();
+                    if (self && self->m_stage == Stage::borrow)
+                        self->lent(std::move(*box));
+                });
+            });
+        });
+        if (!asked)
+            return false;
+        m_stage = Stage::borrow;
+        m_loop.set_deadline(this, Clock::now() + std::chrono::milliseconds(m_call.connect_timeout_ms));
+        return true;
+    }
+
+    // The other loop's answer: a connection (tested as any idle one is) or none.
+    void lent(std::unique_ptr<net::Stream> s) {
+        m_loop.clear_deadline(this);
+        if (s && looks_alive(*s)) {
+            m_conn = std::make_shared<LoopConn>(m_loop, std::move(s));
+            reuse();
+            return;
+        }
+        fresh();
+    }
 
     // A new connection: resolve (IP literals on the loop, names on another thread), then dial.
     void fresh() {
@@ -1246,6 +1411,7 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
                 finish(answer_failure(m_a, m_call.timeout_ms, where()));
                 return;
             }
+        case Stage::borrow:
         case Stage::resolve:
         case Stage::stream:
         case Stage::finished:
@@ -1267,7 +1433,7 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
         m_waiting = false;
         if (m_reader->reusable() && m_conn) {
             watch(stream(), nullptr);
-            m_idle.give_back(std::move(m_conn), m_pool);
+            m_idle.give_back(std::move(m_conn));
         }
         LoopConn::retire(std::move(m_conn));
     }
@@ -1402,7 +1568,9 @@ Outcome Client::send(const Call& call) {
 
     Outcome out;
     Attempt a;
-    auto s = m_pool->take_idle(e);
+    auto s = e.take_idle();
+    if (!s)
+        s = borrow_from_loop(e, call.connect_timeout_ms);
     bool reused = s != nullptr;
     bool done = run(s, !reused, a, out);
     // A keep-alive connection the upstream closed while it sat idle fails before any answer
@@ -1422,13 +1590,13 @@ Outcome Client::send(const Call& call) {
         Endpoint* ep = &e;
         out.response.stream = std::make_shared<StreamedAnswer>(
             std::move(s), std::move(*reader), a, call.timeout_ms, where,
-            [pool, ep](std::unique_ptr<net::Stream> done_stream) { pool->give_back(*ep, std::move(done_stream)); });
+            [pool, ep](std::unique_ptr<net::Stream> done_stream) { ep->give_back(std::move(done_stream)); });
         return out;
     }
     if (!read_whole_body(*reader, out.response))
         return answer_failure(a, call.timeout_ms, where);
     if (reader->reusable())
-        m_pool->give_back(e, std::move(s));
+        e.give_back(std::move(s));
     return out;
 }
 

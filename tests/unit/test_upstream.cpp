@@ -475,6 +475,38 @@ TEST_SUITE("upstream") {
         CHECK(remotes[0] != remotes[1]);
     }
 
+    TEST_CASE("a connection idle in one event loop is lent to another loop and to a worker: one connection serves them") {
+        // An upstream that serves one keep-alive connection at a time (a single-threaded
+        // server) must see one connection whichever loop or worker makes the next call.
+        auto pki = test::make_pki();
+        IdleClosingUpstream server(pki);
+        LoopThread a, b;
+        Client client;
+        Call call;
+        call.url = *parse_url(server.url());
+        call.tls.pin_pems = {pki.ca_pem()};
+        call.body = R"({"n":1})";
+        auto first = a.call(client, call).outcome;
+        REQUIRE_MESSAGE(first.ok(), first.error_message);
+        call.body = R"({"n":2})";
+        auto second = b.call(client, call).outcome; // b has none of its own: a lends it
+        REQUIRE_MESSAGE(second.ok(), (second.error_code + ": " + second.error_message));
+        CHECK(second.response.body == call.body);
+        call.body = R"({"n":3})";
+        auto third = client.send(call); // a worker's call: b lends it
+        REQUIRE_MESSAGE(third.ok(), (third.error_code + ": " + third.error_message));
+        CHECK(third.response.body == call.body);
+        call.body = R"({"n":4})";
+        auto fourth = a.call(client, call).outcome; // send() left it in its own list
+        REQUIRE_MESSAGE(fourth.ok(), (fourth.error_code + ": " + fourth.error_message));
+        CHECK(fourth.response.body == call.body);
+        auto remotes = server.remotes();
+        REQUIRE(remotes.size() == 4);
+        CHECK(remotes[1] == remotes[0]);
+        CHECK(remotes[2] == remotes[0]);
+        CHECK(remotes[3] == remotes[0]);
+    }
+
     TEST_CASE("a failed call is retried only on a reused connection, before any answer") {
         Client client;
         retry_rule([&client](const Call& call) { return client.send(call); });
