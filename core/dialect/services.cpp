@@ -25,8 +25,21 @@ upstream::Call base_call(const profile::Profile& profile) {
     upstream::Call call;
     call.connect_timeout_ms = profile.upstream.connect_timeout_ms;
     call.timeout_ms = profile.upstream.timeout_ms;
-    for (const auto& f : profile.upstream.ca_files)
-        call.tls.extra_ca_files.push_back(profile.resolve(f).string());
+    // The files resolved against the profile's home, per thread for the last profile seen: every
+    // call needs them, and building filesystem paths was most of this function's cost.
+    struct Resolved {
+        std::string home;
+        std::vector<std::string> files, paths;
+    };
+    thread_local Resolved last;
+    if (last.home != profile.home.native() || last.files != profile.upstream.ca_files) {
+        last.home = profile.home.native();
+        last.files = profile.upstream.ca_files;
+        last.paths.clear();
+        for (const auto& f : profile.upstream.ca_files)
+            last.paths.push_back(profile.resolve(f).string());
+    }
+    call.tls.extra_ca_files = last.paths;
     return call;
 }
 

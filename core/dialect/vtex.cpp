@@ -504,7 +504,10 @@ Result<http::Response> send_create_payment(upstream::Client& client, const Conne
     return std::move(out.response);
 }
 
-bool is_vtex_path(const std::string& path) { return parse_route(path).has_value(); }
+bool is_vtex_path(const std::string& path) {
+    // Every other API request asks this first: no split unless the prefix is VTEX's.
+    return path.rfind("/payment-provider/", 0) == 0 && parse_route(path).has_value();
+}
 
 server::Step handle(const http::Request& r, Services& s, server::AccessEntry& log) {
     log.dialect = "vtex";

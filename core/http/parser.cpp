@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -627,16 +628,34 @@ bool Parser::parse_trailers(std::string_view text) {
 namespace {
 
 void write_headers(std::string& out, const Headers& headers) {
-    for (const auto& h : headers) {
-        out += h.name;
-        out += ": ";
-        out += h.value;
-        out += "\r\n";
-    }
-    out += "\r\n";
+    for (const auto& h : headers)
+        write_header(out, h.name, h.value);
+    end_head(out);
 }
 
 } // namespace
+
+void write_header(std::string& out, std::string_view name, std::string_view value) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+}
+
+void write_status_line(std::string& out, int version_minor, int status, std::string_view reason) {
+    out += "HTTP/1.";
+    out += static_cast<char>('0' + version_minor);
+    out += ' ';
+    char digits[16];
+    auto r = std::to_chars(digits, digits + sizeof digits, status);
+    out.append(digits, r.ptr);
+    out += ' ';
+    if (!reason.empty())
+        out += reason;
+    else
+        out += status_text(status);
+    out += "\r\n";
+}
 
 void write_request_head(std::string& out, const Head& head) {
     out += head.method;
@@ -649,16 +668,7 @@ void write_request_head(std::string& out, const Head& head) {
 }
 
 void write_response_head(std::string& out, const Head& head) {
-    out += "HTTP/1.";
-    out += static_cast<char>('0' + head.version_minor);
-    out += ' ';
-    out += std::to_string(head.status);
-    out += ' ';
-    if (!head.reason.empty())
-        out += head.reason;
-    else
-        out += status_text(head.status);
-    out += "\r\n";
+    write_status_line(out, head.version_minor, head.status, head.reason);
     write_headers(out, head.headers);
 }
 

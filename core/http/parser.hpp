@@ -97,6 +97,9 @@ class Parser {
     void expect_response_to(std::string_view method);
 
     const Head& head() const { return m_head; }
+    // The head's headers, moved out (head().headers is empty after): the parser needs only the
+    // framing it read from them, so a caller that keeps the headers need not copy them.
+    Headers take_headers() { return std::move(m_head.headers); }
     std::string_view body_piece() const { return m_piece; }
     const Headers& trailers() const { return m_trailers; }
     const ParseError& error() const { return m_error; }
@@ -154,6 +157,11 @@ class Parser {
 // Transfer-Encoding). Reason phrase: head.reason, else status_text(status).
 void write_request_head(std::string& out, const Head& head);
 void write_response_head(std::string& out, const Head& head);
+// The same in pieces, for a head put together while it is written: the status line, each
+// header, then the blank line that ends the head.
+void write_status_line(std::string& out, int version_minor, int status, std::string_view reason);
+void write_header(std::string& out, std::string_view name, std::string_view value);
+inline void end_head(std::string& out) { out += "\r\n"; }
 // One chunk of a chunked body (nothing for empty data), and the last chunk with trailers.
 void write_chunk(std::string& out, std::string_view data);
 void write_last_chunk(std::string& out, const Headers& trailers = {});

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/server/auth.hpp"
 
+#include <unordered_map>
+
 #include "core/crypto/hash.hpp"
 #include "core/util/strings.hpp"
 
@@ -23,6 +25,20 @@ std::string credentials_of(std::string_view header) {
         return std::string(rest) + ":";
     return {};
 }
+
+// The SHA-256 of a configured secret (an API key, a proxy username or password), computed once
+// per thread: every request compares the digest of what it presents with these, and hashing
+// each configured secret again was most of authentication's cost. A profile read again brings
+// new secrets, hashed on first use; the memo is emptied past 256 of them. The lookup's timing
+// depends on the configured secret only, never on what a client sent.
+const std::string& digest_of_configured(const std::string& secret) {
+    thread_local std::unordered_map<std::string, std::string> memo;
+    if (auto it = memo.find(secret); it != memo.end())
+        return it->second;
+    if (memo.size() >= 256)
+        memo.clear();
+    return memo.emplace(secret, crypto::sha256(secret)).first->second;
+}
 } // namespace
 
 const profile::ApiKey* authenticate_api_key(const std::vector<profile::ApiKey>& keys,
@@ -34,7 +50,7 @@ const profile::ApiKey* authenticate_api_key(const std::vector<profile::ApiKey>& 
     const std::string user = crypto::sha256(creds.substr(0, colon));
     const profile::ApiKey* found = nullptr;
     for (const auto& k : keys)
-        if (crypto::constant_time_equal(crypto::sha256(k.key), user))
+        if (crypto::constant_time_equal(digest_of_configured(k.key), user))
             found = &k;
     return found;
 }
@@ -49,8 +65,8 @@ authenticate_proxy(const std::vector<profile::ProxyCredential>& credentials,
     const std::string user = crypto::sha256(creds.substr(0, colon)), pass = crypto::sha256(creds.substr(colon + 1));
     const profile::ProxyCredential* found = nullptr;
     for (const auto& c : credentials) {
-        bool u = crypto::constant_time_equal(crypto::sha256(c.username), user);
-        bool p = crypto::constant_time_equal(crypto::sha256(c.password), pass);
+        bool u = crypto::constant_time_equal(digest_of_configured(c.username), user);
+        bool p = crypto::constant_time_equal(digest_of_configured(c.password), pass);
         if (u && p)
             found = &c;
     }

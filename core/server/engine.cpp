@@ -205,17 +205,15 @@ namespace {
 // An answer's head: the response's headers in order without framing headers, then `framing`
 // and Connection: close when `close`.
 void write_head(std::string& out, const http::Response& response, std::optional<http::Header> framing, bool close) {
-    http::Head head;
-    head.status = response.status;
-    head.headers.reserve(response.headers.size() + 2);
+    http::write_status_line(out, 1, response.status, {});
     for (const auto& h : response.headers)
         if (!is_framing(h.name))
-            head.headers.push_back(h);
+            http::write_header(out, h.name, h.value);
     if (framing)
-        head.headers.push_back(std::move(*framing));
+        http::write_header(out, framing->name, framing->value);
     if (close)
-        head.headers.push_back({"Connection", "close"});
-    http::write_response_head(out, head);
+        http::write_header(out, "Connection", "close");
+    http::end_head(out);
 }
 
 } // namespace
@@ -810,7 +808,9 @@ void Conn::on_head() {
     m_early.reset();
     m_ex = std::make_shared<Exchange>();
     Exchange& ex = *m_ex;
+    http::Headers headers = m_parser.take_headers();
     ex.head = m_parser.head();
+    ex.head.headers = std::move(headers);
     ex.tunnel = m_tunnel;
     ex.listener_tls = opt.listener_tls != nullptr;
     if (m_peer) {

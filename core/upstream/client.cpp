@@ -83,15 +83,36 @@ int verify_peer(int preverify_ok, X509_STORE_CTX* ctx) {
 }
 
 std::string pool_key(const Call& call) {
-    std::string material = call.url.scheme + "|" + call.url.host + "|" +
-                           std::to_string(call.url.port) + "|" + call.tls.client_cert_pem + "|" +
-                           call.tls.client_key_pem;
-    for (const auto& p : call.tls.pin_pems)
+    // The last call's settings and their key, per thread: calls to one upstream repeat them, and
+    // building and hashing the material was a tenth of serve's own work per request.
+    struct Last {
+        Url url;
+        TlsConfig tls;
+        std::string key;
+    };
+    thread_local Last last;
+    const TlsConfig& t = call.tls;
+    if (!last.key.empty() && last.url.port == call.url.port && last.url.scheme == call.url.scheme &&
+        last.url.host == call.url.host && last.tls.client_cert_pem == t.client_cert_pem &&
+        last.tls.client_key_pem == t.client_key_pem && last.tls.pin_pems == t.pin_pems &&
+        last.tls.extra_ca_files == t.extra_ca_files)
+        return last.key;
+    std::string material = call.url.scheme + "|" + call.url.host + "|" + std::to_string(call.url.port) + "|" +
+                           t.client_cert_pem + "|" + t.client_key_pem;
+    for (const auto& p : t.pin_pems)
         material += "|pin:" + p;
-    for (const auto& f : call.tls.extra_ca_files)
+    for (const auto& f : t.extra_ca_files)
         material += "|ca:" + f;
     // Hash so that no key material sits in a map key that a debugger might print.
-    return util::to_hex(crypto::sha256(material));
+    last.url.scheme = call.url.scheme;
+    last.url.host = call.url.host;
+    last.url.port = call.url.port;
+    last.tls.client_cert_pem = t.client_cert_pem;
+    last.tls.client_key_pem = t.client_key_pem;
+    last.tls.pin_pems = t.pin_pems;
+    last.tls.extra_ca_files = t.extra_ca_files;
+    last.key = util::to_hex(crypto::sha256(material));
+    return last.key;
 }
 
 Outcome failure(FailureKind kind, std::string code, std::string message) {
@@ -609,7 +630,7 @@ class AnswerReader {
             auto ev = step();
             if (ev == http::Parser::Event::head && m_parser.head().status >= 200) {
                 out.status = m_parser.head().status;
-                out.headers = m_parser.head().headers;
+                out.headers = m_parser.take_headers();
                 http::remove_hop_by_hop(out.headers, true);
                 return true;
             }

@@ -135,18 +135,29 @@ static std::string b64_encode(std::string_view bytes, const char* alphabet, bool
     return out;
 }
 
+namespace {
+// Each base64 character's value (-1: not of the alphabet), one table per alphabet, made once.
+struct B64Table {
+    std::array<signed char, 256> value;
+    explicit constexpr B64Table(const char* alphabet) : value() {
+        for (auto& v : value)
+            v = -1;
+        for (int i = 0; i < 64; ++i)
+            value[static_cast<unsigned char>(alphabet[i])] = static_cast<signed char>(i);
+    }
+};
+constexpr B64Table k_b64("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+constexpr B64Table k_b64url("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+} // namespace
+
 static std::optional<std::string> b64_decode(std::string_view text, bool url) {
-    std::array<int, 256> table;
-    table.fill(-1);
-    const char* alphabet = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-                               : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i)
-        table[static_cast<unsigned char>(alphabet[i])] = i;
+    const auto& table = url ? k_b64url.value : k_b64.value;
     while (!text.empty() && text.back() == '=')
         text.remove_suffix(1);
     if (text.size() % 4 == 1)
         return std::nullopt;
     std::string out;
+    out.reserve(text.size() / 4 * 3 + 2);
     unsigned acc = 0;
     int bits = 0;
     for (unsigned char c : text) {
