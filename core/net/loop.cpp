@@ -50,21 +50,72 @@ void Loop::modify(int fd, std::uint32_t events, Handler* h) {
 
 void Loop::remove(int fd) { ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr); }
 
-void Loop::set_deadline(Handler* h, Clock::time_point when) {
-    if (h->m_timed) {
-        if (h->m_timer->first == when)
-            return;
-        m_timers.erase(h->m_timer);
+void Loop::heap_place(std::size_t slot, Handler* h) {
+    m_timers[slot] = h;
+    h->m_slot = slot;
+}
+
+void Loop::heap_up(std::size_t slot) {
+    Handler* h = m_timers[slot];
+    while (slot > 0) {
+        std::size_t parent = (slot - 1) / 2;
+        if (!(h->m_when < m_timers[parent]->m_when))
+            break;
+        heap_place(slot, m_timers[parent]);
+        slot = parent;
     }
-    h->m_timer = m_timers.emplace(when, h);
-    h->m_timed = true;
+    heap_place(slot, h);
+}
+
+void Loop::heap_down(std::size_t slot) {
+    Handler* h = m_timers[slot];
+    const std::size_t n = m_timers.size();
+    while (true) {
+        std::size_t child = 2 * slot + 1;
+        if (child >= n)
+            break;
+        if (child + 1 < n && m_timers[child + 1]->m_when < m_timers[child]->m_when)
+            ++child;
+        if (!(m_timers[child]->m_when < h->m_when))
+            break;
+        heap_place(slot, m_timers[child]);
+        slot = child;
+    }
+    heap_place(slot, h);
+}
+
+void Loop::heap_remove(Handler* h) {
+    std::size_t slot = h->m_slot;
+    h->m_slot = Handler::k_untimed;
+    Handler* last = m_timers.back();
+    m_timers.pop_back();
+    if (last == h)
+        return;
+    heap_place(slot, last);
+    heap_up(slot);
+    heap_down(last->m_slot);
+}
+
+void Loop::set_deadline(Handler* h, Clock::time_point when) {
+    if (h->m_slot != Handler::k_untimed) {
+        if (h->m_when == when)
+            return;
+        const bool later = h->m_when < when;
+        h->m_when = when;
+        if (later)
+            heap_down(h->m_slot);
+        else
+            heap_up(h->m_slot);
+        return;
+    }
+    h->m_when = when;
+    m_timers.push_back(h);
+    heap_up(m_timers.size() - 1);
 }
 
 void Loop::clear_deadline(Handler* h) {
-    if (h->m_timed) {
-        m_timers.erase(h->m_timer);
-        h->m_timed = false;
-    }
+    if (h->m_slot != Handler::k_untimed)
+        heap_remove(h);
 }
 
 void Loop::post(std::function<void()> fn) {
@@ -100,10 +151,9 @@ void Loop::stop() {
 
 void Loop::fire_deadlines() {
     auto now = Clock::now();
-    while (!m_timers.empty() && m_timers.begin()->first <= now) {
-        Handler* h = m_timers.begin()->second;
-        m_timers.erase(m_timers.begin());
-        h->m_timed = false;
+    while (!m_timers.empty() && m_timers.front()->m_when <= now) {
+        Handler* h = m_timers.front();
+        heap_remove(h);
         h->on_deadline(); // may delete h, or set a new deadline
     }
 }
@@ -121,7 +171,7 @@ void Loop::run() {
                 timeout = 0;
         }
         if (timeout != 0 && !m_timers.empty()) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(m_timers.begin()->first - Clock::now()).count();
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(m_timers.front()->m_when - Clock::now()).count();
             timeout = static_cast<int>(std::clamp<long long>(left + 1, 0, INT_MAX));
         }
         int n = ::epoll_wait(m_epoll, events, k_events, timeout);

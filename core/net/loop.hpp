@@ -29,8 +29,9 @@ class Loop {
 
       private:
         friend class Loop;
-        std::multimap<Clock::time_point, Handler*>::iterator m_timer;
-        bool m_timed = false;
+        static constexpr std::size_t k_untimed = static_cast<std::size_t>(-1);
+        Clock::time_point m_when{};
+        std::size_t m_slot = k_untimed; // its place in the loop's deadline heap
     };
 
     Loop();
@@ -73,9 +74,15 @@ class Loop {
 
   private:
     void fire_deadlines();
+    // The deadlines: a binary min-heap of handlers by m_when, each knowing its slot, so that
+    // setting, moving and clearing one allocates nothing (serve moves several per request).
+    void heap_place(std::size_t slot, Handler* h);
+    void heap_up(std::size_t slot);
+    void heap_down(std::size_t slot);
+    void heap_remove(Handler* h);
     int m_epoll = -1;
     int m_wake = -1; // eventfd
-    std::multimap<Clock::time_point, Handler*> m_timers;
+    std::vector<Handler*> m_timers;
     std::mutex m_mutex;
     std::vector<std::function<void()>> m_posted;
     std::unordered_map<const void*, std::shared_ptr<void>> m_kept;
