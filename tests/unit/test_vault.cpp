@@ -606,7 +606,12 @@ TEST_SUITE("vault") {
             CHECK(s.error().message.find("record " + std::to_string(n + 1) + ")") !=
                   std::string::npos);
             CHECK(s.error().message.find(why) != std::string::npos);
-            CHECK(s.error().message.find("4111") == std::string::npos);
+            // No card number; the file's path is taken out first (a temporary folder's random
+            // name may hold "4111").
+            std::string message = s.error().message;
+            for (auto p = message.find(log.string()); p != std::string::npos; p = message.find(log.string()))
+                message.erase(p, log.string().size());
+            CHECK(message.find("4111") == std::string::npos);
         };
         // A sealed byte in the fifth mebibyte, and a record id further on.
         const int sealed = 9000, later = 10500;
