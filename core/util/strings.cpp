@@ -156,19 +156,31 @@ static std::optional<std::string> b64_decode(std::string_view text, bool url) {
         text.remove_suffix(1);
     if (text.size() % 4 == 1)
         return std::nullopt;
-    std::string out;
-    out.reserve(text.size() / 4 * 3 + 2);
+    // Four characters make three bytes; a last group of two or three makes one or two.
+    std::string out(text.size() / 4 * 3 + (text.size() % 4 ? text.size() % 4 - 1 : 0), '\0');
+    std::size_t o = 0, i = 0;
+    for (; i + 4 <= text.size(); i += 4) {
+        int a = table[static_cast<unsigned char>(text[i])], b = table[static_cast<unsigned char>(text[i + 1])],
+            c = table[static_cast<unsigned char>(text[i + 2])], d = table[static_cast<unsigned char>(text[i + 3])];
+        if ((a | b | c | d) < 0)
+            return std::nullopt;
+        const unsigned v = (static_cast<unsigned>(a) << 18) | (static_cast<unsigned>(b) << 12) |
+                           (static_cast<unsigned>(c) << 6) | static_cast<unsigned>(d);
+        out[o++] = static_cast<char>(v >> 16);
+        out[o++] = static_cast<char>((v >> 8) & 0xff);
+        out[o++] = static_cast<char>(v & 0xff);
+    }
     unsigned acc = 0;
     int bits = 0;
-    for (unsigned char c : text) {
-        int v = table[c];
+    for (; i < text.size(); ++i) {
+        int v = table[static_cast<unsigned char>(text[i])];
         if (v < 0)
             return std::nullopt;
         acc = (acc << 6) | static_cast<unsigned>(v);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            out.push_back(static_cast<char>((acc >> bits) & 0xff));
+            out[o++] = static_cast<char>((acc >> bits) & 0xff);
         }
     }
     return out;

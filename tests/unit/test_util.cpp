@@ -42,6 +42,27 @@ TEST_SUITE("util") {
         CHECK(util::percent_encode("a b/c") == "a%20b%2Fc");
     }
 
+    TEST_CASE("base64 decodes every length and refuses a bad character wherever it is") {
+        std::string bytes;
+        for (int n = 0; n < 70; ++n) {
+            CAPTURE(n);
+            const std::string std64 = util::base64_encode(bytes), url64 = util::base64url_encode(bytes);
+            REQUIRE(util::base64_decode(std64).has_value());
+            CHECK(*util::base64_decode(std64) == bytes);
+            REQUIRE(util::base64url_decode(url64).has_value());
+            CHECK(*util::base64url_decode(url64) == bytes);
+            for (std::size_t at = 0; at < url64.size(); ++at) { // '*' is in neither alphabet
+                std::string bad = url64;
+                bad[at] = '*';
+                CHECK_FALSE(util::base64url_decode(bad).has_value());
+            }
+            bytes.push_back(static_cast<char>((n * 37 + 11) & 0xff));
+        }
+        CHECK_FALSE(util::base64_decode("aGVsb").has_value()); // 4n+1 characters
+        CHECK_FALSE(util::base64_decode("aGVs-G8=").has_value()); // url alphabet in standard
+        CHECK_FALSE(util::base64url_decode("aGVs+G8").has_value());
+    }
+
     TEST_CASE("utf-8 validation") {
         CHECK(util::is_valid_utf8("Doè ✓ 😀"));
         CHECK_FALSE(util::is_valid_utf8("\xc3"));
