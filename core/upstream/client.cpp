@@ -472,18 +472,11 @@ struct Endpoint {
                 return;
             }
     }
-    // Posts `job(lender)` to a loop other than `asking` that holds idle connections now; false
-    // when none does. Under the lock, so the lender cannot be destroyed meanwhile (its list
-    // leaves the lenders first).
-    bool ask_lender(const net::Loop* asking, const std::function<std::function<void()>(net::Loop&)>& job) {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        for (const Lender& l : m_lenders)
-            if (l.loop != asking && l.idle->load(std::memory_order_relaxed) > 0) {
-                l.loop->post(job(*l.loop));
-                return true;
-            }
-        return false;
-    }
+    // Asks a loop other than `asking` that holds idle connections now to lend one: on that
+    // loop, `deliver` gets it (deregistered from the lender) or nullptr when it had none left.
+    // False when no loop holds one. (Defined after LoopConn::Idle.)
+    using Deliver = std::function<void(std::unique_ptr<net::Stream>)>;
+    bool ask_lender(const net::Loop* asking, Deliver deliver);
     // Posts `fn` to `loop` when it is still a lender here (it may be gone by now).
     bool post_to(const net::Loop* loop, std::function<void()> fn) {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -1071,16 +1064,27 @@ void LoopConn::on_idle_event() {
     idle_in->forget(this);
 }
 
+// Under the lock, so the lender cannot be destroyed meanwhile (its list leaves the lenders
+// first, and a job posted to a loop being destroyed is dropped, not run).
+bool Endpoint::ask_lender(const net::Loop* asking, Deliver deliver) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    for (const Lender& l : m_lenders)
+        if (l.loop != asking && l.idle->load(std::memory_order_relaxed) > 0) {
+            net::Loop* lender = l.loop;
+            const std::uint64_t key = id;
+            lender->post([lender, key, deliver = std::move(deliver)] { deliver(lender->local<LoopConn::Idle>(key).lend()); });
+            return true;
+        }
+    return false;
+}
+
 // For a call made by waiting (send(), on a worker) that found no idle connection of send()'s: one
 // an event loop holds, waiting for it no longer than `timeout_ms`; nullptr when no loop lends one.
 std::unique_ptr<net::Stream> borrow_from_loop(Endpoint& e, int timeout_ms) {
     using Box = std::promise<std::unique_ptr<net::Stream>>;
     auto box = std::make_shared<Box>();
     auto answer = box->get_future();
-    std::uint64_t id = e.id;
-    if (!e.ask_lender(nullptr, [box, id](net::Loop& lender) {
-            return std::function<void()>([box, id, &lender] { box->set_value(lender.local<LoopConn::Idle>(id).lend()); });
-        }))
+    if (!e.ask_lender(nullptr, [box](std::unique_ptr<net::Stream> s) { box->set_value(std::move(s)); }))
         return nullptr;
     if (answer.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready)
         return nullptr; // the lender is busy: dial (what it lends later is closed with the box)
@@ -1218,15 +1222,13 @@ class LoopCall final : public net::Loop::Handler, public std::enable_shared_from
         const net::Loop* here = &m_loop;
         Endpoint* e = &m_e;
         auto pool = m_pool;
-        bool asked = m_e.ask_lender(here, [weak, here, e, pool](net::Loop& lender) {
-            return std::function<void()>([weak, here, e, pool, &lender] {
-                // Boxed: a posted job is copyable. Dropped (closed) when the call gave up.
-                auto box = std::make_shared<std::unique_ptr<net::Stream>>(lender.local<LoopConn::Idle>(e->id).lend());
-                e->post_to(here, [weak, box] {
-                    auto self = weak.lock();
-                    if (self && self->m_stage == Stage::borrow)
-                        self->lent(std::move(*box));
-                });
+        bool asked = m_e.ask_lender(here, [weak, here, e, pool](std::unique_ptr<net::Stream> s) {
+            // Boxed: a posted job is copyable. Dropped (closed) when the call gave up.
+            auto box = std::make_shared<std::unique_ptr<net::Stream>>(std::move(s));
+            e->post_to(here, [weak, box] {
+                auto self = weak.lock();
+                if (self && self->m_stage == Stage::borrow)
+                    self->lent(std::move(*box));
             });
         });
         if (!asked)
