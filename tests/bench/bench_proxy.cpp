@@ -8,12 +8,15 @@
 //   bench_proxy --home HOME --upstream https://HOST:PORT/PATH --proxy HOST:PORT --body FILE
 //               [--direct-body FILE] [--seconds S] [--warmup S] [--connections N]
 //               [--profile NAME] [--upstream-ca FILE] [--mitm HOST:PORT --mitm-ca FILE]
+//               [--proxy-pid PID] [--mitm-pid PID]
 //
 // --body (five aliases in scripts/bench) is sent through the proxy; --direct-body (the values
 // they stand for) is sent directly, default the same body. The upstream's CA is the profile's
 // first upstream.ca_files entry unless --upstream-ca is given. Each row starts with a warm-up
 // (default 1 s, not measured): opening 32 tunnels at once (CONNECT, two TLS handshakes and a
-// new upstream connection each) would otherwise weigh on a short row's p99.
+// new upstream connection each) would otherwise weigh on a short row's p99. With --proxy-pid
+// (and --mitm-pid) each proxy row also gives that process's CPU time (user + system, all its
+// threads) per measured request, taken from /proc over the measured part of the row only.
 
 #include <chrono>
 #include <cstdio>
@@ -21,10 +24,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -42,7 +47,8 @@ namespace {
         << "usage: bench_proxy --home HOME --upstream https://HOST:PORT/PATH --proxy HOST:PORT "
            "--body FILE\n"
            "                   [--direct-body FILE] [--seconds S] [--warmup S] [--connections N]\n"
-           "                   [--profile NAME] [--upstream-ca FILE] [--mitm HOST:PORT --mitm-ca FILE]\n";
+           "                   [--profile NAME] [--upstream-ca FILE] [--mitm HOST:PORT --mitm-ca FILE]\n"
+           "                   [--proxy-pid PID] [--mitm-pid PID]\n";
     std::exit(2);
 }
 
@@ -70,6 +76,45 @@ void print_row(const std::string& name, const test::LoadReport& r) {
         std::printf("    error: %s\n", e.c_str());
 }
 
+// CPU time (user + system, every thread) of a process so far, in seconds; -1 when unreadable.
+double cpu_seconds(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto paren = stat.rfind(')'); // the command name may hold spaces
+    if (paren == std::string::npos)
+        return -1;
+    std::istringstream fields(stat.substr(paren + 2));
+    std::string f;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> f; ++i) { // fields 14 and 15 (1-based): utime, stime
+        if (i == 14)
+            utime = std::stoull(f);
+        else if (i == 15)
+            stime = std::stoull(f);
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// run_load, and with a pid the CPU time that process spent per request measured: read when
+// the warm-up ends and when the row does.
+test::LoadReport measure(const test::LoadTarget& target, const test::LoadRequest& request,
+                         const test::LoadOptions& options, int pid, double& cpu_us_per_request) {
+    cpu_us_per_request = -1;
+    if (pid <= 0)
+        return test::run_load(target, request, options);
+    double before = -1;
+    std::thread sampler([&] {
+        std::this_thread::sleep_for(options.warmup);
+        before = cpu_seconds(pid);
+    });
+    auto report = test::run_load(target, request, options);
+    sampler.join();
+    double after = cpu_seconds(pid);
+    if (before >= 0 && after >= 0 && report.requests > 0)
+        cpu_us_per_request = (after - before) * 1e6 / static_cast<double>(report.requests);
+    return report;
+}
+
 // The "tokens" of the last access-log entry: what the proxy revealed in the check request.
 long last_logged_tokens(const profile::Profile& p) {
     std::ifstream in(p.access_log_path());
@@ -87,6 +132,7 @@ int main(int argc, char** argv) {
     double seconds = 10;
     double warmup = 1;
     int connections = 32;
+    int proxy_pid = 0, mitm_pid = 0;
     std::string home, upstream, proxy, profile_name = "default", upstream_ca, body_file, mitm, mitm_ca,
                                        direct_file;
     for (int i = 1; i < argc; ++i) {
@@ -120,6 +166,10 @@ int main(int argc, char** argv) {
             body_file = next();
         else if (a == "--direct-body")
             direct_file = next();
+        else if (a == "--proxy-pid")
+            proxy_pid = std::atoi(next().c_str());
+        else if (a == "--mitm-pid")
+            mitm_pid = std::atoi(next().c_str());
         else
             usage("unknown option " + a);
     }
@@ -194,7 +244,8 @@ int main(int argc, char** argv) {
     std::printf("%-38s %12s %11s %11s\n", "path", "req/s", "p50", "p99");
     auto d = test::run_load(direct, plain, options);
     print_row("direct (same client)", d);
-    auto p = test::run_load(via, through, options);
+    double proxy_cpu = -1, mitm_cpu = -1;
+    auto p = measure(via, through, options, proxy_pid, proxy_cpu);
     print_row("forward proxy (CONNECT, 5 aliases)", p);
     std::printf("ratio: proxy/direct = %.2f\n",
                 d.requests_per_second > 0 ? p.requests_per_second / d.requests_per_second : 0.0);
@@ -206,11 +257,17 @@ int main(int argc, char** argv) {
         auto [mitm_host, mitm_port] = host_port(mitm);
         via_mitm.proxy_host = mitm_host;
         via_mitm.proxy_port = mitm_port;
-        auto m = test::run_load(via_mitm, through, options);
+        auto m = measure(via_mitm, through, options, mitm_pid, mitm_cpu);
         print_row("mitmproxy (CONNECT, 5 aliases)", m);
         std::printf("ratio: proxy/mitmproxy = %.1f\n",
                     m.requests_per_second > 0 ? p.requests_per_second / m.requests_per_second : 0.0);
         mitm_ok = m.errors == 0;
+    }
+    if (proxy_cpu >= 0) {
+        std::printf("proxy CPU per request: vaultfwd serve %.1f us", proxy_cpu);
+        if (mitm_cpu >= 0)
+            std::printf(", mitmproxy %.1f us (%.1fx)", mitm_cpu, proxy_cpu > 0 ? mitm_cpu / proxy_cpu : 0.0);
+        std::printf("\n");
     }
     return d.errors == 0 && p.errors == 0 && mitm_ok ? 0 : 1;
 }
