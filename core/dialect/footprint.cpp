@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/dialect/footprint.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -178,16 +180,26 @@ http::Response relay(const upstream::Outcome& out, std::string body) {
     http::Response res;
     const auto& up = out.response;
     res.status = up.status >= 500 ? 502 : up.status;
+    res.headers.reserve(2 + 2 * up.headers.size());
     res.headers.push_back({"x-footprint-proxy-upstream-status-code", std::to_string(up.status)});
     res.headers.push_back({"x-content-type-options", "nosniff"});
-    static const std::set<std::string> k_own = {"cache-control", "content-language", "expires",
-                                                "last-modified", "pragma"};
+    static constexpr std::string_view k_prefix = "x-footprint-proxy-fwd-";
+    static constexpr std::string_view k_own[] = {"cache-control", "content-language", "expires",
+                                                 "last-modified", "pragma"};
     for (const auto& h : up.headers) {
-        std::string lower = util::to_lower(h.name);
-        res.headers.push_back({"x-footprint-proxy-fwd-" + lower, h.value});
-        if (k_own.count(lower))
-            res.headers.push_back({lower, h.value});
-        else if (lower == "content-type")
+        std::string name;
+        name.reserve(k_prefix.size() + h.name.size());
+        name += k_prefix;
+        for (char c : h.name)
+            name += util::ascii_lower(c);
+        const std::string_view lower = std::string_view(name).substr(k_prefix.size());
+        bool own = std::find(std::begin(k_own), std::end(k_own), lower) != std::end(k_own);
+        bool content_type = lower == "content-type";
+        std::string own_name = own ? std::string(lower) : std::string();
+        res.headers.push_back({std::move(name), h.value});
+        if (own)
+            res.headers.push_back({std::move(own_name), h.value});
+        else if (content_type)
             res.headers.push_back({"content-type", sanitize_content_type(h.value)});
     }
     res.body = std::move(body);

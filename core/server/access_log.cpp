@@ -76,11 +76,12 @@ void put_string(std::string& out, std::string_view s) {
     out += '"';
 }
 
-void put_key(std::string& out, std::string_view key) {
-    out += out.empty() ? '{' : ',';
-    out += '"';
-    out.append(key);
-    out += "\":";
+// A logged free-text field: through util::redact(), without its copy when nothing can match.
+void put_redacted(std::string& out, std::string_view s) {
+    if (util::may_hold_secret(s))
+        put_string(out, util::redact(s));
+    else
+        put_string(out, s);
 }
 
 void put_number(std::string& out, std::size_t n) {
@@ -111,37 +112,37 @@ void put_number(std::string& out, double d) {
 std::string AccessLog::format(const AccessEntry& e, const std::string& time) {
     std::string out;
     out.reserve(256 + e.path.size());
-    put_key(out, "access_reason");
-    put_string(out, util::redact(e.access_reason));
-    put_key(out, "dialect");
+    out += "{\"access_reason\":";
+    put_redacted(out, e.access_reason);
+    out += ",\"dialect\":";
     put_string(out, e.dialect);
-    put_key(out, "duration_ms");
+    out += ",\"duration_ms\":";
     put_number(out, static_cast<double>(static_cast<long long>(e.duration_ms * 100)) / 100);
     if (!e.error_code.empty()) {
-        put_key(out, "error");
+        out += ",\"error\":";
         put_string(out, e.error_code);
     }
-    put_key(out, "method");
-    put_string(out, util::redact(e.method));
-    put_key(out, "path");
-    put_string(out, util::redact(e.path));
-    put_key(out, "principal");
+    out += ",\"method\":";
+    put_redacted(out, e.method);
+    out += ",\"path\":";
+    put_redacted(out, e.path);
+    out += ",\"principal\":";
     put_string(out, e.principal);
     if (!e.route.empty()) {
-        put_key(out, "redacted");
+        out += ",\"redacted\":";
         put_number(out, e.redacted);
-        put_key(out, "revealed");
+        out += ",\"revealed\":";
         put_number(out, e.revealed);
-        put_key(out, "route"); // a profile id, like principal
+        out += ",\"route\":"; // a profile id, like principal
         put_string(out, e.route);
     }
-    put_key(out, "status");
+    out += ",\"status\":";
     out += std::to_string(e.status);
-    put_key(out, "time");
+    out += ",\"time\":";
     put_string(out, time);
-    put_key(out, "tokens");
+    out += ",\"tokens\":";
     put_number(out, e.tokens);
-    put_key(out, "upstream_host");
+    out += ",\"upstream_host\":";
     put_string(out, e.upstream_host);
     out += '}';
     return out;

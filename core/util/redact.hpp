@@ -11,6 +11,9 @@ namespace vaultfwd::util {
 // (sk_…, key-like base64/hex runs), Authorization credentials, PEM blocks. Keeps the text's shape
 // so a reader can still tell what it was ("4111********1111" keeps the last four).
 std::string redact(std::string_view text);
+// redact()'s first look: false only when no rule can match, so that redact(text) == text. For a
+// caller that can use `text` as it is then, without redact()'s copy (the access log).
+bool may_hold_secret(std::string_view text);
 // redact() without its first look (whether any rule can match at all): every pass, always.
 // Exposed for its tests, which check that the look never skips what a pass would mask.
 std::string redact_passes(std::string_view text);
