@@ -76,10 +76,11 @@ void put_string(std::string& out, std::string_view s) {
     out += '"';
 }
 
-// A logged free-text field: through util::redact(), without its copy when nothing can match.
+// A logged free-text field, as util::redact() has it: as it is when redact()'s first look finds
+// nothing that can match (without redact()'s copy), else through its passes (without a second look).
 void put_redacted(std::string& out, std::string_view s) {
     if (util::may_hold_secret(s))
-        put_string(out, util::redact(s));
+        put_string(out, util::redact_passes(s));
     else
         put_string(out, s);
 }

@@ -15,7 +15,8 @@ std::string redact(std::string_view text);
 // caller that can use `text` as it is then, without redact()'s copy (the access log).
 bool may_hold_secret(std::string_view text);
 // redact() without its first look (whether any rule can match at all): every pass, always.
-// Exposed for its tests, which check that the look never skips what a pass would mask.
+// Its tests check that the look never skips what a pass would mask; the access log calls it
+// after its own call of may_hold_secret().
 std::string redact_passes(std::string_view text);
 // The pattern passes of redact() alone: PEM blocks, Basic/Bearer credentials, sk_/pk_/key_/secret_
 // keys (each pass a linear scan). Exposed for its tests.
